@@ -414,8 +414,10 @@ impl Context<'_> {
         context: &[Vec<ValidationError<'static>>],
         out: &mut Vec<Diagnostic>,
     ) {
+        // A branch that wants another type for this very value is another
+        // shape altogether, whatever else it says about the value.
         let is_shape_mismatch = |branch: &Vec<ValidationError<'static>>| {
-            branch.iter().all(|e| {
+            branch.iter().any(|e| {
                 matches!(e.kind(), ValidationErrorKind::Type { .. }) && instance_path(e) == *path
             })
         };

@@ -73,7 +73,16 @@ pub fn error_diagnostic(
             location_range(file, &location)
         });
     let span = Span::new(file_id, start, end);
+    let message = message_of(error);
+    let over_budget = message.starts_with("budget breached");
     match error {
+        _ if over_budget => Diagnostic::new(
+            Code::YamlLimit,
+            span,
+            format!("the document exceeds herald's YAML limits ({})", budget_detail(&message)),
+        )
+        .label("expanding this exceeds the limit")
+        .help("write the data out without deep nesting or repeated aliases"),
         E::DuplicateMappingKey { key, .. } => {
             let key = key.as_deref().unwrap_or("this key");
             Diagnostic::new(Code::DuplicateKey, span, format!("duplicate key `{key}`"))
@@ -102,11 +111,20 @@ pub fn error_diagnostic(
     }
 }
 
+/// `budget breached: Nodes { nodes: 250001 }` → `nodes: 250001`.
+fn budget_detail(message: &str) -> &str {
+    let detail = message.trim_start_matches("budget breached: ");
+    match (detail.find('{'), detail.rfind('}')) {
+        (Some(open), Some(close)) if open < close => detail[open + 1..close].trim(),
+        _ => detail,
+    }
+}
+
 /// The error's message without the trailing " at line L, column C".
 fn message_of(error: &serde_saphyr::Error) -> String {
     let text = error.to_string();
     let text = text.lines().next().unwrap_or_default();
-    match text.rfind(" at line ") {
+    match text.find(" at line ") {
         Some(index) => text[..index].to_string(),
         None => text.to_string(),
     }
@@ -153,6 +171,15 @@ impl Node {
                     .collect(),
             ),
         };
+        // The parser gives a collection the span of its first token; extend
+        // it over its children (and a flow collection's closing bracket) so
+        // a diagnostic about the whole value underlines all of it.
+        let end = match &value {
+            Value::Sequence(items) => items.iter().map(|item| item.end as usize).max(),
+            Value::Mapping(entries) => entries.iter().map(|(_, value)| value.end.max(value.start) as usize).max(),
+            _ => None,
+        }
+        .map_or(end, |last| closing_bracket(&file.text, start, last).max(end));
         Node {
             value,
             start: start as u32,
@@ -237,6 +264,22 @@ impl Node {
             ),
         }
     }
+}
+
+/// For a flow collection opened at `start`, the offset just past its closing
+/// bracket after `last`; otherwise `last`.
+fn closing_bracket(text: &str, start: usize, last: usize) -> usize {
+    let close = match text.as_bytes().get(start) {
+        Some(b'[') => b']',
+        Some(b'{') => b'}',
+        _ => return last,
+    };
+    let mut index = last;
+    let bytes = text.as_bytes();
+    while index < bytes.len() && (bytes[index].is_ascii_whitespace() || bytes[index] == b',') {
+        index += 1;
+    }
+    if bytes.get(index) == Some(&close) { index + 1 } else { last }
 }
 
 /// One step of a path into a [`Node`] tree.

@@ -1,0 +1,223 @@
+//! Benchmark: `herald check` on a generated project of 1,000 segments, 500
+//! campaigns, 200 journeys and 1,000 templates (SPEC section 10). Target:
+//! under 1 s on a 2-core machine.
+//!
+//! Run with `cargo bench --bench check`. It times the library pipeline
+//! (`compile`) and the release binary end to end, and prints the median.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const SEGMENTS: usize = 1_000;
+const CAMPAIGNS: usize = 500;
+const JOURNEYS: usize = 200;
+const TEMPLATES: usize = 1_000;
+
+fn write(root: &Path, name: &str, text: &str) {
+    let path = root.join(name);
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(path, text).expect("write");
+}
+
+/// A project shaped like a large real one: lifecycle and demographic
+/// segments that build on each other, campaigns with variants and files,
+/// journeys with waits, branches and sends.
+fn generate(root: &Path) {
+    write(
+        root,
+        "herald.yaml",
+        r#"timezone: Europe/Moscow
+locale: ru
+currency: RUB
+country: RU
+contact:
+  attributes:
+    first_name: string
+    gender: {type: enum, values: [male, female]}
+    birthday: date
+    city: string
+    orders_count: integer
+    total_spent: number
+    last_purchase_at: datetime
+    lifecycle: {type: enum, values: [cold, warm, hot, active, passive, lapsed]}
+    tags: list
+events:
+  purchase: {properties: {amount: number, category: string, order_id: string}}
+  cart_abandoned: {properties: {cart_id: string, cart_total: number}}
+channels:
+  email: {provider: mail, from: "Shop <hello@shop.example>", cost: 0.4}
+  sms: {provider: smsc, from: SHOP, cost: 2.2, max_parts: 2}
+providers:
+  mail: {kind: smtp, host: smtp.shop.example, port: 587, username: "${env:SMTP_USER}", password: "${env:SMTP_PASSWORD}"}
+  smsc: {kind: smsc, login: "${env:SMSC_LOGIN}", password: "${env:SMSC_PASSWORD}"}
+policies:
+  quiet_hours: {start: "21:00", end: "09:00"}
+  frequency_caps:
+    - {max: 3, per: 7 days}
+    - {channel: sms, max: 2, per: 30 days}
+vars:
+  shop_name: Магазин
+"#,
+    );
+    for index in 0..SEGMENTS {
+        let reference = if index > 0 && index % 4 == 0 {
+            format!(" and not in segment \"group{}/segment{}\"", (index - 1) % 10, index - 1)
+        } else {
+            String::new()
+        };
+        write(
+            root,
+            &format!("segments/group{}/segment{index}.yaml", index % 10),
+            &format!(
+                "description: Generated segment {index}\nfilter: orders_count >= {} and city contains \"москва\" and last_purchase_at within {} days{reference}\n",
+                index % 7,
+                30 + index % 300
+            ),
+        );
+    }
+    for index in 0..TEMPLATES {
+        write(
+            root,
+            &format!("templates/t{}/message{index}.html", index % 20),
+            &format!(
+                "<h1>{{{{ vars.shop_name }}}}</h1>\n<p>Здравствуйте, {{{{ contact.first_name | default(\"Гость\") }}}}! Предложение {index}.</p>\n<a href=\"{{{{ links.unsubscribe }}}}\">Отписаться</a>\n"
+            ),
+        );
+    }
+    for index in 0..CAMPAIGNS {
+        write(
+            root,
+            &format!("campaigns/c{index}.yaml"),
+            &format!(
+                r#"description: Generated campaign {index}
+type: promotional
+audience:
+  segment: group{group}/segment{segment}
+  exclude: [group{group2}/segment{segment2}]
+  filter: total_spent > {spent}
+schedule:
+  every: month
+  days: [5, 20]
+  time: "11:00"
+channels: [email, sms]
+mode: first_reachable
+messages:
+  email:
+    subject: "Предложение {index}"
+    html_file: t{tgroup}/message{template}.html
+  sms:
+    text: "-20% до воскресенья: shop.example"
+variants:
+  - name: a
+    weight: 50
+  - name: b
+    weight: 50
+    messages:
+      email:
+        subject: "Только для вас {index}"
+        html_file: t{tgroup}/message{template}.html
+holdout: 10
+goal: {{event: purchase, within: 7 days}}
+offer: "-20%"
+budget: 50000
+"#,
+                group = (index * 2) % 10,
+                segment = index * 2,
+                group2 = (index * 2 + 1) % 10,
+                segment2 = index * 2 + 1,
+                spent = index * 10,
+                tgroup = (index * 2) % 20,
+                template = index * 2,
+            ),
+        );
+    }
+    for index in 0..JOURNEYS {
+        let template = (index * 5) % TEMPLATES;
+        write(
+            root,
+            &format!("journeys/j{index}.yaml"),
+            &format!(
+                r#"description: Generated journey {index}
+type: promotional
+trigger:
+  event: cart_abandoned
+  filter: orders_count >= 0
+entry:
+  reentry: after 30 days
+exit: [purchase]
+goal: {{event: purchase, within: 3 days}}
+priority: {index}
+steps:
+  - wait: 1 hour
+  - id: first
+    send:
+      channels: [email]
+      messages:
+        email:
+          subject: "Вы забыли корзину"
+          html_file: t{tgroup}/message{template}.html
+  - wait_for: {{event: purchase, timeout: 1 day, goto: done, on_timeout: check}}
+  - id: check
+    branch:
+      cases:
+        - when: orders_count > 0
+          goto: reminder
+      otherwise: done
+  - id: reminder
+    send:
+      channels: [sms]
+      messages:
+        sms:
+          text: "Корзина ждёт: shop.example"
+  - id: done
+    exit: finished
+"#,
+                tgroup = template % 20,
+            ),
+        );
+    }
+}
+
+fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
+fn main() {
+    let project = tempfile::tempdir().expect("tempdir");
+    generate(project.path());
+    println!(
+        "generated project: {SEGMENTS} segments, {CAMPAIGNS} campaigns, {JOURNEYS} journeys, {TEMPLATES} templates"
+    );
+
+    let runs = 7;
+    let mut library = Vec::new();
+    let mut diagnostics = 0;
+    for _ in 0..runs {
+        let start = Instant::now();
+        let compilation = herald::compile(project.path()).expect("compiles");
+        library.push(start.elapsed());
+        diagnostics = compilation.diagnostics.len();
+    }
+    println!("compile (library): median {:?} over {runs} runs, {diagnostics} diagnostics", median(library));
+
+    let binary = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/herald");
+    if binary.is_file() {
+        let mut process = Vec::new();
+        for _ in 0..runs {
+            let start = Instant::now();
+            let status = Command::new(&binary)
+                .args(["check", "--format", "json", "--project"])
+                .arg(project.path())
+                .output()
+                .expect("herald runs")
+                .status;
+            process.push(start.elapsed());
+            assert!(status.code().is_some());
+        }
+        println!("herald check (release binary, whole process): median {:?} over {runs} runs", median(process));
+    } else {
+        println!("(build with `cargo build --release` to also time the binary end to end)");
+    }
+}
