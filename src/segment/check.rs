@@ -1,0 +1,208 @@
+//! The filter stage of the pipeline: every filter of the project (segment
+//! `filter`, campaign `audience.filter`, journey `trigger.filter`,
+//! `wait_for.filter` and branch `cases[].when`) is parsed, type-checked and
+//! analysed; diagnostics point into the YAML at the exact column. The parsed
+//! filters are kept in [`Filters`] so `segment`, `plan` and `run` reuse them.
+
+use std::collections::BTreeMap;
+
+use super::ast::Expr;
+use super::catalog::Catalog;
+use super::location::FilterLocation;
+use super::typecheck::Context;
+use super::{Issue, analysis, parse, typecheck};
+use crate::diagnostic::Diagnostics;
+use crate::loader::Project;
+use crate::model::Text;
+use crate::source::FileId;
+
+/// Where a filter is written.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Site {
+    Segment(String),
+    Audience {
+        campaign: String,
+    },
+    Trigger {
+        journey: String,
+    },
+    WaitFor {
+        journey: String,
+        step: usize,
+    },
+    Branch {
+        journey: String,
+        step: usize,
+        case: usize,
+    },
+}
+
+/// One filter of the project, parsed.
+#[derive(Clone, Debug)]
+pub struct Filter {
+    pub site: Site,
+    pub file: FileId,
+    pub text: String,
+    pub location: FilterLocation,
+    /// The event whose properties are `event.*` (journey triggers and `wait_for`).
+    pub trigger_event: Option<String>,
+    /// `None` when the filter does not parse.
+    pub expr: Option<Expr>,
+    /// Whether it parsed and type-checked without errors.
+    pub valid: bool,
+}
+
+/// Every filter of the project, and the data model they were checked against.
+#[derive(Clone, Debug, Default)]
+pub struct Filters {
+    pub catalog: Catalog,
+    pub filters: Vec<Filter>,
+}
+
+impl Filters {
+    pub fn segment(&self, name: &str) -> Option<&Filter> {
+        self.filters
+            .iter()
+            .find(|filter| matches!(&filter.site, Site::Segment(segment) if segment == name))
+    }
+
+    /// The parsed filter of every segment, for `in segment` references.
+    pub fn segment_exprs(&self) -> BTreeMap<String, Expr> {
+        self.filters
+            .iter()
+            .filter_map(|filter| match (&filter.site, &filter.expr) {
+                (Site::Segment(name), Some(expr)) => Some((name.clone(), expr.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// Parses, type-checks and analyses every filter of the project.
+pub fn check(project: &Project) -> (Filters, Diagnostics) {
+    let catalog = project
+        .manifest
+        .as_ref()
+        .map(|manifest| Catalog::from_manifest(&manifest.value));
+    let mut sites: Vec<(Site, FileId, &Text, Option<String>)> = Vec::new();
+    for segment in &project.segments {
+        sites.push((
+            Site::Segment(segment.name.clone()),
+            segment.file,
+            &segment.value.filter,
+            None,
+        ));
+    }
+    for campaign in &project.campaigns {
+        if let Some(filter) = &campaign.value.audience.filter {
+            sites.push((
+                Site::Audience {
+                    campaign: campaign.name.clone(),
+                },
+                campaign.file,
+                filter,
+                None,
+            ));
+        }
+    }
+    for journey in &project.journeys {
+        let trigger_event = journey
+            .value
+            .trigger
+            .event
+            .as_ref()
+            .map(|e| e.value.clone());
+        if let Some(filter) = &journey.value.trigger.filter {
+            sites.push((
+                Site::Trigger {
+                    journey: journey.name.clone(),
+                },
+                journey.file,
+                filter,
+                trigger_event.clone(),
+            ));
+        }
+        for (index, step) in journey.value.steps.iter().enumerate() {
+            if let Some(wait_for) = &step.wait_for
+                && let Some(filter) = &wait_for.filter
+            {
+                sites.push((
+                    Site::WaitFor {
+                        journey: journey.name.clone(),
+                        step: index,
+                    },
+                    journey.file,
+                    filter,
+                    Some(wait_for.event.value.clone()),
+                ));
+            }
+            if let Some(branch) = &step.branch {
+                for (case, arm) in branch.cases.iter().enumerate() {
+                    sites.push((
+                        Site::Branch {
+                            journey: journey.name.clone(),
+                            step: index,
+                            case,
+                        },
+                        journey.file,
+                        &arm.when,
+                        trigger_event.clone(),
+                    ));
+                }
+            }
+        }
+    }
+
+    let mut diagnostics = Diagnostics::default();
+    let mut filters = Vec::new();
+    for (site, file, text, trigger_event) in sites {
+        let location = FilterLocation::scalar(&project.sources, file, text);
+        let (expr, issues) = check_text(&text.value, catalog.as_ref(), trigger_event.as_deref());
+        let valid = expr.is_some() && !issues.iter().any(is_error);
+        for issue in issues {
+            diagnostics.push(issue.into_diagnostic(&|range| location.span(range)));
+        }
+        filters.push(Filter {
+            site,
+            file,
+            text: text.value.clone(),
+            location,
+            trigger_event,
+            expr,
+            valid,
+        });
+    }
+    (
+        Filters {
+            catalog: catalog.unwrap_or_default(),
+            filters,
+        },
+        diagnostics,
+    )
+}
+
+fn is_error(issue: &Issue) -> bool {
+    issue.code.default_severity() == crate::diagnostic::Severity::Error
+        && issue.code != crate::codes::Code::NeverMatches
+}
+
+/// Parses, type-checks (when there is a data model) and analyses one filter.
+pub fn check_text(
+    text: &str,
+    catalog: Option<&Catalog>,
+    trigger_event: Option<&str>,
+) -> (Option<Expr>, Vec<Issue>) {
+    let expr = match parse(text) {
+        Ok(expr) => expr,
+        Err(error) => return (None, vec![error.into()]),
+    };
+    let Some(catalog) = catalog else {
+        return (Some(expr), Vec::new());
+    };
+    let mut issues = typecheck::check(&expr, catalog, Context { trigger_event });
+    // Contradictions are only worth reporting in a filter that type-checks.
+    if issues.is_empty() {
+        issues = analysis::analyse(&expr, text);
+    }
+    (Some(expr), issues)
+}

@@ -1,0 +1,506 @@
+//! Compiling a filter to parameterised SQL over the contact store: every
+//! value a user wrote is a bound parameter, never spliced into the text.
+//! Identifiers (column names from the manifest) are quoted.
+//!
+//! What differs between databases goes through [`Dialect`]: SQLite, the
+//! embedded default, uses the Rust functions the store registers
+//! (`herald_fold` and friends, see [`super::functions`]) so that its
+//! results are exactly the in-memory evaluator's; a PostgreSQL dialect
+//! would map the same hooks to its own functions.
+//!
+//! Missing values: SQL comparisons with NULL are NULL, which `WHERE` treats
+//! as false, and `not` is compiled as `NOT COALESCE(…, 0)`, so a NULL never
+//! turns into a match under negation: exactly the two-valued semantics of
+//! the spec.
+
+use std::collections::BTreeMap;
+
+use super::ast::*;
+use super::catalog::{Catalog, FieldType, channel_address};
+use super::functions::{self, Bound, Clock};
+use super::typecheck::{Context, FieldRef, Place, resolve_field};
+
+/// A value bound to a query parameter.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Parameter {
+    Text(String),
+    Integer(i64),
+    Real(f64),
+}
+
+impl rusqlite::ToSql for Parameter {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(match self {
+            Parameter::Text(text) => text.as_str().into(),
+            Parameter::Integer(value) => (*value).into(),
+            Parameter::Real(value) => (*value).into(),
+        })
+    }
+}
+
+impl std::fmt::Display for Parameter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Parameter::Text(text) => write!(f, "{text:?}"),
+            Parameter::Integer(value) => write!(f, "{value}"),
+            Parameter::Real(value) => write!(f, "{value}"),
+        }
+    }
+}
+
+/// A query and its parameters, in order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Query {
+    pub sql: String,
+    pub parameters: Vec<Parameter>,
+}
+
+/// The SQL that differs between databases.
+pub trait Dialect {
+    /// The `index`th (1-based) parameter placeholder.
+    fn placeholder(&self, index: usize) -> String;
+    /// Full Unicode case folding of a text expression.
+    fn fold(&self, text: &str) -> String;
+    /// A property of the event row `e` (the JSON path is a parameter).
+    fn event_property(&self, path: &str) -> String;
+    /// Whether a JSON list (text) has an element whose folded value satisfies `test` on `value`.
+    fn list_elements(&self, list: &str) -> String;
+    /// Call of one of herald's scalar functions (`local_date`, `age`, …).
+    fn function(&self, name: &str, arguments: &[&str]) -> String;
+    fn quote_identifier(&self, name: &str) -> String {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+}
+
+/// SQLite with herald's functions registered (see [`crate::store`]).
+pub struct Sqlite;
+
+impl Dialect for Sqlite {
+    fn placeholder(&self, index: usize) -> String {
+        format!("?{index}")
+    }
+    fn fold(&self, text: &str) -> String {
+        format!("herald_fold({text})")
+    }
+    fn event_property(&self, path: &str) -> String {
+        format!("json_extract(e.properties, {path})")
+    }
+    fn list_elements(&self, list: &str) -> String {
+        format!("json_each({list})")
+    }
+    fn function(&self, name: &str, arguments: &[&str]) -> String {
+        format!("herald_{name}({})", arguments.join(", "))
+    }
+}
+
+/// Why a filter could not be compiled (it did not type-check, or uses
+/// something only the in-memory evaluator can see).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompileError(pub String);
+
+impl std::fmt::Display for CompileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What to select.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Selection {
+    Count,
+    Ids,
+}
+
+pub struct SqlCompiler<'a> {
+    pub catalog: &'a Catalog,
+    pub clock: &'a Clock,
+    pub segments: &'a BTreeMap<String, Expr>,
+    pub dialect: &'a dyn Dialect,
+}
+
+impl<'a> SqlCompiler<'a> {
+    /// The query selecting the contacts that match `expr`.
+    pub fn query(&self, expr: &Expr, selection: Selection) -> Result<Query, CompileError> {
+        let mut state = State {
+            compiler: self,
+            parameters: Vec::new(),
+            stack: Vec::new(),
+        };
+        let condition = state.expr(expr, Place::Contact)?;
+        let sql = match selection {
+            Selection::Count => format!("SELECT count(*) FROM contacts AS c WHERE {condition}"),
+            Selection::Ids => {
+                format!("SELECT c.id FROM contacts AS c WHERE {condition} ORDER BY c.id")
+            }
+        };
+        Ok(Query {
+            sql,
+            parameters: state.parameters,
+        })
+    }
+}
+
+struct State<'s, 'a> {
+    compiler: &'s SqlCompiler<'a>,
+    parameters: Vec<Parameter>,
+    stack: Vec<String>,
+}
+
+impl State<'_, '_> {
+    fn bind(&mut self, parameter: Parameter) -> String {
+        self.parameters.push(parameter);
+        self.compiler.dialect.placeholder(self.parameters.len())
+    }
+
+    fn text(&mut self, text: impl Into<String>) -> String {
+        self.bind(Parameter::Text(text.into()))
+    }
+
+    fn column(&self, name: &str) -> String {
+        format!("c.{}", self.compiler.dialect.quote_identifier(name))
+    }
+
+    fn function(&self, name: &str, arguments: &[&str]) -> String {
+        self.compiler.dialect.function(name, arguments)
+    }
+
+    fn fold(&self, text: &str) -> String {
+        self.compiler.dialect.fold(text)
+    }
+
+    fn expr(&mut self, expr: &Expr, place: Place) -> Result<String, CompileError> {
+        Ok(match &expr.kind {
+            ExprKind::Or(items) | ExprKind::And(items) => {
+                let joiner = if matches!(expr.kind, ExprKind::Or(_)) {
+                    " OR "
+                } else {
+                    " AND "
+                };
+                let parts = items
+                    .iter()
+                    .map(|item| self.expr(item, place))
+                    .collect::<Result<Vec<_>, _>>()?;
+                format!("({})", parts.join(joiner))
+            }
+            ExprKind::Not(inner) => format!("NOT COALESCE({}, 0)", self.expr(inner, place)?),
+            ExprKind::InSegment(name) => {
+                let Some(segment) = self.compiler.segments.get(&name.text) else {
+                    return Err(CompileError(format!("unknown segment `{}`", name.text)));
+                };
+                if self.stack.contains(&name.text) {
+                    return Err(CompileError(format!(
+                        "segment `{}` refers to itself",
+                        name.text
+                    )));
+                }
+                self.stack.push(name.text.clone());
+                let sql = self.expr(segment, Place::Contact)?;
+                self.stack.pop();
+                sql
+            }
+            ExprKind::Reachable(channel) => {
+                let Some(field) = channel_address(&channel.text) else {
+                    return Err(CompileError(format!(
+                        "no address field for channel `{}`",
+                        channel.text
+                    )));
+                };
+                let address = self.column(field);
+                let consent = self.text(channel.text.clone());
+                let suppression = self.text(channel.text.clone());
+                format!(
+                    "({address} IS NOT NULL AND {address} <> '' \
+                     AND EXISTS (SELECT 1 FROM consents AS k WHERE k.contact_id = c.id AND k.channel = {consent} AND k.status = 'granted') \
+                     AND NOT EXISTS (SELECT 1 FROM suppressions AS s WHERE s.contact_id = c.id AND s.channel IN ({suppression}, '*')))"
+                )
+            }
+            ExprKind::Did(predicate) => {
+                let events = self.events(&predicate.selection, "1")?;
+                if predicate.negated {
+                    format!("NOT EXISTS ({events})")
+                } else {
+                    format!("EXISTS ({events})")
+                }
+            }
+            ExprKind::Condition(condition) => {
+                let (value, kind) = self.operand(&condition.operand, place)?;
+                self.test(&value, &kind, &condition.test)?
+            }
+        })
+    }
+
+    /// `SELECT what FROM events AS e WHERE …` for a selection; uses the
+    /// (contact_id, event, at) index.
+    fn events(&mut self, selection: &EventSelection, what: &str) -> Result<String, CompileError> {
+        let event = self.text(selection.event.text.clone());
+        let now = self.bind(Parameter::Integer(self.compiler.clock.now.as_second()));
+        let mut sql = format!(
+            "SELECT {what} FROM events AS e WHERE e.contact_id = c.id AND e.event = {event} AND e.at <= {now}"
+        );
+        if let Some(window) = selection.window {
+            let start = self.bind(Parameter::Integer(
+                self.compiler.clock.ago(window.duration).as_second(),
+            ));
+            sql.push_str(&format!(" AND e.at >= {start}"));
+        }
+        if let Some(condition) = &selection.condition {
+            let condition = self.expr(condition, Place::Event(&selection.event.text))?;
+            sql.push_str(&format!(" AND {condition}"));
+        }
+        Ok(sql)
+    }
+
+    fn field(&mut self, field: &FieldRef) -> Result<String, CompileError> {
+        match field {
+            FieldRef::Attribute { name, .. } => Ok(self.column(name)),
+            FieldRef::Property { property, kind } => {
+                let path = self.text(format!("$.\"{}\"", property.replace('"', "\\\"")));
+                let value = self.compiler.dialect.event_property(&path);
+                Ok(if *kind == FieldType::Datetime {
+                    self.function("instant", &[&value])
+                } else {
+                    value
+                })
+            }
+            FieldRef::TriggerProperty { property, .. } => Err(CompileError(format!(
+                "`event.{property}` exists only while a journey handles its trigger event"
+            ))),
+        }
+    }
+
+    fn today(&mut self) -> String {
+        let now = self.bind(Parameter::Integer(self.compiler.clock.now.as_second()));
+        self.local_date(&now)
+    }
+
+    fn local_date(&mut self, seconds: &str) -> String {
+        let zone = self.column("timezone");
+        let project = self.text(self.compiler.clock.timezone_name.clone());
+        self.function("local_date", &[seconds, &zone, &project])
+    }
+
+    fn operand(
+        &mut self,
+        operand: &Operand,
+        place: Place,
+    ) -> Result<(String, FieldType), CompileError> {
+        let catalog = self.compiler.catalog;
+        let resolve = |name: &Name| {
+            resolve_field(catalog, Context::default(), place, name)
+                .map_err(|issue| CompileError(issue.message))
+        };
+        match operand {
+            Operand::Field(name) => {
+                let field = resolve(name)?;
+                Ok((self.field(&field)?, field.kind().clone()))
+            }
+            Operand::Function {
+                function, argument, ..
+            } => {
+                let field = resolve(argument)?;
+                let value = self.field(&field)?;
+                let sql = match (function, field.kind()) {
+                    (Function::DaysSince, FieldType::Datetime) => {
+                        let now =
+                            self.bind(Parameter::Integer(self.compiler.clock.now.as_second()));
+                        self.function("days_since_instant", &[&value, &now])
+                    }
+                    (_, kind) => {
+                        let date = if *kind == FieldType::Datetime {
+                            self.local_date(&value)
+                        } else {
+                            value
+                        };
+                        let today = self.today();
+                        let name = match function {
+                            Function::Age => "age",
+                            Function::DaysSince => "days_between",
+                            Function::DaysUntilAnniversary => "days_until_anniversary",
+                        };
+                        self.function(name, &[&date, &today])
+                    }
+                };
+                Ok((sql, FieldType::Integer))
+            }
+            Operand::Aggregate {
+                aggregate,
+                selection,
+                property,
+                ..
+            } => {
+                if *aggregate == Aggregate::Count {
+                    let events = self.events(selection, "count(*)")?;
+                    return Ok((format!("({events})"), FieldType::Integer));
+                }
+                let Some(property) = property else {
+                    return Err(CompileError(format!(
+                        "`{}` needs a property",
+                        aggregate.name()
+                    )));
+                };
+                let field = resolve_field(
+                    catalog,
+                    Context::default(),
+                    Place::Event(&selection.event.text),
+                    property,
+                )
+                .map_err(|issue| CompileError(issue.message))?;
+                // The property is bound before the selection's parameters,
+                // matching its place in the text.
+                let value = self.field(&field)?;
+                let function = match aggregate {
+                    Aggregate::Sum => format!("total({value})"),
+                    Aggregate::Avg => format!("avg({value})"),
+                    Aggregate::Min => format!("min({value})"),
+                    Aggregate::Max => format!("max({value})"),
+                    Aggregate::Count => unreachable!("handled above"),
+                };
+                let events = self.events(selection, &function)?;
+                let kind = match aggregate {
+                    Aggregate::Sum | Aggregate::Avg => FieldType::Number,
+                    _ => field.kind().clone(),
+                };
+                Ok((format!("({events})"), kind))
+            }
+        }
+    }
+
+    fn literal(&mut self, literal: &LiteralValue, fold: bool) -> String {
+        let parameter = match literal {
+            LiteralValue::String(text) if fold => Parameter::Text(functions::fold(text)),
+            LiteralValue::String(text) => Parameter::Text(text.clone()),
+            LiteralValue::Integer(value) => Parameter::Integer(*value),
+            LiteralValue::Decimal(value) => Parameter::Real(*value),
+            LiteralValue::Boolean(value) => Parameter::Integer(i64::from(*value)),
+            LiteralValue::Date(date) => Parameter::Text(date.to_string()),
+            LiteralValue::DateTime { civil, .. } => Parameter::Text(civil.to_string()),
+        };
+        self.bind(parameter)
+    }
+
+    fn test(&mut self, value: &str, kind: &FieldType, test: &Test) -> Result<String, CompileError> {
+        match test {
+            Test::IsSet => return Ok(format!("{value} IS NOT NULL")),
+            Test::IsNotSet => return Ok(format!("{value} IS NULL")),
+            _ => {}
+        }
+        if kind.is_temporal()
+            && let Some(bounds) =
+                functions::temporal_bounds(*kind == FieldType::Datetime, test, self.compiler.clock)
+        {
+            let mut parts = Vec::new();
+            for (comparison, bound) in &bounds.parts {
+                let bound = match bound {
+                    Bound::Instant(seconds) => self.bind(Parameter::Integer(*seconds)),
+                    Bound::Date(date) => self.text(date.to_string()),
+                    Bound::LocalInstant(civil) => {
+                        let civil = self.text(civil.to_string());
+                        let zone = self.column("timezone");
+                        let project = self.text(self.compiler.clock.timezone_name.clone());
+                        self.function("local_instant", &[&civil, &zone, &project])
+                    }
+                    Bound::LocalDateOf(seconds) => {
+                        let seconds = self.bind(Parameter::Integer(*seconds));
+                        self.local_date(&seconds)
+                    }
+                };
+                parts.push(format!("{value} {} {bound}", sql_operator(*comparison)));
+            }
+            let joiner = if bounds.any { " OR " } else { " AND " };
+            return Ok(format!("({})", parts.join(joiner)));
+        }
+        let fold = *kind == FieldType::String;
+        let subject = if fold {
+            self.fold(value)
+        } else {
+            value.to_string()
+        };
+        Ok(match test {
+            Test::Compare(comparison, literal) => {
+                let literal = self.literal(&literal.value, fold);
+                format!("{subject} {} {literal}", sql_operator(*comparison))
+            }
+            Test::Between(low, high) => {
+                let low = self.literal(&low.value, fold);
+                let high = self.literal(&high.value, fold);
+                format!("{subject} BETWEEN {low} AND {high}")
+            }
+            Test::In(list) | Test::NotIn(list) => {
+                let negated = matches!(test, Test::NotIn(_));
+                if list.is_empty() {
+                    return Ok(if negated {
+                        format!("{value} IS NOT NULL")
+                    } else {
+                        "0".to_string()
+                    });
+                }
+                let items: Vec<String> =
+                    list.iter().map(|l| self.literal(&l.value, fold)).collect();
+                let operator = if negated { "NOT IN" } else { "IN" };
+                format!("{subject} {operator} ({})", items.join(", "))
+            }
+            Test::Contains(literal) => {
+                let needle = self.literal(&literal.value, true);
+                format!("instr({subject}, {needle}) > 0")
+            }
+            Test::StartsWith(literal) => {
+                let needle = self.literal(&literal.value, true);
+                format!("substr({subject}, 1, length({needle})) = {needle}")
+            }
+            Test::EndsWith(literal) => {
+                let needle = self.literal(&literal.value, true);
+                format!(
+                    "({value} IS NOT NULL AND (length({needle}) = 0 OR substr({subject}, -length({needle})) = {needle}))"
+                )
+            }
+            Test::Has(literal) => self.list_has(value, std::slice::from_ref(literal)),
+            Test::HasAny(list) => {
+                if list.is_empty() {
+                    "0".to_string()
+                } else {
+                    self.list_has(value, list)
+                }
+            }
+            Test::HasAll(list) => {
+                let mut parts = vec![format!("{value} IS NOT NULL")];
+                for literal in list {
+                    parts.push(self.list_has(value, std::slice::from_ref(literal)));
+                }
+                format!("({})", parts.join(" AND "))
+            }
+            Test::IsSet | Test::IsNotSet | Test::Within(_) | Test::Before(_) | Test::After(_) => {
+                return Err(CompileError(format!(
+                    "`{}` is not defined for {}",
+                    test.keyword(),
+                    kind.name()
+                )));
+            }
+        })
+    }
+
+    fn list_has(&mut self, list: &str, any_of: &[Literal]) -> String {
+        let elements = self.compiler.dialect.list_elements(list);
+        let folded = self.fold("l.value");
+        let items: Vec<String> = any_of
+            .iter()
+            .map(|l| self.literal(&l.value, true))
+            .collect();
+        format!(
+            "EXISTS (SELECT 1 FROM {elements} AS l WHERE {folded} IN ({}))",
+            items.join(", ")
+        )
+    }
+}
+
+fn sql_operator(comparison: Comparison) -> &'static str {
+    match comparison {
+        Comparison::Equal => "=",
+        Comparison::NotEqual => "<>",
+        Comparison::Less => "<",
+        Comparison::LessOrEqual => "<=",
+        Comparison::Greater => ">",
+        Comparison::GreaterOrEqual => ">=",
+    }
+}
+
+impl std::error::Error for CompileError {}
