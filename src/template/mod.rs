@@ -1,0 +1,608 @@
+//! Templates and channel content: one minijinja environment per project,
+//! the messages that use it, rendering, and the template stage of
+//! `herald check`.
+//!
+//! Every template source (files below `templates/` and parts written inline
+//! in campaign and journey YAML) is known to the environment by name; HTML
+//! parts are loaded under an `html:` prefix that turns on auto-escaping for
+//! them and everything they include, whatever the files are called, while
+//! the same partial included from a text part is not escaped. `include` and
+//! `extends` resolve only to names below `templates/`, so they cannot leave
+//! it. Undefined values are semi-strict: printing or using one fails, testing
+//! it in an `if` does not, which is how optional attributes are guarded.
+//!
+//! The stages below: [`context`] (what a template reads), [`filters`],
+//! [`sms`] (encoding and parts), [`email`] (assembly), [`samples`] (contacts
+//! generated from the data model), [`rules`] (content rules), [`check`] (the
+//! `herald check` stage).
+
+pub mod check;
+pub mod context;
+pub mod email;
+pub mod filters;
+pub mod preview;
+pub mod rules;
+pub mod samples;
+pub mod sms;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use minijinja::value::Value;
+use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use serde::Serialize;
+
+use crate::loader::Project;
+use crate::model::{Manifest, Message, MessageType, Messages, Text};
+use crate::source::{FileId, SourceMap, Span};
+
+pub use self::filters::Settings;
+
+/// The prefix that marks a template loaded as (part of) an HTML part.
+const HTML: &str = "html:";
+
+/// Instructions one render may execute before it is stopped, so a runaway
+/// loop in a template cannot hang a send.
+pub const FUEL: u64 = 200_000;
+
+/// The kinds of message parts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartKind {
+    Subject,
+    Preheader,
+    Text,
+    Html,
+}
+
+impl PartKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PartKind::Subject => "subject",
+            PartKind::Preheader => "preheader",
+            PartKind::Text => "text",
+            PartKind::Html => "html",
+        }
+    }
+
+    /// Parts that end up in a header, where a line break is never allowed.
+    pub fn is_header(self) -> bool {
+        matches!(self, PartKind::Subject | PartKind::Preheader)
+    }
+}
+
+/// Where a template's source is.
+#[derive(Clone, Debug)]
+pub enum Origin {
+    /// A file below `templates/`.
+    File(FileId),
+    /// A part written inline in a YAML file.
+    Inline { file: FileId, text: Text },
+}
+
+impl Origin {
+    /// The span of `range` (bytes of the template source) in its file.
+    pub fn span(&self, sources: &SourceMap, range: std::ops::Range<usize>) -> Span {
+        match self {
+            Origin::File(file) => Span::new(*file, range.start, range.end),
+            Origin::Inline { file, text } => inline_span(sources, *file, text, range),
+        }
+    }
+
+    pub fn file(&self) -> FileId {
+        match self {
+            Origin::File(file) | Origin::Inline { file, .. } => *file,
+        }
+    }
+}
+
+/// Maps bytes of an inline template to its YAML file: exact for plain and
+/// simply quoted scalars and for literal blocks (`|`), the whole value
+/// otherwise.
+fn inline_span(
+    sources: &SourceMap,
+    file: FileId,
+    text: &Text,
+    range: std::ops::Range<usize>,
+) -> Span {
+    let whole = text.span(file);
+    let raw = sources.text(whole);
+    if !raw.starts_with('|') {
+        return crate::model::value_span(file, text, range.start, range.end);
+    }
+    // A literal block: every line of the value is a line of the file,
+    // indented by the block's indentation.
+    let Some(body_start) = raw.find('\n').map(|index| index + 1) else {
+        return whole;
+    };
+    let body = &raw[body_start..];
+    let indent = body
+        .lines()
+        .find(|line| !line.trim().is_empty())
+        .map_or(0, |line| line.len() - line.trim_start_matches(' ').len());
+    let map = |offset: usize| -> Option<usize> {
+        let value = &text.value;
+        let offset = offset.min(value.len());
+        let line = value[..offset].matches('\n').count();
+        let column = offset - value[..offset].rfind('\n').map_or(0, |index| index + 1);
+        let mut file_offset = whole.start as usize + body_start;
+        for (index, file_line) in body.split_inclusive('\n').enumerate() {
+            if index == line {
+                let blank = file_line.trim().is_empty();
+                return Some(file_offset + if blank { 0 } else { indent } + column);
+            }
+            file_offset += file_line.len();
+        }
+        None
+    };
+    match (map(range.start), map(range.end)) {
+        (Some(start), Some(end)) if end <= whole.end as usize => Span::new(file, start, end),
+        _ => whole,
+    }
+}
+
+/// One part of a message: its kind, the template it renders and where it is declared.
+#[derive(Clone, Debug)]
+pub struct Part {
+    pub kind: PartKind,
+    /// The name the environment knows the template by.
+    pub template: String,
+    /// The YAML value declaring it (the inline text or the file name).
+    pub declared: Span,
+}
+
+/// One channel's message of a campaign, variant or journey step.
+#[derive(Clone, Debug)]
+pub struct ChannelMessage {
+    pub channel: &'static str,
+    pub parts: Vec<Part>,
+    /// `max_parts` of the message, else of the channel.
+    pub max_parts: Option<u32>,
+}
+
+impl ChannelMessage {
+    pub fn part(&self, kind: PartKind) -> Option<&Part> {
+        self.parts.iter().find(|part| part.kind == kind)
+    }
+}
+
+/// What sends messages: a campaign (or one of its variants) or a journey step.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// `campaign`, or `journey`.
+    pub kind: &'static str,
+    pub name: String,
+    pub file: FileId,
+    pub variant: Option<String>,
+    /// The journey step: its id, else its 1-based position.
+    pub step: Option<String>,
+    pub message_type: MessageType,
+    pub offer: Option<Text>,
+    /// The trigger event of a journey, whose properties are `event.*`.
+    pub event: Option<String>,
+    pub messages: Vec<ChannelMessage>,
+}
+
+impl Target {
+    /// `spring-sale`, `spring-sale --variant b`, `abandoned-cart#reminder`.
+    pub fn label(&self) -> String {
+        match (&self.variant, &self.step) {
+            (Some(variant), _) => format!("{} (variant {variant})", self.name),
+            (None, Some(step)) => format!("{}#{step}", self.name),
+            (None, None) => self.name.clone(),
+        }
+    }
+}
+
+/// The project's templates in one environment.
+pub struct Templates {
+    pub environment: Environment<'static>,
+    /// Template name (without the `html:` prefix) → where its source is.
+    pub origins: BTreeMap<String, Origin>,
+    /// Template name → source text.
+    pub sources: Arc<HashMap<String, String>>,
+    pub settings: Arc<Settings>,
+    pub targets: Vec<Target>,
+}
+
+impl std::fmt::Debug for Templates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Templates")
+            .field("templates", &self.origins.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The name a template is loaded under for a part of `kind`.
+pub fn load_name(kind: PartKind, name: &str) -> String {
+    if kind == PartKind::Html {
+        format!("{HTML}{name}")
+    } else {
+        name.to_string()
+    }
+}
+
+/// The template name behind a load name.
+pub fn base_name(name: &str) -> &str {
+    name.strip_prefix(HTML).unwrap_or(name)
+}
+
+/// A fresh environment for the given sources and settings.
+pub fn environment(
+    sources: Arc<HashMap<String, String>>,
+    settings: Arc<Settings>,
+) -> Environment<'static> {
+    let mut environment = Environment::new();
+    environment.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+    environment.set_fuel(Some(FUEL));
+    environment.set_auto_escape_callback(|name| {
+        if name.starts_with(HTML) {
+            AutoEscape::Html
+        } else {
+            AutoEscape::None
+        }
+    });
+    // Names in `include` and `extends` are below `templates/`; an HTML
+    // template's includes are HTML too.
+    environment.set_path_join_callback(|name, parent| {
+        let name = name.trim_start_matches("./");
+        let name = name.strip_prefix("templates/").unwrap_or(name);
+        if parent.starts_with(HTML) && !name.starts_with(HTML) {
+            format!("{HTML}{name}").into()
+        } else {
+            name.into()
+        }
+    });
+    environment.set_loader(move |name| Ok(sources.get(base_name(name)).cloned()));
+    filters::register(&mut environment, settings);
+    environment
+}
+
+impl Templates {
+    /// Collects every template of the project. Needs the manifest.
+    pub fn new(project: &Project) -> Option<Templates> {
+        let manifest = &project.manifest.as_ref()?.value;
+        let settings = Arc::new(Settings::from_manifest(manifest));
+        let mut origins = BTreeMap::new();
+        let mut sources = HashMap::new();
+        for template in &project.templates {
+            origins.insert(template.name.clone(), Origin::File(template.file));
+            sources.insert(
+                template.name.clone(),
+                project.sources.file(template.file).text.clone(),
+            );
+        }
+        let mut collector = Collector {
+            project,
+            origins: &mut origins,
+            sources: &mut sources,
+        };
+        let mut targets = Vec::new();
+        for campaign in &project.campaigns {
+            let value = &campaign.value;
+            let base = Target {
+                kind: "campaign",
+                name: campaign.name.clone(),
+                file: campaign.file,
+                variant: None,
+                step: None,
+                message_type: value.kind,
+                offer: value.offer.clone(),
+                event: None,
+                messages: collector.messages(manifest, campaign.file, &value.messages, None),
+            };
+            for variant in &value.variants {
+                let mut target = base.clone();
+                target.variant = Some(variant.name.value.clone());
+                target.messages = collector.messages(
+                    manifest,
+                    campaign.file,
+                    &variant.messages,
+                    Some(&value.messages),
+                );
+                targets.push(target);
+            }
+            if value.variants.is_empty() || !value.messages.by_channel().is_empty() {
+                targets.push(base);
+            }
+        }
+        for journey in &project.journeys {
+            let value = &journey.value;
+            for (index, step) in value.steps.iter().enumerate() {
+                let Some(send) = &step.send else { continue };
+                targets.push(Target {
+                    kind: "journey",
+                    name: journey.name.clone(),
+                    file: journey.file,
+                    variant: None,
+                    step: Some(
+                        step.id
+                            .as_ref()
+                            .map_or_else(|| (index + 1).to_string(), |id| id.value.clone()),
+                    ),
+                    message_type: value.kind,
+                    offer: None,
+                    event: value
+                        .trigger
+                        .event
+                        .as_ref()
+                        .map(|event| event.value.clone()),
+                    messages: collector.messages(manifest, journey.file, &send.messages, None),
+                });
+            }
+        }
+        let sources = Arc::new(sources);
+        Some(Templates {
+            environment: environment(sources.clone(), settings.clone()),
+            origins,
+            sources,
+            settings,
+            targets,
+        })
+    }
+
+    /// Renders one part for a context.
+    pub fn render_part(&self, part: &Part, context: &Value) -> Result<String, minijinja::Error> {
+        self.environment
+            .get_template(&part.template)?
+            .render(context)
+    }
+
+    /// Renders every part of a message; an email gets its text part from
+    /// the HTML when it has none.
+    pub fn render(
+        &self,
+        target: &Target,
+        message: &ChannelMessage,
+        context: &Value,
+    ) -> Result<Rendered, (Part, minijinja::Error)> {
+        let mut parts = Vec::new();
+        for part in &message.parts {
+            let text = self
+                .render_part(part, context)
+                .map_err(|error| (part.clone(), error))?;
+            parts.push((part.kind, text));
+        }
+        Ok(Rendered::new(target, message.channel, parts, context))
+    }
+}
+
+/// A rendered message.
+#[derive(Clone, Debug, Serialize)]
+pub struct Rendered {
+    pub channel: &'static str,
+    pub parts: BTreeMap<PartKind, String>,
+    /// SMS: encoding, characters and parts of the text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sms: Option<sms::Analysis>,
+    /// Email: headers beyond the subject.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<(String, String)>,
+}
+
+impl Rendered {
+    fn new(
+        target: &Target,
+        channel: &'static str,
+        parts: Vec<(PartKind, String)>,
+        context: &Value,
+    ) -> Rendered {
+        let mut parts: BTreeMap<PartKind, String> = parts.into_iter().collect();
+        let mut headers = Vec::new();
+        let mut analysis = None;
+        match channel {
+            "email" => {
+                let unsubscribe = context
+                    .get_attr("links")
+                    .and_then(|links| links.get_attr("unsubscribe"))
+                    .ok()
+                    .and_then(|link| link.as_str().map(str::to_string));
+                let email = email::assemble(&parts, target.message_type, unsubscribe.as_deref());
+                parts = email.parts;
+                headers = email.headers;
+            }
+            "sms" => analysis = parts.get(&PartKind::Text).map(|text| sms::analyse(text)),
+            _ => {}
+        }
+        Rendered {
+            channel,
+            parts,
+            sms: analysis,
+            headers,
+        }
+    }
+}
+
+struct Collector<'a, 'p> {
+    project: &'p Project,
+    origins: &'a mut BTreeMap<String, Origin>,
+    sources: &'a mut HashMap<String, String>,
+}
+
+impl Collector<'_, '_> {
+    /// The channel messages of `messages`, falling back per channel to `defaults`.
+    fn messages(
+        &mut self,
+        manifest: &Manifest,
+        file: FileId,
+        messages: &Messages,
+        defaults: Option<&Messages>,
+    ) -> Vec<ChannelMessage> {
+        let mut result = Vec::new();
+        for (channel, message) in messages
+            .by_channel()
+            .into_iter()
+            .chain(defaults.map(Messages::by_channel).unwrap_or_default())
+        {
+            if result.iter().any(|m: &ChannelMessage| m.channel == channel) {
+                continue;
+            }
+            let channel_max = manifest
+                .channels
+                .declared()
+                .into_iter()
+                .find(|(name, _)| *name == channel)
+                .and_then(|(_, declared)| declared.max_parts);
+            result.push(ChannelMessage {
+                channel,
+                parts: self.parts(file, message),
+                max_parts: message.max_parts.or(channel_max),
+            });
+        }
+        result
+    }
+
+    fn parts(&mut self, file: FileId, message: &Message) -> Vec<Part> {
+        let declared = [
+            (PartKind::Subject, &message.subject, &message.subject_file),
+            (PartKind::Preheader, &message.preheader, &None),
+            (PartKind::Text, &message.text, &message.text_file),
+            (PartKind::Html, &message.html, &message.html_file),
+        ];
+        let mut parts = Vec::new();
+        for (kind, inline, from_file) in declared {
+            if let Some(text) = inline {
+                let name = format!("{}:{}", self.project.sources.file(file).name, text.start);
+                self.origins.insert(
+                    name.clone(),
+                    Origin::Inline {
+                        file,
+                        text: text.clone(),
+                    },
+                );
+                self.sources.insert(name.clone(), text.value.clone());
+                parts.push(Part {
+                    kind,
+                    template: load_name(kind, &name),
+                    declared: text.span(file),
+                });
+            } else if let Some(path) = from_file {
+                let name = path.value.trim_start_matches("templates/").to_string();
+                // A missing file is reported by the resolver.
+                if self.origins.contains_key(&name) {
+                    parts.push(Part {
+                        kind,
+                        template: load_name(kind, &name),
+                        declared: path.span(file),
+                    });
+                }
+            }
+        }
+        parts
+    }
+}
+
+/// The render context of one message for one contact.
+pub struct ContextInput<'a> {
+    pub contact: Value,
+    pub event: Option<Value>,
+    pub vars: &'a Value,
+    /// Now, as an RFC 3339 timestamp.
+    pub now: &'a str,
+}
+
+/// The placeholder unsubscribe link of previews and checks; the runner
+/// substitutes the contact's signed link.
+pub fn unsubscribe_link(contact_id: &str) -> String {
+    format!("https://unsubscribe.invalid/{contact_id}")
+}
+
+/// Builds the context `contact`, `event`, `campaign`, `variant`, `vars`, `links`, `now`.
+pub fn context(target: &Target, input: ContextInput<'_>) -> Value {
+    let id = input
+        .contact
+        .get_attr("id")
+        .ok()
+        .filter(|id| !id.is_undefined() && !id.is_none())
+        .map(|id| id.to_string())
+        .unwrap_or_default();
+    let mut campaign = BTreeMap::new();
+    campaign.insert("name".to_string(), Value::from(target.name.clone()));
+    campaign.insert(
+        "type".to_string(),
+        Value::from(format!("{:?}", target.message_type).to_lowercase()),
+    );
+    campaign.insert(
+        "offer".to_string(),
+        target
+            .offer
+            .as_ref()
+            .map_or(Value::from(()), |offer| Value::from(offer.value.clone())),
+    );
+    let mut links = BTreeMap::new();
+    links.insert(
+        "unsubscribe".to_string(),
+        Value::from(unsubscribe_link(&id)),
+    );
+    let mut root: BTreeMap<String, Value> = BTreeMap::new();
+    root.insert("contact".into(), input.contact);
+    if let Some(event) = input.event {
+        root.insert("event".into(), event);
+    }
+    root.insert("campaign".into(), Value::from(campaign));
+    root.insert(
+        "variant".into(),
+        Value::from(target.variant.clone().unwrap_or_else(|| "default".into())),
+    );
+    root.insert("vars".into(), input.vars.clone());
+    root.insert("links".into(), Value::from(links));
+    root.insert("now".into(), Value::from(input.now.to_string()));
+    Value::from(root)
+}
+
+/// A JSON value as a template value.
+pub fn json_value(value: &serde_json::Value) -> Value {
+    match value {
+        serde_json::Value::Null => Value::from(()),
+        serde_json::Value::Bool(b) => Value::from(*b),
+        serde_json::Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => Value::from(i),
+            (None, Some(u), _) => Value::from(u),
+            (_, _, Some(f)) => Value::from(f),
+            _ => Value::from(n.to_string()),
+        },
+        serde_json::Value::String(s) => Value::from(s.clone()),
+        serde_json::Value::Array(items) => items.iter().map(json_value).collect(),
+        serde_json::Value::Object(map) => Value::from(
+            map.iter()
+                .map(|(k, v)| (k.clone(), json_value(v)))
+                .collect::<BTreeMap<String, Value>>(),
+        ),
+    }
+}
+
+/// The manifest's `vars` as a template value.
+pub fn vars_value(manifest: &Manifest) -> Value {
+    Value::from(
+        manifest
+            .vars
+            .iter()
+            .map(|(k, v)| (k.value.clone(), json_value(v)))
+            .collect::<BTreeMap<String, Value>>(),
+    )
+}
+
+/// A stored contact as the template value `contact`: its id and attributes,
+/// dates as ISO text and datetimes as RFC 3339 timestamps.
+pub fn contact_value(contact: &crate::segment::eval::Contact) -> Value {
+    use crate::segment::eval::Value as Stored;
+    let mut map: BTreeMap<String, Value> = BTreeMap::new();
+    map.insert("id".into(), Value::from(contact.id.clone()));
+    for (name, value) in &contact.attributes {
+        let value = match value {
+            Stored::String(s) => Value::from(s.clone()),
+            Stored::Integer(i) => Value::from(*i),
+            Stored::Number(n) => Value::from(*n),
+            Stored::Boolean(b) => Value::from(*b),
+            Stored::Date(date) => Value::from(date.to_string()),
+            Stored::Datetime(seconds) => Value::from(
+                jiff::Timestamp::from_second(*seconds)
+                    .map(|t| t.to_string())
+                    .unwrap_or_default(),
+            ),
+            Stored::List(items) => items.iter().map(|s| Value::from(s.clone())).collect(),
+        };
+        map.insert(name.clone(), value);
+    }
+    Value::from(map)
+}

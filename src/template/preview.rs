@@ -1,0 +1,420 @@
+//! `herald render`: previews a campaign (or one variant), a journey step or
+//! a template file for contacts from the store, from a YAML/JSON file, or
+//! for generated samples, with every part per channel and the SMS analysis.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use minijinja::value::Value;
+use serde::Serialize;
+
+use crate::cli::Arguments;
+use crate::error::Error;
+use crate::model::Manifest;
+use crate::suggestion::did_you_mean;
+use crate::template::samples::{self, SAMPLE_NOW};
+use crate::template::{
+    ChannelMessage, ContextInput, Part, PartKind, Rendered, Target, Templates, load_name,
+    vars_value,
+};
+
+/// Where the contacts of a preview come from.
+#[derive(Debug)]
+pub enum Contacts {
+    Samples(usize),
+    File(PathBuf),
+    Store(String),
+}
+
+/// What `herald render` was asked.
+#[derive(Debug)]
+pub struct Request<'a> {
+    pub target: &'a str,
+    pub variant: Option<&'a str>,
+    pub contacts: Contacts,
+    pub now: Option<&'a str>,
+    pub json: bool,
+}
+
+/// One contact to render for.
+struct Recipient {
+    id: String,
+    description: String,
+    contact: Value,
+    event: Option<Value>,
+}
+
+#[derive(Serialize)]
+struct Output {
+    target: String,
+    contact: String,
+    description: String,
+    #[serde(flatten)]
+    rendered: Option<Rendered>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cost: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    channel: &'static str,
+}
+
+/// Runs `herald render`; returns the exit status.
+pub fn run(arguments: &Arguments, request: &Request<'_>) -> Result<i32, Error> {
+    let compilation = crate::compile(&arguments.project)?;
+    let project = &compilation.project;
+    let (Some(templates), Some(manifest)) = (Templates::new(project), project.manifest.as_ref())
+    else {
+        return Err(Error::Usage(
+            "herald.yaml has errors; run `herald check` first".into(),
+        ));
+    };
+    let manifest = &manifest.value;
+    let targets = select(&templates, request.target, request.variant)?;
+    let recipients = recipients(arguments, &compilation, manifest, &request.contacts)?;
+    let vars = vars_value(manifest);
+    let now = request.now.unwrap_or(SAMPLE_NOW);
+    let mut outputs = Vec::new();
+    for target in &targets {
+        for recipient in &recipients {
+            let event = recipient.event.clone().or_else(|| {
+                target
+                    .event
+                    .as_deref()
+                    .and_then(|event| samples::event(manifest, event, false))
+            });
+            let context = crate::template::context(
+                target,
+                ContextInput {
+                    contact: recipient.contact.clone(),
+                    event,
+                    vars: &vars,
+                    now,
+                },
+            );
+            for message in &target.messages {
+                let (rendered, error) = match templates.render(target, message, &context) {
+                    Ok(rendered) => (Some(rendered), None),
+                    Err((part, error)) => (
+                        None,
+                        Some(format!("{} part: {}", part.kind.as_str(), error)),
+                    ),
+                };
+                let cost = cost(manifest, message.channel, rendered.as_ref());
+                outputs.push(Output {
+                    target: target.label(),
+                    contact: recipient.id.clone(),
+                    description: recipient.description.clone(),
+                    rendered,
+                    cost,
+                    error,
+                    channel: message.channel,
+                });
+            }
+        }
+    }
+    let failed = outputs.iter().any(|output| output.error.is_some());
+    let text = if request.json {
+        let value = serde_json::json!({ "renders": outputs });
+        serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
+    } else {
+        human(&outputs, manifest)
+    };
+    crate::print(&text)?;
+    Ok(i32::from(failed))
+}
+
+fn cost(manifest: &Manifest, channel: &str, rendered: Option<&Rendered>) -> Option<f64> {
+    let per_message = manifest
+        .channels
+        .declared()
+        .into_iter()
+        .find(|(name, _)| *name == channel)
+        .and_then(|(_, declared)| declared.cost)?;
+    let units = match rendered?.sms.as_ref() {
+        Some(analysis) => analysis.parts as f64,
+        None => 1.0,
+    };
+    Some((per_message * units * 100.0).round() / 100.0)
+}
+
+fn human(outputs: &[Output], manifest: &Manifest) -> String {
+    let currency = manifest
+        .currency
+        .as_ref()
+        .map_or("RUB", |c| c.value.as_str());
+    let mut out = String::new();
+    for output in outputs {
+        let _ = writeln!(
+            out,
+            "━━ {} · {} · {} ({})",
+            output.target, output.channel, output.contact, output.description
+        );
+        if let Some(error) = &output.error {
+            let _ = writeln!(out, "render error: {error}\n");
+            continue;
+        }
+        let Some(rendered) = &output.rendered else {
+            continue;
+        };
+        for kind in [PartKind::Subject, PartKind::Preheader] {
+            if let Some(value) = rendered.parts.get(&kind) {
+                let _ = writeln!(out, "{}: {value}", kind.as_str());
+            }
+        }
+        for (name, value) in &rendered.headers {
+            let _ = writeln!(out, "{name}: {value}");
+        }
+        for kind in [PartKind::Text, PartKind::Html] {
+            if let Some(value) = rendered.parts.get(&kind) {
+                let _ = writeln!(out, "── {} ──\n{}", kind.as_str(), value.trim_end());
+            }
+        }
+        if let Some(analysis) = &rendered.sms {
+            let because = analysis
+                .ucs2_because
+                .map(|c| format!(" (because of {c:?})"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "── sms ──\nencoding {}{because}, {} characters, {} units, {} part{}, {} units left in the last part",
+                analysis.encoding.as_str(),
+                analysis.characters,
+                analysis.units,
+                analysis.parts,
+                if analysis.parts == 1 { "" } else { "s" },
+                analysis.remaining,
+            );
+        }
+        if let Some(cost) = output.cost {
+            let _ = writeln!(out, "cost: {cost:.2} {currency}");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The targets `text` names: a campaign (one variant), a journey step
+/// (`JOURNEY#STEP`), a journey (every send step) or a template file.
+fn select(templates: &Templates, text: &str, variant: Option<&str>) -> Result<Vec<Target>, Error> {
+    let text = text.trim_end_matches(".yaml");
+    let (name, step) = match text.split_once('#') {
+        Some((name, step)) => (name, Some(step)),
+        None => (text, None),
+    };
+    let campaign = name.strip_prefix("campaigns/").unwrap_or(name);
+    let journey = name.strip_prefix("journeys/").unwrap_or(name);
+    let campaigns: Vec<&Target> = templates
+        .targets
+        .iter()
+        .filter(|t| t.kind == "campaign" && t.name == campaign)
+        .collect();
+    if step.is_none() && !campaigns.is_empty() {
+        let chosen: Vec<Target> = match variant {
+            Some(variant) => campaigns
+                .iter()
+                .filter(|t| t.variant.as_deref() == Some(variant))
+                .map(|t| (*t).clone())
+                .collect(),
+            None => campaigns
+                .iter()
+                .find(|t| t.variant.is_none())
+                .or(campaigns.first())
+                .map(|t| vec![(*t).clone()])
+                .unwrap_or_default(),
+        };
+        if chosen.is_empty() {
+            let names: Vec<&str> = campaigns
+                .iter()
+                .filter_map(|t| t.variant.as_deref())
+                .collect();
+            return Err(Error::Usage(format!(
+                "campaign `{campaign}` has no variant `{}` (variants: {})",
+                variant.unwrap_or_default(),
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
+            )));
+        }
+        return Ok(chosen);
+    }
+    let steps: Vec<Target> = templates
+        .targets
+        .iter()
+        .filter(|t| t.kind == "journey" && t.name == journey)
+        .filter(|t| step.is_none() || t.step.as_deref() == step)
+        .cloned()
+        .collect();
+    if !steps.is_empty() {
+        return Ok(steps);
+    }
+    if let Some(step) = step
+        && templates
+            .targets
+            .iter()
+            .any(|t| t.kind == "journey" && t.name == journey)
+    {
+        return Err(Error::Usage(format!(
+            "journey `{journey}` has no send step `{step}` (steps are named by `id`, else by position)"
+        )));
+    }
+    let template = text.strip_prefix("templates/").unwrap_or(text);
+    if templates.origins.contains_key(template) {
+        return Ok(vec![template_target(templates, template)]);
+    }
+    let names = templates.targets.iter().map(|t| t.name.as_str()).chain(
+        templates
+            .origins
+            .keys()
+            .map(String::as_str)
+            .filter(|n| !n.contains(".yaml:")),
+    );
+    let hint = match did_you_mean(text, names) {
+        Some(name) => format!("; did you mean `{name}`?"),
+        None => String::new(),
+    };
+    Err(Error::Usage(format!(
+        "`{text}` is not a campaign, a journey step or a template{hint}"
+    )))
+}
+
+/// A template rendered on its own, in the context of the first message
+/// that uses it (for its `event`), as HTML when its name says so.
+fn template_target(templates: &Templates, template: &str) -> Target {
+    let kind = if template.ends_with(".html") || template.ends_with(".htm") {
+        PartKind::Html
+    } else {
+        PartKind::Text
+    };
+    let user = templates.targets.iter().find(|target| {
+        target.messages.iter().any(|message| {
+            message
+                .parts
+                .iter()
+                .any(|part| crate::template::base_name(&part.template) == template)
+        })
+    });
+    let (file, message_type, event) = match user {
+        Some(target) => (target.file, target.message_type, target.event.clone()),
+        None => (
+            crate::source::FileId(0),
+            crate::model::MessageType::Transactional,
+            None,
+        ),
+    };
+    let declared = crate::source::Span::new(file, 0, 0);
+    Target {
+        kind: "template",
+        name: format!("templates/{template}"),
+        file,
+        variant: None,
+        step: None,
+        message_type,
+        offer: None,
+        event,
+        messages: vec![ChannelMessage {
+            channel: "template",
+            parts: vec![Part {
+                kind,
+                template: load_name(kind, template),
+                declared,
+            }],
+            max_parts: None,
+        }],
+    }
+}
+
+fn recipients(
+    arguments: &Arguments,
+    compilation: &crate::Compilation,
+    manifest: &Manifest,
+    contacts: &Contacts,
+) -> Result<Vec<Recipient>, Error> {
+    match contacts {
+        Contacts::Samples(count) => Ok(samples::contacts(manifest, (*count).max(1))
+            .into_iter()
+            .map(|sample| Recipient {
+                id: sample.id,
+                description: sample.description,
+                contact: sample.contact,
+                event: None,
+            })
+            .collect()),
+        Contacts::File(path) => contact_file(path),
+        Contacts::Store(id) => {
+            let store_path = arguments.store.clone().unwrap_or_else(|| {
+                arguments
+                    .project
+                    .join(manifest.store.as_deref().unwrap_or("herald.db"))
+            });
+            if !store_path.is_file() {
+                return Err(Error::Store(crate::store::StoreError {
+                    path: store_path,
+                    reason: "no such file (import contacts first)".into(),
+                }));
+            }
+            let store = crate::store::Store::open_with_catalog(
+                &store_path,
+                compilation.filters.catalog.clone(),
+            )
+            .map_err(Error::Store)?;
+            let contact = store
+                .contact(id)
+                .map_err(Error::Store)?
+                .ok_or_else(|| Error::Usage(format!("no contact `{id}` in the store")))?;
+            Ok(vec![Recipient {
+                id: contact.id.clone(),
+                description: "from the store".into(),
+                contact: crate::template::contact_value(&contact),
+                event: None,
+            }])
+        }
+    }
+}
+
+/// Contacts from a YAML or JSON file: one contact, a list of them, or
+/// `{contact: {...}, event: {...}}` entries to give a journey's event too.
+fn contact_file(path: &Path) -> Result<Vec<Recipient>, Error> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| Error::Usage(format!("cannot read {}: {error}", path.display())))?;
+    let document: serde_json::Value = serde_saphyr::from_str(&text).map_err(|error| {
+        Error::Usage(format!("{} is not YAML or JSON: {error}", path.display()))
+    })?;
+    let entries = match document {
+        serde_json::Value::Array(items) => items,
+        other => vec![other],
+    };
+    let mut recipients = Vec::new();
+    for (index, entry) in entries.into_iter().enumerate() {
+        let (contact, event) = match entry {
+            serde_json::Value::Object(mut map) if map.contains_key("contact") => {
+                let contact = map.remove("contact").unwrap_or_default();
+                (contact, map.remove("event"))
+            }
+            other => (other, None),
+        };
+        if !contact.is_object() {
+            return Err(Error::Usage(format!(
+                "{}: contact {} is not a mapping of attributes",
+                path.display(),
+                index + 1
+            )));
+        }
+        let id = contact
+            .get("id")
+            .and_then(|id| {
+                id.as_str()
+                    .map(str::to_string)
+                    .or_else(|| Some(id.to_string()))
+            })
+            .unwrap_or_else(|| format!("contact-{}", index + 1));
+        recipients.push(Recipient {
+            id,
+            description: format!("from {}", path.display()),
+            contact: crate::template::json_value(&contact),
+            event: event.as_ref().map(crate::template::json_value),
+        });
+    }
+    Ok(recipients)
+}

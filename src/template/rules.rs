@@ -1,0 +1,201 @@
+//! Channel content rules, applied to every rendered sample: SMS parts
+//! against `max_parts`, the offer within the first 40 characters, the
+//! unsubscribe link in promotional email, subject length, messenger length
+//! limits, and line breaks in header values.
+
+use crate::codes::Code;
+use crate::model::{Manifest, MessageType};
+use crate::template::{ChannelMessage, PartKind, Rendered, Target};
+
+/// SMS parts allowed when neither the message nor the channel says: the
+/// rule of thumb for customers (prospects get one).
+pub const DEFAULT_MAX_PARTS: u32 = 2;
+/// The offer must be seen in the notification.
+pub const OFFER_WITHIN: usize = 40;
+/// Desktop clients show about this many characters of a subject.
+pub const SUBJECT_LIMIT: usize = 70;
+
+/// A rule broken by one rendered message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub code: Code,
+    /// The part whose declaration the diagnostic points at.
+    pub part: PartKind,
+    pub message: String,
+    pub help: Option<String>,
+    /// How badly (characters, parts): the worst sample is reported.
+    pub weight: usize,
+}
+
+/// The longest message a messenger channel's provider accepts.
+pub fn length_limit(manifest: &Manifest, channel: &str) -> Option<usize> {
+    let declared = manifest
+        .channels
+        .declared()
+        .into_iter()
+        .find(|(name, _)| *name == channel)
+        .and_then(|(_, declared)| declared.max_length);
+    if let Some(limit) = declared {
+        return Some(limit as usize);
+    }
+    match channel {
+        "telegram" | "whatsapp" | "vk" | "ok" => Some(4096),
+        "viber" => Some(1000),
+        "push" => Some(178),
+        _ => None,
+    }
+}
+
+/// Checks one rendered message.
+pub fn check(
+    manifest: &Manifest,
+    target: &Target,
+    message: &ChannelMessage,
+    rendered: &Rendered,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for (kind, value) in &rendered.parts {
+        if kind.is_header() && value.contains(['\r', '\n']) {
+            findings.push(Finding {
+                code: Code::HeaderLineBreak,
+                part: *kind,
+                message: format!(
+                    "the rendered {} contains a line break: {:?}",
+                    kind.as_str(),
+                    value
+                ),
+                help: Some("write it on one line; a YAML block scalar (`|`) keeps line breaks, use a quoted string".into()),
+                weight: 1,
+            });
+        }
+    }
+    match message.channel {
+        "sms" => sms(target, message, rendered, &mut findings),
+        "email" => email(target, rendered, &mut findings),
+        channel => {
+            if let (Some(limit), Some(text)) = (
+                length_limit(manifest, channel),
+                rendered.parts.get(&PartKind::Text),
+            ) {
+                let length = text.chars().count();
+                if length > limit {
+                    findings.push(Finding {
+                        code: Code::MessageTooLong,
+                        part: PartKind::Text,
+                        message: format!(
+                            "the {channel} message is {length} characters; the channel accepts {limit}"
+                        ),
+                        help: Some(format!(
+                            "shorten it, or set `channels.{channel}.max_length` if the provider accepts more"
+                        )),
+                        weight: length,
+                    });
+                }
+            }
+        }
+    }
+    findings
+}
+
+fn sms(
+    target: &Target,
+    message: &ChannelMessage,
+    rendered: &Rendered,
+    findings: &mut Vec<Finding>,
+) {
+    let (Some(text), Some(analysis)) = (rendered.parts.get(&PartKind::Text), &rendered.sms) else {
+        return;
+    };
+    let max_parts = message.max_parts.unwrap_or(DEFAULT_MAX_PARTS) as usize;
+    if analysis.parts > max_parts {
+        let because = match analysis.ucs2_because {
+            Some(character) => format!(" because of {character:?}"),
+            None => String::new(),
+        };
+        findings.push(Finding {
+            code: Code::SmsTooLong,
+            part: PartKind::Text,
+            message: format!(
+                "the SMS takes {} parts ({} {}{because}, {} characters); `max_parts` is {max_parts}",
+                analysis.parts,
+                analysis.units,
+                match analysis.encoding {
+                    super::sms::Encoding::Gsm7 => "GSM-7 septets",
+                    super::sms::Encoding::Ucs2 => "UCS-2 units",
+                },
+                analysis.characters,
+            ),
+            help: Some(format!(
+                "{} holds {} characters in one part and {} per part when split; `herald render {}` shows the count",
+                analysis.encoding.as_str(),
+                analysis.encoding.single(),
+                analysis.encoding.per_part(),
+                target.name
+            )),
+            weight: analysis.parts * 1000 + analysis.units,
+        });
+    }
+    if let Some(offer) = &target.offer {
+        let offer = offer.value.trim();
+        let position = text.find(offer).map(|index| text[..index].chars().count());
+        let late = match position {
+            Some(start) => start + offer.chars().count() > OFFER_WITHIN,
+            None => true,
+        };
+        if late && !offer.is_empty() {
+            let message = match position {
+                Some(start) => format!(
+                    "the offer `{offer}` starts at character {} of the SMS; it must be within the first {OFFER_WITHIN}",
+                    start + 1
+                ),
+                None => format!("the SMS does not mention the offer `{offer}`"),
+            };
+            findings.push(Finding {
+                code: Code::OfferTooLate,
+                part: PartKind::Text,
+                message,
+                help: Some("put the offer at the start: phones show only the first line".into()),
+                weight: position.unwrap_or(usize::MAX / 2),
+            });
+        }
+    }
+}
+
+fn email(target: &Target, rendered: &Rendered, findings: &mut Vec<Finding>) {
+    if let Some(subject) = rendered.parts.get(&PartKind::Subject) {
+        let length = subject.chars().count();
+        if length > SUBJECT_LIMIT {
+            findings.push(Finding {
+                code: Code::SubjectTooLong,
+                part: PartKind::Subject,
+                message: format!(
+                    "the subject is {length} characters; mail clients show about {SUBJECT_LIMIT}"
+                ),
+                help: Some("put the offer first and keep the subject short".into()),
+                weight: length,
+            });
+        }
+    }
+    if target.message_type == MessageType::Promotional {
+        let link = rendered
+            .headers
+            .iter()
+            .find(|(name, _)| name == "List-Unsubscribe")
+            .map(|(_, value)| value.trim_matches(['<', '>']).to_string());
+        let body = [PartKind::Html, PartKind::Text]
+            .into_iter()
+            .find_map(|kind| rendered.parts.get(&kind).map(|text| (kind, text)));
+        if let (Some(link), Some((kind, text))) = (link, body)
+            && !text.contains(&link)
+            && !text.contains(&minijinja::HtmlEscape(&link).to_string())
+        {
+            findings.push(Finding {
+                code: Code::MissingUnsubscribeLink,
+                part: kind,
+                message: "the promotional email has no unsubscribe link".into(),
+                help: Some("add `<a href=\"{{ links.unsubscribe }}\">Отписаться</a>` (or the link in the text part)".into()),
+                weight: 1,
+            });
+        }
+    }
+}
