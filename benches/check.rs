@@ -62,7 +62,11 @@ vars:
     );
     for index in 0..SEGMENTS {
         let reference = if index > 0 && index % 4 == 0 {
-            format!(" and not in segment \"group{}/segment{}\"", (index - 1) % 10, index - 1)
+            format!(
+                " and not in segment \"group{}/segment{}\"",
+                (index - 1) % 10,
+                index - 1
+            )
         } else {
             String::new()
         };
@@ -200,7 +204,10 @@ fn main() {
         library.push(start.elapsed());
         diagnostics = compilation.diagnostics.len();
     }
-    println!("compile (library): median {:?} over {runs} runs, {diagnostics} diagnostics", median(library));
+    println!(
+        "compile (library): median {:?} over {runs} runs, {diagnostics} diagnostics",
+        median(library)
+    );
 
     let binary = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/herald");
     if binary.is_file() {
@@ -216,7 +223,10 @@ fn main() {
             process.push(start.elapsed());
             assert!(status.code().is_some());
         }
-        println!("herald check (release binary, whole process): median {:?} over {runs} runs", median(process));
+        println!(
+            "herald check (release binary, whole process): median {:?} over {runs} runs",
+            median(process)
+        );
     } else {
         println!("(build with `cargo build --release` to also time the binary end to end)");
     }

@@ -22,6 +22,10 @@ pub struct Arguments {
     #[arg(long, global = true, value_name = "DIR", default_value = ".")]
     pub project: PathBuf,
 
+    /// The SQLite contact store (default: `store` in herald.yaml, else herald.db in the project).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub store: Option<PathBuf>,
+
     /// When to colour output.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
@@ -62,6 +66,41 @@ pub enum Command {
         #[arg(long, conflicts_with = "code")]
         list: bool,
     },
+    /// Count, list or explain the contacts a segment or a filter selects.
+    ///
+    /// Reads the contact store. Prints the number of matching contacts
+    /// (`--count`, the default), their ids (`--list`), or the parameterised
+    /// SQL with its parameters and SQLite's query plan (`--explain`).
+    /// Exits 1 when the filter has errors, 2 when the store cannot be read.
+    ///
+    /// Examples:
+    ///   herald segment lifecycle/active --count
+    ///   herald segment --filter 'city = "Москва" and orders_count > 0' --list
+    ///   herald segment vip --now "2026-12-20 11:00" --format json
+    Segment {
+        /// The segment: its path below segments/ without `.yaml`.
+        #[arg(required_unless_present = "filter", conflicts_with = "filter")]
+        name: Option<String>,
+        /// A filter expression in the segment language instead of a segment.
+        #[arg(long, value_name = "EXPR")]
+        filter: Option<String>,
+        /// Print the number of matching contacts (the default).
+        #[arg(long, conflicts_with_all = ["list", "explain"])]
+        count: bool,
+        /// Print the ids of the matching contacts, one per line.
+        #[arg(long, conflicts_with = "explain")]
+        list: bool,
+        /// Print the SQL, its parameters and the query plan instead of running it.
+        #[arg(long)]
+        explain: bool,
+        /// Evaluate at this time instead of the current one: RFC 3339
+        /// (`2026-12-20T08:00:00Z`) or local `YYYY-MM-DD HH:MM` in the project's time zone.
+        #[arg(long, value_name = "TIME")]
+        now: Option<String>,
+        /// Output format: human, or json (`{"count": N}` or `{"ids": [...]}`).
+        #[arg(long, value_enum, default_value_t = crate::segment::command::OutputFormat::Human)]
+        format: crate::segment::command::OutputFormat,
+    },
     /// Write the JSON schemas of herald's files, for editors and other tools.
     Schema {
         /// The folder to write `*.schema.json` into.
@@ -70,5 +109,36 @@ pub enum Command {
         /// Do not write; exit 1 if the files in DIR differ from the generated schemas.
         #[arg(long)]
         check: bool,
+    },
+    /// Preview a message: every part per channel and the SMS analysis.
+    ///
+    /// TARGET is a campaign (`promo/monthly_sale`), a journey step
+    /// (`abandoned_cart#reminder`, by `id` or 1-based position), a whole
+    /// journey, or a template below templates/ (`emails/cart/reminder.html`).
+    /// Renders for generated sample contacts unless a contact is given.
+    /// Exits 1 when a part fails to render.
+    Render {
+        /// What to render.
+        target: String,
+        /// The campaign's A/B variant (default: the campaign's own messages).
+        #[arg(long)]
+        variant: Option<String>,
+        /// A contact from the store, by id.
+        #[arg(long, value_name = "ID", conflicts_with_all = ["contact_file", "samples"])]
+        contact: Option<String>,
+        /// Contacts from a YAML or JSON file: one mapping of attributes, a
+        /// list of them, or `{contact: {...}, event: {...}}` entries.
+        #[arg(long, value_name = "FILE", conflicts_with = "samples")]
+        contact_file: Option<PathBuf>,
+        /// How many generated sample contacts (both genders, missing
+        /// optional attributes, long values).
+        #[arg(long, value_name = "N")]
+        samples: Option<usize>,
+        /// The time `now` stands for, RFC 3339 (default: a fixed sample time).
+        #[arg(long, value_name = "TIME")]
+        now: Option<String>,
+        /// Output format: human, or json (`{"renders": [...]}`).
+        #[arg(long, value_enum, default_value_t = crate::segment::command::OutputFormat::Human)]
+        format: crate::segment::command::OutputFormat,
     },
 }

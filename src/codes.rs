@@ -5,14 +5,16 @@
 //! in the table.
 //!
 //! Prefixes name the stage: `Y` YAML loading, `P` project layout, `S` schema,
-//! `R` reference resolution.
+//! `R` reference resolution, `T`
+//! templates (syntax and variables), `C` channel content rules on rendered
+//! samples, `F` filters (the segment language).
 
 use crate::diagnostic::Severity;
 
 macro_rules! codes {
     ($(
         $(#[doc = $doc:literal])*
-        $variant:ident = $code:literal, $name:literal, $severity:ident, $configurable:literal;
+        $variant:ident = $code:literal, $name:literal, $severity:ident, $configurable:literal $(, $file:literal)?;
     )*) => {
         /// A diagnostic code.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -46,6 +48,12 @@ macro_rules! codes {
             /// The rule's documentation, as `herald explain` prints it.
             pub fn documentation(self) -> String {
                 let raw: &[&str] = match self { $(Code::$variant => &[$($doc),*]),* };
+                // Lint and conflict rules keep their documentation as the
+                // module doc comment of their own file.
+                match self {
+                    $($(Code::$variant => return module_documentation(include_str!($file)),)?)*
+                    _ => {}
+                }
                 raw.iter()
                     .map(|line| line.strip_prefix(' ').unwrap_or(line))
                     .collect::<Vec<_>>()
@@ -53,6 +61,22 @@ macro_rules! codes {
             }
         }
     };
+}
+
+/// The `//!` lines at the top of a rule's source file, without the markers.
+fn module_documentation(source: &str) -> String {
+    source
+        .lines()
+        .take_while(|line| line.starts_with("//!"))
+        .map(|line| {
+            line.trim_start_matches("//!")
+                .strip_prefix(' ')
+                .unwrap_or(line.trim_start_matches("//!"))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim()
+        .to_string()
 }
 
 impl Code {
@@ -527,6 +551,393 @@ codes! {
     /// ## Fix
     /// Give each step its own id (`reminder_1`, `reminder_2`).
     DuplicateStep = "R017", "duplicate-step", Error, false;
+
+    /// A template that minijinja cannot parse.
+    ///
+    /// ## Why it matters
+    /// A template with a syntax error renders nothing, so every message that
+    /// uses it (or includes it) would fail for every contact.
+    ///
+    /// ## Example
+    /// ```jinja
+    /// Hello {{ contact.first_name }!
+    /// ```
+    ///
+    /// ## Fix
+    /// ```jinja
+    /// Hello {{ contact.first_name }}!
+    /// ```
+    TemplateSyntax = "T001", "template-syntax", Error, false;
+
+    /// A template reads a variable that its message's context does not have.
+    ///
+    /// ## Why it matters
+    /// Templates render with strict undefined values: a misspelt attribute
+    /// would stop the send for every contact. `contact.*` is checked against
+    /// `contact.attributes` and the built-in fields, `event.*` against the
+    /// properties of the journey's trigger event, `vars.*` against `vars:`.
+    ///
+    /// ## Example
+    /// ```jinja
+    /// Hello {{ contact.frist_name }}!
+    /// ```
+    ///
+    /// ## Fix
+    /// ```jinja
+    /// Hello {{ contact.first_name }}!
+    /// ```
+    UnknownVariable = "T002", "unknown-variable", Error, false;
+
+    /// An optional contact attribute is printed without a guard.
+    ///
+    /// ## Why it matters
+    /// A contact without the attribute makes the template fail (undefined
+    /// values are strict), so that contact gets no message at all.
+    ///
+    /// ## Example
+    /// ```jinja
+    /// {{ contact.city }}
+    /// ```
+    ///
+    /// ## Fix
+    /// ```jinja
+    /// {{ contact.city | default("your city") }}
+    /// {% if contact.city %}in {{ contact.city }}{% endif %}
+    /// ```
+    /// Declaring the attribute `required: true` also settles it.
+    UnguardedOptional = "T003", "unguarded-optional", Warning, true;
+
+    /// A template uses a filter or test that does not exist.
+    ///
+    /// ## Why it matters
+    /// minijinja looks filters up when the template renders, so the mistake
+    /// would only show when the first message is sent.
+    ///
+    /// ## Example
+    /// ```jinja
+    /// {{ event.items_count | plurals("товар", "товара", "товаров") }}
+    /// ```
+    ///
+    /// ## Fix
+    /// ```jinja
+    /// {{ event.items_count | plural("товар", "товара", "товаров") }}
+    /// ```
+    UnknownFilter = "T004", "unknown-filter", Error, false;
+
+    /// A template fails to render for a sample contact.
+    ///
+    /// ## Why it matters
+    /// herald renders every message for sample contacts built from the data
+    /// model (missing optional attributes, both genders, long names); a
+    /// template that fails for them would fail for real contacts too.
+    ///
+    /// ## Example
+    /// ```jinja
+    /// {{ contact.orders_count + " orders" }}
+    /// ```
+    ///
+    /// ## Fix
+    /// ```jinja
+    /// {{ contact.orders_count }} orders
+    /// ```
+    RenderError = "T005", "render-error", Error, false;
+
+    /// An SMS takes more parts than `max_parts` allows for its audience.
+    ///
+    /// ## Why it matters
+    /// Every part is billed; a single Cyrillic letter or typographic quote
+    /// switches the whole message to UCS-2 (70 characters, 67 per part when
+    /// concatenated), and GSM-7 extension characters count twice.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// sms:
+    ///   max_parts: 1
+    ///   text: "Дорогой покупатель, только сегодня скидка 25% на всю обувь и аксессуары в нашем магазине"
+    /// ```
+    ///
+    /// ## Fix
+    /// Shorten the text (`herald render` shows characters and parts), or
+    /// raise `max_parts` for an audience of customers.
+    SmsTooLong = "C001", "sms-too-long", Error, true;
+
+    /// The campaign's `offer` is not within the first 40 characters of the SMS.
+    ///
+    /// ## Why it matters
+    /// Phones show the first line in the notification; an offer further down
+    /// is not seen.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// offer: "-25%"
+    /// messages:
+    ///   sms:
+    ///     text: "Здравствуйте! Мы подготовили для вас подборку новинок: -25% на обувь"
+    /// ```
+    ///
+    /// ## Fix
+    /// ```yaml
+    ///     text: "-25% на обувь до воскресенья! Подборка новинок: ..."
+    /// ```
+    OfferTooLate = "C002", "offer-too-late", Warning, true;
+
+    /// A promotional email without the unsubscribe link.
+    ///
+    /// ## Why it matters
+    /// The law (38-ФЗ, CAN-SPAM, GDPR) and mailbox providers require an easy
+    /// way to unsubscribe from advertising; mail without it goes to spam.
+    ///
+    /// ## Example
+    /// ```html
+    /// <p>Скидка 25% до воскресенья!</p>
+    /// ```
+    ///
+    /// ## Fix
+    /// ```html
+    /// <p>Скидка 25% до воскресенья!</p>
+    /// <a href="{{ links.unsubscribe }}">Отписаться</a>
+    /// ```
+    MissingUnsubscribeLink = "C003", "missing-unsubscribe-link", Error, true;
+
+    /// An email subject longer than mail clients show.
+    ///
+    /// ## Why it matters
+    /// Desktop clients cut a subject at about 70 characters and phones much
+    /// earlier; what is cut off is not read.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// subject: "Только до конца недели: большая весенняя распродажа обуви, сумок и аксессуаров"
+    /// ```
+    ///
+    /// ## Fix
+    /// ```yaml
+    /// subject: "Весенняя распродажа: -25% на обувь"
+    /// ```
+    SubjectTooLong = "C004", "subject-too-long", Warning, true;
+
+    /// A messenger or push message longer than the channel accepts.
+    ///
+    /// ## Why it matters
+    /// Providers reject longer messages (Telegram 4096 characters, Viber
+    /// 1000, push about 180 shown), so the contact gets nothing.
+    ///
+    /// ## Example
+    /// A Telegram text of 5000 characters.
+    ///
+    /// ## Fix
+    /// Shorten the text, link to the full version, or set the channel's
+    /// `max_length` when the provider allows more.
+    MessageTooLong = "C005", "message-too-long", Error, true;
+
+    /// A rendered header value (subject, preheader) contains a line break.
+    ///
+    /// ## Why it matters
+    /// A line break in a mail header ends it early or injects other headers;
+    /// providers reject the message or, worse, send it altered.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// subject: |
+    ///   Скидка 25%
+    ///   только сегодня
+    /// ```
+    ///
+    /// ## Fix
+    /// ```yaml
+    /// subject: "Скидка 25% только сегодня"
+    /// ```
+    HeaderLineBreak = "C006", "header-line-break", Error, true;
+
+    /// A filter that does not follow the segment language's grammar.
+    ///
+    /// ## Why it matters
+    /// herald cannot know which contacts a filter means until it parses; the
+    /// message says what was expected at the marked column.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// filter: orders_count > 0 an city = "Москва"
+    /// ```
+    ///
+    /// ## Fix
+    /// ```yaml
+    /// filter: orders_count > 0 and city = "Москва"
+    /// ```
+    /// `grammar/README.md` describes every construct with an example.
+    FilterSyntax = "F001", "filter-syntax", Error, false;
+
+    /// A filter names a contact attribute that is neither built in nor declared.
+    ///
+    /// ## Why it matters
+    /// A misspelt attribute would select nobody (or everybody, under `not`).
+    ///
+    /// ## Example
+    /// ```yaml
+    /// filter: total_spend >= 50000
+    /// ```
+    ///
+    /// ## Fix
+    /// ```yaml
+    /// filter: total_spent >= 50000
+    /// ```
+    /// or declare the attribute under `contact.attributes` in herald.yaml.
+    UnknownFilterAttribute = "F002", "unknown-filter-attribute", Error, false;
+
+    /// A filter names an event type that `events:` does not declare.
+    ///
+    /// ## Why it matters
+    /// `did`, `count` and `sum` over an undeclared event would never see an event.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// filter: did purchse within 90 days
+    /// ```
+    ///
+    /// ## Fix
+    /// ```yaml
+    /// filter: did purchase within 90 days
+    /// ```
+    UnknownFilterEvent = "F003", "unknown-filter-event", Error, false;
+
+    /// A filter names a property the event type does not declare.
+    ///
+    /// ## Why it matters
+    /// Inside `where`, in `sum(event.property …)` and in `event.property`
+    /// (journey trigger filters) names refer to the event's declared
+    /// properties; an unknown one would never match.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// filter: sum(purchase.ammount within 365 days) > 10000
+    /// ```
+    ///
+    /// ## Fix
+    /// ```yaml
+    /// filter: sum(purchase.amount within 365 days) > 10000
+    /// ```
+    UnknownEventProperty = "F004", "unknown-event-property", Error, false;
+
+    /// A test, function or aggregate that is not defined for the value's type or place.
+    ///
+    /// ## Why it matters
+    /// `city > 5`, `contains` on a number or `age()` of a string have no
+    /// meaning; herald refuses to guess one.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// filter: tags contains "vip"
+    /// ```
+    ///
+    /// ## Fix
+    /// ```yaml
+    /// filter: tags has "vip"
+    /// ```
+    InvalidCondition = "F005", "invalid-condition", Error, false;
+
+    /// An enum attribute or property is compared with a value it does not declare.
+    ///
+    /// ## Why it matters
+    /// Enum values are exact; an undeclared one (often a typo or a wrong case)
+    /// matches nobody.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// filter: loyalty = "Gold"    # values: [bronze, silver, gold]
+    /// ```
+    ///
+    /// ## Fix
+    /// ```yaml
+    /// filter: loyalty = "gold"
+    /// ```
+    UndeclaredEnumValue = "F006", "undeclared-enum-value", Error, false;
+
+    /// A literal of the wrong type for what it is compared with.
+    ///
+    /// ## Why it matters
+    /// `orders_count > "5"` or `birthday = 1990` compare different kinds of
+    /// value; the answer would depend on storage details, not on the data.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// filter: orders_count > "5"
+    /// ```
+    ///
+    /// ## Fix
+    /// ```yaml
+    /// filter: orders_count > 5
+    /// ```
+    LiteralTypeMismatch = "F007", "literal-type-mismatch", Error, false;
+
+    /// `sum`, `avg`, `min` or `max` of a property that is not a number (or, for min and max, a date).
+    ///
+    /// ## Why it matters
+    /// Adding up order ids or categories has no meaning.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// filter: sum(purchase.category within 365 days) > 3
+    /// ```
+    ///
+    /// ## Fix
+    /// Aggregate a numeric property, or count the events:
+    /// ```yaml
+    /// filter: count(purchase within 365 days where category = "shoes") > 3
+    /// ```
+    NonNumericAggregate = "F008", "non-numeric-aggregate", Error, false;
+
+    /// A filter that can never match any contact.
+    ///
+    /// ## Why it matters
+    /// Its segment, campaign or branch would silently reach nobody. The
+    /// clashing parts are marked: contradictory ranges or equalities on one
+    /// value, `x is set and x is not set`, an enum equal to two values.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// filter: age(birthday) > 40 and age(birthday) < 30
+    /// ```
+    ///
+    /// ## Fix
+    /// ```yaml
+    /// filter: age(birthday) > 40 or age(birthday) < 30
+    /// ```
+    NeverMatches = "F009", "never-matches", Error, true;
+
+    /// A filter that matches every contact.
+    ///
+    /// ## Why it matters
+    /// A condition that is always true (`x is set or x is not set`) is
+    /// usually a mistake for a narrower one; a campaign would go to the
+    /// whole base.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// filter: city is set or city is not set
+    /// ```
+    ///
+    /// ## Fix
+    /// Write the condition meant, or leave the filter out where everybody is meant.
+    AlwaysMatches = "F010", "always-matches", Warning, true;
+
+    // Lint and conflict rules: documentation is the doc comment of each rule's file.
+    UnreachableStep = "J001", "unreachable-step", Warning, true, "lint/unreachable_step.rs";
+    LoopWithoutWait = "J002", "loop-without-wait", Error, true, "lint/loop_without_wait.rs";
+    WaitWithoutTimeout = "J003", "wait-without-timeout", Error, true, "lint/wait_without_timeout.rs";
+    ExitOnTrigger = "J004", "exit-on-trigger", Error, true, "lint/exit_on_trigger.rs";
+    WaitBeyondGoal = "J005", "wait-beyond-goal", Warning, true, "lint/wait_beyond_goal.rs";
+    GoalWithoutExit = "J006", "goal-without-exit", Warning, true, "lint/goal_without_exit.rs";
+    WaitForExitEvent = "J007", "wait-for-exit-event", Warning, true, "lint/wait_for_exit_event.rs";
+    BranchNeverTaken = "J008", "branch-never-taken", Warning, true, "lint/branch_never_taken.rs";
+    WeightsNot100 = "L001", "weights-not-100", Error, true, "lint/weights_not_100.rs";
+    HoldoutWithoutGoal = "L002", "holdout-without-goal", Warning, true, "lint/holdout_without_goal.rs";
+    ChannelWithoutMessage = "L003", "channel-without-message", Error, true, "lint/channel_without_message.rs";
+    MessageWithoutChannel = "L004", "message-without-channel", Warning, true, "lint/message_without_channel.rs";
+    OverlappingTriggers = "X001", "overlapping-triggers", Warning, true, "lint/overlapping_triggers.rs";
+    MissingPriority = "X002", "missing-priority", Warning, true, "lint/missing_priority.rs";
+    FrequencyCapExceeded = "X003", "frequency-cap-exceeded", Warning, true, "lint/frequency_cap_exceeded.rs";
+    DiscountWithoutBuyerExclusion = "X004", "discount-without-buyer-exclusion", Warning, true, "lint/discount_without_buyer_exclusion.rs";
+    UnguardedNegativeCondition = "X005", "unguarded-negative-condition", Warning, true, "lint/unguarded_negative_condition.rs";
 }
 
 #[cfg(test)]

@@ -1,23 +1,30 @@
-//! The static pipeline: load → schema → resolve, chained into one
+//! The static pipeline: load → schema → resolve → filters → templates →
+//! lint and conflicts, chained into one
 //! [`Compilation`] that `check` (and later `plan`, `run` and `watch`) share.
 //! Lint levels from the manifest are applied last, once every stage has
 //! reported.
 
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use crate::codes::Code;
 use crate::diagnostic::{Diagnostics, Severity};
 use crate::error::Error;
 use crate::loader::{self, Project};
-use crate::model::LintLevel;
+use crate::model::{LintLevel, Text};
 use crate::resolver::{self, Resolution};
 use crate::schema::Schemas;
+use crate::source::FileId;
 
 /// A compiled project: what was read, what resolution learned, and every diagnostic.
 #[derive(Debug)]
 pub struct Compilation {
     pub project: Project,
     pub resolution: Resolution,
+    /// Every filter of the project, parsed and type-checked.
+    pub filters: crate::segment::check::Filters,
+    /// Every journey as a state machine, in the order of `project.journeys`.
+    pub journeys: Vec<crate::journey::StateMachine>,
     pub diagnostics: Diagnostics,
 }
 
@@ -31,36 +38,61 @@ pub fn compile_with(root: &Path, schemas: &Schemas) -> Result<Compilation, Error
     let (project, mut diagnostics) = loader::load(root, schemas)?;
     let (resolution, resolved) = resolver::resolve(&project);
     diagnostics.extend(resolved);
+    let (filters, filtered) = crate::segment::check::check(&project);
+    diagnostics.extend(filtered);
+    diagnostics.extend(crate::template::check::check(&project));
+    let (journeys, linted) = crate::lint::check(&project, &filters);
+    diagnostics.extend(linted);
     apply_lint_levels(&project, &mut diagnostics);
     diagnostics.sort();
     Ok(Compilation {
         project,
         resolution,
+        filters,
+        journeys,
         diagnostics,
     })
 }
 
 /// Applies `lint:` levels: `allow` drops a rule's diagnostics, `warn` and
-/// `deny` set their severity. Only configurable rules are affected.
+/// `deny` set their severity. A definition file's own `lint:` overrides the
+/// manifest's for diagnostics in that file. Only configurable rules are affected.
 fn apply_lint_levels(project: &Project, diagnostics: &mut Diagnostics) {
     let Some(manifest) = &project.manifest else {
         return;
     };
-    let levels: Vec<(Code, LintLevel)> = manifest
-        .value
-        .lint
+    let levels = |map: &BTreeMap<Text, LintLevel>| -> Vec<(Code, LintLevel)> {
+        map.iter()
+            .filter_map(|(key, level)| {
+                Code::lookup(&key.value)
+                    .filter(|code| code.configurable())
+                    .map(|code| (code, *level))
+            })
+            .collect()
+    };
+    let global = levels(&manifest.value.lint);
+    let mut per_file: HashMap<FileId, Vec<(Code, LintLevel)>> = HashMap::new();
+    let files = project
+        .segments
         .iter()
-        .filter_map(|(key, level)| {
-            Code::lookup(&key.value)
-                .filter(|code| code.configurable())
-                .map(|code| (code, *level))
-        })
-        .collect();
-    if levels.is_empty() {
+        .map(|d| (d.file, &d.value.lint))
+        .chain(project.campaigns.iter().map(|d| (d.file, &d.value.lint)))
+        .chain(project.journeys.iter().map(|d| (d.file, &d.value.lint)));
+    for (file, map) in files {
+        if !map.is_empty() {
+            per_file.insert(file, levels(map));
+        }
+    }
+    if global.is_empty() && per_file.is_empty() {
         return;
     }
     diagnostics.retain(|diagnostic| {
-        match levels.iter().find(|(code, _)| *code == diagnostic.code) {
+        let local = diagnostic
+            .span()
+            .and_then(|span| per_file.get(&span.file))
+            .and_then(|levels| levels.iter().find(|(code, _)| *code == diagnostic.code));
+        let level = local.or_else(|| global.iter().find(|(code, _)| *code == diagnostic.code));
+        match level {
             Some((_, LintLevel::Allow)) => false,
             Some((_, LintLevel::Warn)) => {
                 diagnostic.severity = Severity::Warning;

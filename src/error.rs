@@ -10,6 +10,8 @@ pub enum Error {
     Project { path: PathBuf, reason: String },
     /// A command-line argument that parsed but makes no sense.
     Usage(String),
+    /// The contact store cannot be opened or read.
+    Store(crate::store::StoreError),
     /// Writing output or a generated file failed.
     Io {
         path: PathBuf,
@@ -28,6 +30,7 @@ impl std::fmt::Display for Error {
                 )
             }
             Error::Usage(message) => f.write_str(message),
+            Error::Store(error) => write!(f, "{error}"),
             Error::Io { path, source } => write!(f, "cannot write {}: {source}", path.display()),
         }
     }

@@ -6,19 +6,25 @@
 //! lint levels). Every stage reports [`diagnostic::Diagnostic`]s whose codes
 //! come from the one table in [`codes`]; [`report`] renders them.
 
+pub mod campaign;
 pub mod cli;
 pub mod codes;
 pub mod compiler;
 pub mod diagnostic;
 pub mod duration;
 pub mod error;
+pub mod journey;
+pub mod lint;
 pub mod loader;
 pub mod model;
 pub mod report;
 pub mod resolver;
 pub mod schema;
+pub mod segment;
 pub mod source;
+pub mod store;
 pub mod suggestion;
+pub mod template;
 pub mod yaml;
 
 use std::ffi::OsString;
@@ -75,10 +81,51 @@ fn execute(arguments: &Arguments) -> Result<i32, Error> {
         } => check(arguments, *format, *deny_warnings),
         Command::Explain { code, list } => explain(code.as_deref(), *list),
         Command::Schema { out, check } => schema(out, *check),
+        Command::Segment {
+            name,
+            filter,
+            list,
+            explain,
+            now,
+            format,
+            ..
+        } => segment::command::run(
+            arguments,
+            &segment::command::Request {
+                name: name.as_deref(),
+                filter: filter.as_deref(),
+                list: *list,
+                explain: *explain,
+                now: now.as_deref(),
+                format: *format,
+            },
+        ),
+        Command::Render {
+            target,
+            variant,
+            contact,
+            contact_file,
+            samples,
+            now,
+            format,
+        } => template::preview::run(
+            arguments,
+            &template::preview::Request {
+                target,
+                variant: variant.as_deref(),
+                contacts: match (contact, contact_file) {
+                    (Some(id), _) => template::preview::Contacts::Store(id.clone()),
+                    (None, Some(file)) => template::preview::Contacts::File(file.clone()),
+                    (None, None) => template::preview::Contacts::Samples(samples.unwrap_or(3)),
+                },
+                now: now.as_deref(),
+                json: *format == segment::command::OutputFormat::Json,
+            },
+        ),
     }
 }
 
-fn print(text: &str) -> Result<(), Error> {
+pub(crate) fn print(text: &str) -> Result<(), Error> {
     let mut stdout = std::io::stdout().lock();
     match stdout
         .write_all(text.as_bytes())

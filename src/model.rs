@@ -124,9 +124,79 @@ pub struct Manifest {
     /// Project-level template variables, available as `vars.*`.
     #[serde(default)]
     pub vars: BTreeMap<Text, serde_json::Value>,
+    /// The words the `greeting_name` filter uses when a contact's first name is missing.
+    #[serde(default)]
+    pub greeting: Greeting,
     /// Rule levels by code or name: `allow`, `warn` or `deny`.
     #[serde(default)]
     pub lint: BTreeMap<Text, LintLevel>,
+}
+
+/// Fallback words for `greeting_name`, by lifecycle and gender («Гость»/«Гостья», «Клиент»/«Клиентка»).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Greeting {
+    /// Words for contacts who have not bought yet.
+    #[serde(default = "GreetingWords::prospect")]
+    pub prospect: GreetingWords,
+    /// Words for customers.
+    #[serde(default = "GreetingWords::customer")]
+    pub customer: GreetingWords,
+    /// The contact attribute holding the gender (`male`/`female`, `m`/`f`, `м`/`ж`).
+    #[serde(default = "Greeting::default_gender_attribute")]
+    pub gender_attribute: String,
+    /// The contact attribute that makes a contact a customer when it is a positive number or true.
+    #[serde(default = "Greeting::default_customer_attribute")]
+    pub customer_attribute: String,
+}
+
+impl Greeting {
+    fn default_gender_attribute() -> String {
+        "gender".into()
+    }
+
+    fn default_customer_attribute() -> String {
+        "orders_count".into()
+    }
+}
+
+impl Default for Greeting {
+    fn default() -> Greeting {
+        Greeting {
+            prospect: GreetingWords::prospect(),
+            customer: GreetingWords::customer(),
+            gender_attribute: Greeting::default_gender_attribute(),
+            customer_attribute: Greeting::default_customer_attribute(),
+        }
+    }
+}
+
+/// One fallback word per gender.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GreetingWords {
+    pub male: String,
+    pub female: String,
+    /// When the gender is unknown.
+    pub neutral: String,
+}
+
+impl GreetingWords {
+    fn prospect() -> GreetingWords {
+        GreetingWords {
+            male: "Гость".into(),
+            female: "Гостья".into(),
+            neutral: "Гость".into(),
+        }
+    }
+
+    fn customer() -> GreetingWords {
+        GreetingWords {
+            male: "Клиент".into(),
+            female: "Клиентка".into(),
+            neutral: "Клиент".into(),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -392,6 +462,9 @@ pub enum LintLevel {
 #[serde(deny_unknown_fields)]
 #[schemars(title = "herald segment")]
 pub struct Segment {
+    /// Rule levels for this file only, by code or name; they override the manifest's `lint`.
+    #[serde(default)]
+    pub lint: BTreeMap<Text, LintLevel>,
     #[serde(default)]
     pub description: Option<String>,
     /// An expression in the segment language (see grammar/README.md).
@@ -403,6 +476,9 @@ pub struct Segment {
 #[serde(deny_unknown_fields)]
 #[schemars(title = "herald campaign")]
 pub struct Campaign {
+    /// Rule levels for this file only, by code or name; they override the manifest's `lint`.
+    #[serde(default)]
+    pub lint: BTreeMap<Text, LintLevel>,
     #[serde(default)]
     pub description: Option<String>,
     #[serde(rename = "type")]
@@ -608,6 +684,9 @@ pub struct Goal {
 #[serde(deny_unknown_fields)]
 #[schemars(title = "herald journey")]
 pub struct Journey {
+    /// Rule levels for this file only, by code or name; they override the manifest's `lint`.
+    #[serde(default)]
+    pub lint: BTreeMap<Text, LintLevel>,
     #[serde(default)]
     pub description: Option<String>,
     /// The kind of messages it sends, which decides whether consent is needed.
@@ -707,8 +786,9 @@ pub struct WaitFor {
     /// A condition over `event.*` and the contact.
     #[serde(default)]
     pub filter: Option<Text>,
-    /// How long to wait, a duration.
-    pub timeout: Text,
+    /// How long to wait, a duration. Without one a contact whose event never comes waits for ever.
+    #[serde(default)]
+    pub timeout: Option<Text>,
     /// The step to go to when the event comes (default: the next step).
     #[serde(default)]
     pub goto: Option<Text>,

@@ -17,6 +17,9 @@ use crate::schema::Kind;
 use crate::source::{FileId, Span};
 use crate::suggestion::did_you_mean;
 
+/// A manifest setting, how to recognise a valid value, and what is expected.
+type SettingCheck<'a> = (&'a Option<Text>, fn(&str) -> bool, &'static str);
+
 /// Built-in contact fields, available without declaration.
 pub const BUILTIN_FIELDS: [(&str, ValueType); 11] = [
     ("id", ValueType::String),
@@ -158,7 +161,12 @@ impl<'a> Resolver<'a> {
         if let Some(reentry) = &manifest.policies.reentry {
             self.reentry(file, reentry);
         }
-        for key in manifest.lint.keys() {
+        self.lint_keys(file, &manifest.lint);
+    }
+
+    /// Every key of a `lint:` section names a configurable rule.
+    fn lint_keys(&mut self, file: FileId, lint: &BTreeMap<Text, crate::model::LintLevel>) {
+        for key in lint.keys() {
             match crate::codes::Code::lookup(&key.value) {
                 Some(code) if code.configurable() => {}
                 Some(code) => self.push(
@@ -197,7 +205,7 @@ impl<'a> Resolver<'a> {
                     .help("use a name from the IANA database, e.g. `Europe/Moscow` or `Asia/Yekaterinburg`"),
             );
         }
-        let checks: [(&Option<Text>, fn(&str) -> bool, &str); 3] = [
+        let checks: [SettingCheck; 3] = [
             (
                 &manifest.locale,
                 is_locale,
@@ -338,19 +346,28 @@ impl<'a> Resolver<'a> {
                 );
             }
             let secret_field = matches!(key, "password" | "token" | "api_key" | "secret");
-            self.secret(file, key, value, secret_field);
+            self.secret(file, &name.value, key, value, secret_field);
         }
     }
 
     /// A secret field must be exactly `${env:NAME}`; any field that holds
     /// something shaped like a credential is reported too.
-    fn secret(&mut self, file: FileId, key: &str, value: &Text, secret_field: bool) {
+    fn secret(
+        &mut self,
+        file: FileId,
+        provider: &str,
+        key: &str,
+        value: &Text,
+        secret_field: bool,
+    ) {
         let text = value.value.trim();
         if secret_field {
             if is_env_reference(text) {
                 return;
             }
-            let variable = format!("HERALD_{}", key.to_uppercase());
+            let variable = format!("{provider}_{key}")
+                .to_uppercase()
+                .replace(|c: char| !c.is_ascii_alphanumeric(), "_");
             self.push(
                 Diagnostic::new(Code::LiteralSecret, value.span(file), format!("`{key}` holds a literal secret"))
                     .label("secret written into the file")
@@ -569,7 +586,12 @@ impl<'a> Resolver<'a> {
     fn filter_segments(&mut self, file: FileId, filter: &Text) -> Vec<String> {
         let mut names = Vec::new();
         for (name, start, end) in segment_references(&filter.value) {
-            let span = crate::model::value_span(file, filter, start, end);
+            let span = crate::segment::location::FilterLocation::scalar(
+                &self.project.sources,
+                file,
+                filter,
+            )
+            .span(crate::segment::ast::Range::new(start, end));
             self.segment_reference(file, &name, span);
             names.push(name);
         }
@@ -582,10 +604,16 @@ impl<'a> Resolver<'a> {
         let mut resolution = Resolution::default();
         let mut spans: HashMap<(String, String), Span> = HashMap::new();
         for segment in &self.project.segments {
+            self.lint_keys(segment.file, &segment.value.lint);
             let filter = &segment.value.filter;
             let mut references = Vec::new();
             for (name, start, end) in segment_references(&filter.value) {
-                let span = crate::model::value_span(segment.file, filter, start, end);
+                let span = crate::segment::location::FilterLocation::scalar(
+                    &self.project.sources,
+                    segment.file,
+                    filter,
+                )
+                .span(crate::segment::ast::Range::new(start, end));
                 spans.insert((segment.name.clone(), name.clone()), span);
                 if name != segment.name {
                     self.segment_reference(segment.file, &name, span);
@@ -609,7 +637,7 @@ impl<'a> Resolver<'a> {
             )
             .label("this reference closes the cycle")
             .help("write one of the segments' conditions out instead of referring back");
-            for pair in cycle.windows(2).skip(0).chain(std::iter::once(
+            for pair in cycle.windows(2).chain(std::iter::once(
                 [cycle[cycle.len() - 1].clone(), first.clone()].as_slice(),
             )) {
                 if pair[0] != *first
@@ -627,6 +655,7 @@ impl<'a> Resolver<'a> {
     fn campaign(&mut self, definition: &'a Definition<Campaign>) {
         let file = definition.file;
         let campaign = &definition.value;
+        self.lint_keys(file, &campaign.lint);
         if let Some(segment) = &campaign.audience.segment {
             self.segment_reference(file, &segment.value, segment.span(file));
         }
@@ -722,6 +751,7 @@ impl<'a> Resolver<'a> {
     fn journey(&mut self, definition: &'a Definition<Journey>) {
         let file = definition.file;
         let journey = &definition.value;
+        self.lint_keys(file, &journey.lint);
         let trigger = &journey.trigger;
         let kinds = [
             trigger.event.is_some(),
@@ -876,7 +906,9 @@ impl<'a> Resolver<'a> {
             }
             if let Some(wait_for) = &step.wait_for {
                 self.event_reference(file, &wait_for.event);
-                self.duration(file, &wait_for.timeout);
+                if let Some(timeout) = &wait_for.timeout {
+                    self.duration(file, timeout);
+                }
                 if let Some(filter) = &wait_for.filter {
                     self.filter_segments(file, filter);
                 }
@@ -916,6 +948,11 @@ impl<'a> Resolver<'a> {
     }
 
     fn unused_segments(&mut self) {
+        // A definition that failed to load may hold the only reference to a
+        // segment; reporting it unused would send the author the wrong way.
+        if !self.project.broken.is_empty() || self.project.manifest.is_none() {
+            return;
+        }
         for segment in &self.project.segments {
             if !self.used_segments.contains(&segment.name) {
                 let span = segment
@@ -1015,55 +1052,17 @@ pub fn looks_like_secret(text: &str) -> Option<&'static str> {
 }
 
 /// The `in segment "NAME"` references of a filter, with byte ranges of the
-/// string literal inside the filter text. String literals elsewhere in the
-/// filter are skipped, so `city = "in segment"` is not a reference.
+/// string literal inside the filter text, taken from the parsed filter. A
+/// filter that does not parse has none here; the filter stage reports its
+/// syntax error.
 pub fn segment_references(filter: &str) -> Vec<(String, usize, usize)> {
-    let bytes = filter.as_bytes();
-    let mut references = Vec::new();
-    let mut words: Vec<&str> = Vec::new();
-    let mut index = 0;
-    while index < bytes.len() {
-        let c = bytes[index];
-        if c == b'"' {
-            let start = index;
-            let mut value = String::new();
-            index += 1;
-            while index < bytes.len() && bytes[index] != b'"' {
-                if bytes[index] == b'\\' && index + 1 < bytes.len() {
-                    index += 1;
-                }
-                let ch_len = filter[index..].chars().next().map_or(1, char::len_utf8);
-                value.push_str(&filter[index..index + ch_len]);
-                index += ch_len;
-            }
-            index = (index + 1).min(bytes.len());
-            if words.len() >= 2
-                && words[words.len() - 2] == "in"
-                && words[words.len() - 1] == "segment"
-            {
-                references.push((value, start, index));
-            }
-            words.clear();
-        } else if c.is_ascii_alphabetic() || c == b'_' {
-            let start = index;
-            while index < bytes.len()
-                && (bytes[index].is_ascii_alphanumeric() || bytes[index] == b'_')
-            {
-                index += 1;
-            }
-            words.push(&filter[start..index]);
-        } else if c == b'#' {
-            while index < bytes.len() && bytes[index] != b'\n' {
-                index += 1;
-            }
-        } else {
-            if !c.is_ascii_whitespace() {
-                words.clear();
-            }
-            index += filter[index..].chars().next().map_or(1, char::len_utf8);
-        }
-    }
-    references
+    let Ok(expr) = crate::segment::parse(filter) else {
+        return Vec::new();
+    };
+    expr.segment_references()
+        .into_iter()
+        .map(|name| (name.text.clone(), name.range.start, name.range.end))
+        .collect()
 }
 
 /// Every elementary cycle found by depth-first search, each reported once,

@@ -17,7 +17,8 @@ pub fn did_you_mean<'a>(
         .filter(|(distance, candidate)| {
             let candidate = candidate.to_lowercase();
             // A short form of a longer word (`promo` for `promotional`) is a likely slip too.
-            *distance <= limit || (given_lower.chars().count() >= 4 && candidate.starts_with(&given_lower))
+            *distance <= limit
+                || (given_lower.chars().count() >= 4 && candidate.starts_with(&given_lower))
         })
         .min_by_key(|(distance, candidate)| (*distance, candidate.len()))
         .map(|(_, candidate)| candidate)
@@ -33,7 +34,10 @@ mod tests {
         assert_eq!(did_you_mean("shedule", names), Some("schedule"));
         assert_eq!(did_you_mean("SEGMENT", names), Some("segment"));
         assert_eq!(did_you_mean("budget", names), None);
-        assert_eq!(did_you_mean("promo", ["promotional", "informational"]), Some("promotional"));
+        assert_eq!(
+            did_you_mean("promo", ["promotional", "informational"]),
+            Some("promotional")
+        );
         assert_eq!(
             did_you_mean("lifecycle/activ", ["lifecycle/active", "vip"]),
             Some("lifecycle/active")

@@ -79,7 +79,10 @@ pub fn error_diagnostic(
         _ if over_budget => Diagnostic::new(
             Code::YamlLimit,
             span,
-            format!("the document exceeds herald's YAML limits ({})", budget_detail(&message)),
+            format!(
+                "the document exceeds herald's YAML limits ({})",
+                budget_detail(&message)
+            ),
         )
         .label("expanding this exceeds the limit")
         .help("write the data out without deep nesting or repeated aliases"),
@@ -176,10 +179,15 @@ impl Node {
         // a diagnostic about the whole value underlines all of it.
         let end = match &value {
             Value::Sequence(items) => items.iter().map(|item| item.end as usize).max(),
-            Value::Mapping(entries) => entries.iter().map(|(_, value)| value.end.max(value.start) as usize).max(),
+            Value::Mapping(entries) => entries
+                .iter()
+                .map(|(_, value)| value.end.max(value.start) as usize)
+                .max(),
             _ => None,
         }
-        .map_or(end, |last| closing_bracket(&file.text, start, last).max(end));
+        .map_or(end, |last| {
+            closing_bracket(&file.text, start, last).max(end)
+        });
         Node {
             value,
             start: start as u32,
@@ -279,7 +287,11 @@ fn closing_bracket(text: &str, start: usize, last: usize) -> usize {
     while index < bytes.len() && (bytes[index].is_ascii_whitespace() || bytes[index] == b',') {
         index += 1;
     }
-    if bytes.get(index) == Some(&close) { index + 1 } else { last }
+    if bytes.get(index) == Some(&close) {
+        index + 1
+    } else {
+        last
+    }
 }
 
 /// One step of a path into a [`Node`] tree.

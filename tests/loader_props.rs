@@ -57,7 +57,8 @@ fn compile_files(files: &[(&str, Vec<u8>)]) {
         static SCHEMAS: Schemas = Schemas::new();
     }
     SCHEMAS.with(|schemas| {
-        let compilation = compile_with(project.path(), schemas).expect("a readable project compiles");
+        let compilation =
+            compile_with(project.path(), schemas).expect("a readable project compiles");
         for diagnostic in compilation.diagnostics.iter() {
             // Every diagnostic about a file carries a span inside that file.
             if let Some(span) = diagnostic.span() {

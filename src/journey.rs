@@ -1,0 +1,351 @@
+//! Journeys compiled to explicit state machines.
+//!
+//! Each step is a state; its transitions say where a contact goes next and
+//! why (the next step, a `goto`, an event, a timer, a branch case). The
+//! runner stores a contact's state index, so a stopped runner resumes where
+//! it was; the lint rules walk the same graph to find unreachable steps,
+//! loops without a wait and waits past the goal window.
+
+use crate::duration::{Duration, Wait};
+use crate::loader::Definition;
+use crate::model::{Journey, Step, Text};
+use crate::source::{FileId, Span};
+
+/// Where a transition leads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    Step(usize),
+    /// The journey ends for the contact.
+    End,
+}
+
+/// Why a transition is taken.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cause {
+    /// The step's work is done (sent, updated, waited).
+    Done,
+    /// The awaited event came.
+    Event(String),
+    /// The awaited event did not come in time.
+    Timeout,
+    /// A branch case's condition held (index into `cases`).
+    Case(usize),
+    /// No branch case held.
+    Otherwise,
+    /// An A/B split arm, with its weight.
+    Split(f64),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Transition {
+    pub cause: Cause,
+    pub target: Target,
+    /// Time spent in the state before this transition at the earliest.
+    pub delay: Option<Duration>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Send,
+    Wait,
+    WaitFor,
+    Branch,
+    Split,
+    Update,
+    Exit,
+}
+
+#[derive(Clone, Debug)]
+pub struct State {
+    pub index: usize,
+    pub id: Option<String>,
+    pub action: Action,
+    /// The step's first key, where diagnostics about the step point.
+    pub span: Span,
+    pub transitions: Vec<Transition>,
+}
+
+impl State {
+    /// `step 3` or `step 3 (reminder)`.
+    pub fn describe(&self) -> String {
+        match &self.id {
+            Some(id) => format!("step {} (`{id}`)", self.index + 1),
+            None => format!("step {}", self.index + 1),
+        }
+    }
+
+    /// Whether a contact spends time here (a timer or an event wait).
+    pub fn waits(&self) -> bool {
+        matches!(self.action, Action::Wait | Action::WaitFor)
+    }
+}
+
+/// A journey's state machine; the entry state is 0.
+#[derive(Clone, Debug)]
+pub struct StateMachine {
+    pub journey: String,
+    pub file: FileId,
+    pub states: Vec<State>,
+}
+
+impl StateMachine {
+    /// Compiles a journey. Steps with several actions or unknown targets were
+    /// reported by resolution; here they are read as well as they can be.
+    pub fn compile(definition: &Definition<Journey>) -> StateMachine {
+        let steps = &definition.value.steps;
+        let file = definition.file;
+        let step_nodes = definition
+            .node
+            .entry("steps")
+            .and_then(|(_, node)| match &node.value {
+                crate::yaml::Value::Sequence(items) => Some(items),
+                _ => None,
+            });
+        let find = |target: &Text| -> Target {
+            steps
+                .iter()
+                .position(|step| step.id.as_ref().is_some_and(|id| id.value == target.value))
+                .map_or(Target::End, Target::Step)
+        };
+        let states = steps
+            .iter()
+            .enumerate()
+            .map(|(index, step)| {
+                let following = if index + 1 < steps.len() {
+                    Target::Step(index + 1)
+                } else {
+                    Target::End
+                };
+                let next = step.next.as_ref().map_or(following, find);
+                let span = step_nodes
+                    .and_then(|items| items.get(index))
+                    .map(|node| match &node.value {
+                        crate::yaml::Value::Mapping(entries) if !entries.is_empty() => {
+                            entries[0].0.span(file)
+                        }
+                        _ => node.span(file),
+                    })
+                    .unwrap_or(Span::new(file, 0, 0));
+                let (action, transitions) = transitions(step, next, &find);
+                State {
+                    index,
+                    id: step.id.as_ref().map(|id| id.value.clone()),
+                    action,
+                    span,
+                    transitions,
+                }
+            })
+            .collect();
+        StateMachine {
+            journey: definition.name.clone(),
+            file,
+            states,
+        }
+    }
+
+    /// States reachable from the entry.
+    pub fn reachable(&self) -> Vec<bool> {
+        let mut seen = vec![false; self.states.len()];
+        let mut pending = vec![0];
+        while let Some(index) = pending.pop() {
+            if index >= self.states.len() || seen[index] {
+                continue;
+            }
+            seen[index] = true;
+            for transition in &self.states[index].transitions {
+                if let Target::Step(next) = transition.target {
+                    pending.push(next);
+                }
+            }
+        }
+        seen
+    }
+
+    /// Cycles of the graph, as strongly connected components that contain a
+    /// cycle (more than one state, or a state that leads to itself).
+    pub fn cycles(&self) -> Vec<Vec<usize>> {
+        // Tarjan's algorithm, iteratively bounded by the small step count.
+        struct Tarjan<'a> {
+            machine: &'a StateMachine,
+            index: usize,
+            indices: Vec<Option<usize>>,
+            lowlink: Vec<usize>,
+            on_stack: Vec<bool>,
+            stack: Vec<usize>,
+            components: Vec<Vec<usize>>,
+        }
+        impl Tarjan<'_> {
+            fn visit(&mut self, node: usize) {
+                self.indices[node] = Some(self.index);
+                self.lowlink[node] = self.index;
+                self.index += 1;
+                self.stack.push(node);
+                self.on_stack[node] = true;
+                for transition in &self.machine.states[node].transitions {
+                    let Target::Step(next) = transition.target else {
+                        continue;
+                    };
+                    match self.indices[next] {
+                        None => {
+                            self.visit(next);
+                            self.lowlink[node] = self.lowlink[node].min(self.lowlink[next]);
+                        }
+                        Some(index) if self.on_stack[next] => {
+                            self.lowlink[node] = self.lowlink[node].min(index);
+                        }
+                        Some(_) => {}
+                    }
+                }
+                if Some(self.lowlink[node]) == self.indices[node] {
+                    let mut component = Vec::new();
+                    while let Some(member) = self.stack.pop() {
+                        self.on_stack[member] = false;
+                        component.push(member);
+                        if member == node {
+                            break;
+                        }
+                    }
+                    component.sort_unstable();
+                    self.components.push(component);
+                }
+            }
+        }
+        let count = self.states.len();
+        let mut tarjan = Tarjan {
+            machine: self,
+            index: 0,
+            indices: vec![None; count],
+            lowlink: vec![0; count],
+            on_stack: vec![false; count],
+            stack: Vec::new(),
+            components: Vec::new(),
+        };
+        for node in 0..count {
+            if tarjan.indices[node].is_none() {
+                tarjan.visit(node);
+            }
+        }
+        let mut cycles: Vec<Vec<usize>> = tarjan
+            .components
+            .into_iter()
+            .filter(|component| {
+                component.len() > 1
+                    || self.states[component[0]]
+                        .transitions
+                        .iter()
+                        .any(|t| t.target == Target::Step(component[0]))
+            })
+            .collect();
+        cycles.sort();
+        cycles
+    }
+
+    /// The earliest time, in minutes after entry, at which a contact can reach
+    /// each state (`None` when unreachable). Months count as 30 days.
+    pub fn earliest_arrival(&self) -> Vec<Option<i64>> {
+        let mut arrival: Vec<Option<i64>> = vec![None; self.states.len()];
+        if self.states.is_empty() {
+            return arrival;
+        }
+        arrival[0] = Some(0);
+        // Bellman-Ford style relaxation; delays are never negative and the
+        // graph is small, so |states| rounds suffice.
+        for _ in 0..self.states.len() {
+            let mut changed = false;
+            for state in &self.states {
+                let Some(at) = arrival[state.index] else {
+                    continue;
+                };
+                for transition in &state.transitions {
+                    let Target::Step(next) = transition.target else {
+                        continue;
+                    };
+                    let delay = transition.delay.map_or(0, Duration::approximate_minutes);
+                    let candidate = at + delay;
+                    if arrival[next].is_none_or(|current| candidate < current) {
+                        arrival[next] = Some(candidate);
+                        changed = true;
+                    }
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        arrival
+    }
+}
+
+fn transitions(
+    step: &Step,
+    next: Target,
+    find: &dyn Fn(&Text) -> Target,
+) -> (Action, Vec<Transition>) {
+    let done = |delay| Transition {
+        cause: Cause::Done,
+        target: next,
+        delay,
+    };
+    if step.send.is_some() {
+        return (Action::Send, vec![done(None)]);
+    }
+    if let Some(wait) = &step.wait {
+        let delay = match Wait::parse(&wait.value) {
+            Ok(Wait::For(duration)) => Some(duration),
+            _ => None,
+        };
+        return (Action::Wait, vec![done(delay)]);
+    }
+    if let Some(wait_for) = &step.wait_for {
+        let timeout = wait_for
+            .timeout
+            .as_ref()
+            .and_then(|t| Duration::parse(&t.value).ok());
+        let mut transitions = vec![Transition {
+            cause: Cause::Event(wait_for.event.value.clone()),
+            target: wait_for.goto.as_ref().map_or(next, find),
+            delay: None,
+        }];
+        if wait_for.timeout.is_some() {
+            transitions.push(Transition {
+                cause: Cause::Timeout,
+                target: wait_for.on_timeout.as_ref().map_or(next, find),
+                delay: timeout,
+            });
+        }
+        return (Action::WaitFor, transitions);
+    }
+    if let Some(branch) = &step.branch {
+        let mut transitions: Vec<Transition> = branch
+            .cases
+            .iter()
+            .enumerate()
+            .map(|(index, case)| Transition {
+                cause: Cause::Case(index),
+                target: find(&case.goto),
+                delay: None,
+            })
+            .collect();
+        transitions.push(Transition {
+            cause: Cause::Otherwise,
+            target: branch.otherwise.as_ref().map_or(next, find),
+            delay: None,
+        });
+        return (Action::Branch, transitions);
+    }
+    if let Some(split) = &step.split {
+        let transitions = split
+            .iter()
+            .map(|arm| Transition {
+                cause: Cause::Split(arm.weight),
+                target: find(&arm.goto),
+                delay: None,
+            })
+            .collect();
+        return (Action::Split, transitions);
+    }
+    if step.update.is_some() {
+        return (Action::Update, vec![done(None)]);
+    }
+    (Action::Exit, Vec::new())
+}

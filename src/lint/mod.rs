@@ -1,0 +1,86 @@
+//! Lint and conflict rules: the checks that catch what costs a marketing
+//! team money and customers' trust (a contact getting two journeys' mail on
+//! the same trigger, "come back" mail after a purchase, a discount shown to
+//! someone who just paid full price) before anything is sent.
+//!
+//! Every rule lives in its own file; the file's doc comment is what
+//! `herald explain CODE` prints, and the rule's code, name and default level
+//! are in the one table in [`crate::codes`].
+
+mod audience;
+mod branch_never_taken;
+mod channel_without_message;
+mod discount_without_buyer_exclusion;
+mod exit_on_trigger;
+mod frequency_cap_exceeded;
+mod goal_without_exit;
+mod holdout_without_goal;
+mod loop_without_wait;
+mod message_without_channel;
+mod missing_priority;
+mod overlapping_triggers;
+mod unguarded_negative_condition;
+mod unreachable_step;
+mod wait_beyond_goal;
+mod wait_for_exit_event;
+mod wait_without_timeout;
+mod weights_not_100;
+
+use crate::diagnostic::Diagnostics;
+use crate::journey::StateMachine;
+use crate::loader::{Definition, Project};
+use crate::model::{Journey, Manifest};
+use crate::segment::check::Filters;
+
+/// What every rule reads.
+pub struct Context<'a> {
+    pub project: &'a Project,
+    pub manifest: Option<&'a Manifest>,
+    pub filters: &'a Filters,
+    /// One state machine per journey, in the order of `project.journeys`.
+    pub machines: &'a [StateMachine],
+}
+
+impl<'a> Context<'a> {
+    pub fn journeys(&self) -> impl Iterator<Item = (&'a Definition<Journey>, &'a StateMachine)> {
+        self.project.journeys.iter().zip(self.machines.iter())
+    }
+}
+
+type Rule = fn(&Context, &mut Diagnostics);
+
+const RULES: &[Rule] = &[
+    unreachable_step::check,
+    loop_without_wait::check,
+    wait_without_timeout::check,
+    exit_on_trigger::check,
+    wait_beyond_goal::check,
+    goal_without_exit::check,
+    wait_for_exit_event::check,
+    branch_never_taken::check,
+    weights_not_100::check,
+    holdout_without_goal::check,
+    channel_without_message::check,
+    message_without_channel::check,
+    missing_priority::check,
+    overlapping_triggers::check,
+    frequency_cap_exceeded::check,
+    discount_without_buyer_exclusion::check,
+    unguarded_negative_condition::check,
+];
+
+/// Compiles every journey and runs every rule.
+pub fn check(project: &Project, filters: &Filters) -> (Vec<StateMachine>, Diagnostics) {
+    let machines: Vec<StateMachine> = project.journeys.iter().map(StateMachine::compile).collect();
+    let context = Context {
+        project,
+        manifest: project.manifest.as_ref().map(|m| &m.value),
+        filters,
+        machines: &machines,
+    };
+    let mut diagnostics = Diagnostics::default();
+    for rule in RULES {
+        rule(&context, &mut diagnostics);
+    }
+    (machines, diagnostics)
+}
