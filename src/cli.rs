@@ -74,9 +74,12 @@ pub enum Command {
     /// Exits 1 when the filter has errors, 2 when the store cannot be read.
     ///
     /// Examples:
-    ///   herald segment lifecycle/active --count
-    ///   herald segment --filter 'city = "Москва" and orders_count > 0' --list
-    ///   herald segment vip --now "2026-12-20 11:00" --format json
+    ///
+    /// - `herald segment lifecycle/active --count`
+    ///
+    /// - `herald segment --filter 'city = "Москва" and orders_count > 0' --list`
+    ///
+    /// - `herald segment vip --now "2026-12-20 11:00" --format json`
     Segment {
         /// The segment: its path below segments/ without `.yaml`.
         #[arg(required_unless_present = "filter", conflicts_with = "filter")]

@@ -6,7 +6,9 @@ pub fn did_you_mean<'a>(
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
     let given_lower = given.to_lowercase();
-    let limit = (given.chars().count() / 3).max(1);
+    // A third of the length, but never more than a few edits: beyond that a
+    // "suggestion" is a different name, not a typo.
+    let limit = (given.chars().count() / 3).clamp(1, 3);
     candidates
         .into_iter()
         .filter(|candidate| *candidate != given)
