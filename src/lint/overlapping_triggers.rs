@@ -74,6 +74,10 @@ pub(super) fn check(context: &Context, out: &mut Diagnostics) {
     campaigns(context, &audiences, window, window_minutes, out);
 }
 
+/// Journeys on the same trigger that can both send on a channel within the
+/// window. Each journey is reported once, with the first earlier journey it
+/// collides with, so a crowded trigger gives one line per journey, not one
+/// per pair.
 fn journeys(
     context: &Context,
     audiences: &Audiences,
@@ -81,54 +85,59 @@ fn journeys(
     window_minutes: i64,
     out: &mut Diagnostics,
 ) {
-    let journeys: Vec<_> = context.journeys().collect();
-    for (index, (first, first_machine)) in journeys.iter().enumerate() {
-        let first_trigger = trigger_key(&first.value);
-        let Some(first_trigger) = first_trigger else {
+    struct Facts<'a> {
+        journey: &'a crate::loader::Definition<crate::model::Journey>,
+        trigger: String,
+        sends: Vec<(String, i64)>,
+        audience: Option<String>,
+    }
+    let facts: Vec<Facts> = context
+        .journeys()
+        .filter_map(|(journey, machine)| {
+            Some(Facts {
+                journey,
+                trigger: trigger_key(&journey.value)?,
+                sends: first_sends(&journey.value, machine),
+                audience: audiences.journey(journey),
+            })
+        })
+        .collect();
+    for (index, second) in facts.iter().enumerate() {
+        let collision = facts[..index].iter().find_map(|first| {
+            if first.trigger != second.trigger {
+                return None;
+            }
+            let (channel, gap) = closest_common(&first.sends, &second.sends)?;
+            if gap > window_minutes {
+                return None;
+            }
+            let (Some(a), Some(b)) = (&first.audience, &second.audience) else {
+                return None;
+            };
+            (!disjoint(a, b)).then_some((first, channel))
+        });
+        let Some((first, channel)) = collision else {
             continue;
         };
-        let first_sends = first_sends(&first.value, first_machine);
-        for (second, second_machine) in &journeys[index + 1..] {
-            if trigger_key(&second.value).as_ref() != Some(&first_trigger) {
-                continue;
-            }
-            let second_sends = first_sends_of(second, second_machine);
-            let Some((channel, gap)) = closest_common(&first_sends, &second_sends) else {
-                continue;
-            };
-            if gap > window_minutes {
-                continue;
-            }
-            let (Some(a), Some(b)) = (audiences.journey(first), audiences.journey(second)) else {
-                continue;
-            };
-            if disjoint(&a, &b) {
-                continue;
-            }
-            let span = |j: &crate::loader::Definition<crate::model::Journey>| trigger_span(j);
-            out.push(
-                Diagnostic::new(
-                    Code::OverlappingTriggers,
-                    span(second),
-                    format!(
-                        "journeys `{}` and `{}` both start on {} and may both send `{channel}` to the same contact within {window}",
-                        first.name, second.name, first_trigger
-                    ),
-                )
-                .label("same trigger, overlapping audience")
-                .with_secondary(span(first), format!("`{}` starts on the same trigger", first.name))
-                .help("make the audiences exclusive with trigger filters or entry segments, or send on different channels"),
-            );
-        }
+        out.push(
+            Diagnostic::new(
+                Code::OverlappingTriggers,
+                trigger_span(second.journey),
+                format!(
+                    "journeys `{}` and `{}` both start on {} and may both send `{channel}` to the same contact within {window}",
+                    first.journey.name, second.journey.name, first.trigger
+                ),
+            )
+            .label("same trigger, overlapping audience")
+            .with_secondary(
+                trigger_span(first.journey),
+                format!("`{}` starts on the same trigger", first.journey.name),
+            )
+            .help("make the audiences exclusive with trigger filters or entry segments, or send on different channels"),
+        );
     }
 }
 
-fn first_sends_of(
-    journey: &crate::loader::Definition<crate::model::Journey>,
-    machine: &StateMachine,
-) -> Vec<(String, i64)> {
-    first_sends(&journey.value, machine)
-}
 
 /// The common channel whose first sends are closest in time, with the gap in minutes.
 fn closest_common(first: &[(String, i64)], second: &[(String, i64)]) -> Option<(String, i64)> {
