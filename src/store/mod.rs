@@ -6,6 +6,7 @@
 //! are ASCII-only, and sharing the Rust code of
 //! [`crate::segment::functions`] keeps SQL and in-memory evaluation equal.
 
+pub mod attributes;
 pub mod schema;
 
 use std::ops::ControlFlow;
@@ -59,7 +60,7 @@ impl Store {
             path: path.to_path_buf(),
             catalog,
         };
-        store.initialise().map_err(|e| error(e.to_string()))?;
+        store.initialise().map_err(error)?;
         Ok(store)
     }
 
@@ -70,47 +71,31 @@ impl Store {
         }
     }
 
-    fn initialise(&self) -> rusqlite::Result<()> {
-        register_functions(&self.connection)?;
+    fn initialise(&self) -> Result<(), String> {
+        let sql = |error: rusqlite::Error| error.to_string();
+        register_functions(&self.connection).map_err(sql)?;
         self.connection
-            .busy_timeout(std::time::Duration::from_secs(5))?;
+            .busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(sql)?;
         self.connection
-            .query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
-        self.connection.execute_batch(schema::DDL)?;
-        let version: Option<i64> = self
-            .connection
-            .query_row("SELECT max(version) FROM schema_version", [], |row| {
-                row.get(0)
-            })
-            .optional()?
-            .flatten();
-        if version.is_none() {
-            self.connection.execute(
-                "INSERT INTO schema_version (version) VALUES (?1)",
-                [schema::VERSION],
-            )?;
-        }
-        let mut existing = Vec::new();
-        {
-            let mut statement = self.connection.prepare("PRAGMA table_info(contacts)")?;
-            let rows = statement.query_map([], |row| row.get::<_, String>(1))?;
-            for row in rows {
-                existing.push(row?);
+            .query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+            .map_err(sql)?;
+        // A committed consent change or import batch must survive a power
+        // loss; with WAL this costs one sync per transaction.
+        self.connection
+            .execute_batch("PRAGMA synchronous = FULL")
+            .map_err(sql)?;
+        migrate(&self.connection)?;
+        self.connection
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(sql)?;
+        match attributes::synchronise(&self.connection, &self.catalog) {
+            Ok(()) => self.connection.execute_batch("COMMIT").map_err(sql),
+            Err(reason) => {
+                let _ = self.connection.execute_batch("ROLLBACK");
+                Err(reason)
             }
         }
-        for (name, kind) in self.catalog.declared_attributes() {
-            if !existing.iter().any(|column| column == name) {
-                self.connection.execute(
-                    &format!(
-                        "ALTER TABLE contacts ADD COLUMN {} {}",
-                        schema::identifier(name),
-                        schema::column_type(kind)
-                    ),
-                    [],
-                )?;
-            }
-        }
-        Ok(())
     }
 
     pub fn connection(&self) -> &Connection {
@@ -317,6 +302,69 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// The schema version of the store.
+pub fn version(connection: &Connection) -> rusqlite::Result<i64> {
+    let exists: bool = connection.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version')",
+        [],
+        |row| row.get(0),
+    )?;
+    if !exists {
+        return Ok(0);
+    }
+    connection.query_row(
+        "SELECT coalesce(max(version), 0) FROM schema_version",
+        [],
+        |row| row.get(0),
+    )
+}
+
+/// Applies the migrations the store has not had, each in its own
+/// transaction with its version, so a store is never between two versions.
+fn migrate(connection: &Connection) -> Result<(), String> {
+    let sql = |error: rusqlite::Error| error.to_string();
+    let current = version(connection).map_err(sql)?;
+    if current > schema::VERSION {
+        return Err(format!(
+            "the store is at schema version {current}, newer than this herald knows ({}); \
+             use a newer herald",
+            schema::VERSION
+        ));
+    }
+    for migration in schema::MIGRATIONS {
+        if migration.version <= current {
+            continue;
+        }
+        connection.execute_batch("BEGIN IMMEDIATE").map_err(sql)?;
+        let apply = || -> rusqlite::Result<()> {
+            connection.execute_batch(
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
+            )?;
+            // Another process may have migrated while this one waited.
+            if version(connection)? >= migration.version {
+                return Ok(());
+            }
+            connection.execute_batch(migration.sql)?;
+            connection.execute(
+                "INSERT INTO schema_version (version) VALUES (?1)",
+                [migration.version],
+            )?;
+            Ok(())
+        };
+        match apply() {
+            Ok(()) => connection.execute_batch("COMMIT").map_err(sql)?,
+            Err(error) => {
+                let _ = connection.execute_batch("ROLLBACK");
+                return Err(format!(
+                    "migrating to schema version {} ({}) failed: {error}",
+                    migration.version, migration.description
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A contact with the attributes of a `contacts` row whose columns, from

@@ -1,4 +1,4 @@
-//! The SQLite schema of the contact store.
+//! The SQLite schema of the contact store, as a list of forward migrations.
 //!
 //! Representation, chosen so that SQL comparisons are the natural ones:
 //! - dates are ISO text `YYYY-MM-DD` (text order is date order);
@@ -7,17 +7,29 @@
 //!   *event properties* stay RFC 3339 text inside the JSON;
 //! - booleans are INTEGER 0/1, lists are JSON arrays of strings (TEXT);
 //! - every declared attribute is one typed column of `contacts`, added when
-//!   the manifest declares a new one.
+//!   the manifest declares a new one; `attribute_types` remembers the type
+//!   each column was created for, so a changed declaration is noticed
+//!   ([`super::attributes`]).
+//!
+//! A store records every migration it has had in `schema_version`. Opening a
+//! store applies the missing ones in order, each in its own transaction, so a
+//! store is always at one version or the next, never between.
 
 use crate::segment::catalog::FieldType;
 
-/// The version the DDL below creates; migrations move older stores to it.
-pub const VERSION: i64 = 1;
+/// One step forward: the version it produces and the SQL that gets there.
+pub struct Migration {
+    pub version: i64,
+    pub description: &'static str,
+    pub sql: &'static str,
+}
 
-pub const DDL: &str = "
-CREATE TABLE IF NOT EXISTS schema_version (
-    version INTEGER NOT NULL
-);
+/// Every migration, oldest first. Never edit a published one: add another.
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "contacts, consent, suppressions, events",
+        sql: "
 CREATE TABLE IF NOT EXISTS contacts (
     id               TEXT PRIMARY KEY NOT NULL,
     email            TEXT,
@@ -65,7 +77,88 @@ CREATE TABLE IF NOT EXISTS events (
 -- Event predicates and aggregates look up one contact's events of one type
 -- in a time window: this index answers them without scanning.
 CREATE INDEX IF NOT EXISTS events_by_contact ON events (contact_id, event, at);
-";
+",
+    },
+    Migration {
+        version: 2,
+        description: "merge keys, aliases, attribute types, suppression details, lapses, runner tables",
+        sql: "
+-- Imports merge duplicates by email and phone: look them up without scanning.
+CREATE INDEX IF NOT EXISTS contacts_by_email ON contacts (email);
+CREATE INDEX IF NOT EXISTS contacts_by_phone ON contacts (phone);
+CREATE INDEX IF NOT EXISTS consent_history_by_contact ON consent_history (contact_id, channel, at);
+-- An id a file used for a contact that was merged into another by email
+-- or phone; events for the alias belong to that contact.
+CREATE TABLE IF NOT EXISTS contact_aliases (
+    alias      TEXT PRIMARY KEY NOT NULL,
+    contact_id TEXT NOT NULL REFERENCES contacts (id)
+) WITHOUT ROWID;
+-- The type each declared attribute's column holds values of.
+CREATE TABLE IF NOT EXISTS attribute_types (
+    name        TEXT PRIMARY KEY NOT NULL,
+    type        TEXT NOT NULL,
+    enum_values TEXT
+) WITHOUT ROWID;
+ALTER TABLE suppressions ADD COLUMN detail TEXT;
+-- Contacts `herald contacts clean` found not to have converted for the
+-- configured period. `cleared_at` is set, not the row deleted, when the
+-- contact converts again.
+CREATE TABLE IF NOT EXISTS lapses (
+    contact_id     TEXT PRIMARY KEY NOT NULL REFERENCES contacts (id),
+    last_activity  INTEGER,
+    at             INTEGER NOT NULL,
+    reason         TEXT NOT NULL,
+    cleared_at     INTEGER
+) WITHOUT ROWID;
+-- The runner: each contact's position in each journey.
+CREATE TABLE IF NOT EXISTS journey_state (
+    journey    TEXT NOT NULL,
+    contact_id TEXT NOT NULL REFERENCES contacts (id),
+    step       TEXT NOT NULL,
+    status     TEXT NOT NULL CHECK (status IN ('active', 'waiting', 'exited', 'completed')),
+    entered_at INTEGER NOT NULL,
+    wake_at    INTEGER,
+    trigger    TEXT,
+    PRIMARY KEY (journey, contact_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS journey_state_by_wake ON journey_state (wake_at) WHERE wake_at IS NOT NULL;
+-- Every message decided on, keyed by its idempotency key, before any
+-- provider is called.
+CREATE TABLE IF NOT EXISTS outbox (
+    key             TEXT PRIMARY KEY NOT NULL,
+    source          TEXT NOT NULL,
+    step            TEXT,
+    contact_id      TEXT NOT NULL REFERENCES contacts (id),
+    channel         TEXT NOT NULL,
+    variant         TEXT,
+    payload         TEXT NOT NULL,
+    status          TEXT NOT NULL CHECK (status IN ('pending', 'sending', 'sent', 'failed', 'dead', 'ambiguous', 'skipped')),
+    reason          TEXT,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER,
+    created_at      INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS outbox_by_status ON outbox (status, next_attempt_at);
+-- Every send attempt and delivery event, append-only.
+CREATE TABLE IF NOT EXISTS deliveries (
+    id          INTEGER PRIMARY KEY,
+    key         TEXT NOT NULL,
+    contact_id  TEXT NOT NULL,
+    channel     TEXT NOT NULL,
+    provider    TEXT,
+    status      TEXT NOT NULL,
+    at          INTEGER NOT NULL,
+    provider_id TEXT,
+    detail      TEXT
+);
+CREATE INDEX IF NOT EXISTS deliveries_by_key ON deliveries (key);
+CREATE INDEX IF NOT EXISTS deliveries_by_contact ON deliveries (contact_id, channel, at);
+",
+    },
+];
+
+/// The version a store is at after every migration.
+pub const VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
 
 /// The SQLite column type of an attribute.
 pub fn column_type(kind: &FieldType) -> &'static str {

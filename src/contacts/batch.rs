@@ -1,0 +1,294 @@
+//! The streaming pipeline shared by `contacts import` and `events ingest`:
+//! a reader thread reads lines in chunks and normalises each chunk on every
+//! core; the calling thread writes each chunk in one transaction. At most a
+//! few chunks are in flight, so memory does not grow with the file, and a
+//! process killed at any moment leaves whole chunks only: the next run finds
+//! them unchanged and completes the rest.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+
+use rusqlite::Connection;
+
+/// Rows per transaction and per normalisation chunk.
+pub const CHUNK: usize = 10_000;
+
+/// One record of the input file, as read.
+#[derive(Debug)]
+pub struct Line {
+    /// 1-based line number where the record starts.
+    pub number: u64,
+    pub raw: Raw,
+    /// Why the record could not even be read (bad UTF-8, bad JSON).
+    pub problem: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum Raw {
+    Csv(Vec<String>),
+    Json(String),
+}
+
+/// What writing one record did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Inserted,
+    Updated,
+    Unchanged,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Summary {
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub rejected: u64,
+}
+
+/// A reader of records: `Ok(None)` at the end, `Err` when the file cannot be read at all.
+pub type Reader<'a> = dyn FnMut() -> Result<Option<(Line, u64)>, String> + Send + 'a;
+
+/// Where rejected records go, created on the first one.
+pub struct Rejects {
+    pub path: PathBuf,
+    /// The CSV header of the input, for a CSV rejects file.
+    csv_header: Option<Vec<String>>,
+    writer: Option<Box<dyn Write>>,
+}
+
+impl Rejects {
+    pub fn new(path: PathBuf, csv_header: Option<Vec<String>>) -> Rejects {
+        Rejects {
+            path,
+            csv_header,
+            writer: None,
+        }
+    }
+
+    pub fn write(&mut self, line: &Line, reason: &str) -> Result<(), String> {
+        let path = self.path.clone();
+        let failed = |error: std::io::Error| format!("cannot write {}: {error}", path.display());
+        if self.writer.is_none() {
+            let file = std::fs::File::create(&self.path).map_err(failed)?;
+            let mut writer: Box<dyn Write> = Box::new(std::io::BufWriter::new(file));
+            if let Some(header) = &self.csv_header {
+                let mut fields = vec!["line".to_string(), "reason".to_string()];
+                fields.extend(header.iter().cloned());
+                writer
+                    .write_all(csv_line(&fields).as_bytes())
+                    .map_err(failed)?;
+            }
+            self.writer = Some(writer);
+        }
+        let text = match &line.raw {
+            Raw::Csv(cells) => {
+                let mut fields = vec![line.number.to_string(), reason.to_string()];
+                fields.extend(cells.iter().cloned());
+                csv_line(&fields)
+            }
+            Raw::Json(text) => {
+                let record = serde_json::from_str::<serde_json::Value>(text)
+                    .unwrap_or_else(|_| serde_json::Value::String(text.clone()));
+                format!(
+                    "{}\n",
+                    serde_json::json!({"line": line.number, "reason": reason, "record": record})
+                )
+            }
+        };
+        match &mut self.writer {
+            Some(writer) => writer.write_all(text.as_bytes()).map_err(failed),
+            None => Ok(()),
+        }
+    }
+
+    /// Flushes the file; with no rejects, removes one left by an earlier run.
+    pub fn finish(&mut self) -> Result<(), String> {
+        match &mut self.writer {
+            Some(writer) => writer
+                .flush()
+                .map_err(|error| format!("cannot write {}: {error}", self.path.display())),
+            None => {
+                if self.path.is_file() {
+                    let _ = std::fs::remove_file(&self.path);
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+fn csv_line(fields: &[String]) -> String {
+    let mut writer = csv::WriterBuilder::new().from_writer(Vec::new());
+    let _ = writer.write_record(fields);
+    let bytes = writer.into_inner().unwrap_or_default();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Default rejects path: next to the input, `FILE.rejects.csv` or `.jsonl`.
+pub fn default_rejects(input: &Path, csv: bool) -> PathBuf {
+    let mut name = input.file_name().unwrap_or_default().to_os_string();
+    name.push(if csv {
+        ".rejects.csv"
+    } else {
+        ".rejects.jsonl"
+    });
+    input.with_file_name(name)
+}
+
+/// A progress bar over the bytes of the input, on a terminal only.
+pub fn progress(total: u64, what: &str) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} {msg} [{bar:40}] {bytes}/{total_bytes} ({eta})",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(what.to_string());
+    Some(bar)
+}
+
+type Chunk<T> = Vec<(Line, Result<T, String>)>;
+
+/// Writes one normalised record: `Ok(Err(reason))` rejects it, `Err` is a store failure.
+pub type Writer<'a, T> =
+    dyn FnMut(&Connection, T) -> rusqlite::Result<Result<Outcome, String>> + 'a;
+
+/// Reads, normalises (in parallel) and writes every record.
+/// `write` returns `Ok(Err(reason))` to reject a record, `Err` when the store fails.
+pub fn run<T: Send>(
+    connection: &Connection,
+    read: &mut Reader<'_>,
+    normalise: &(dyn Fn(&Line) -> Result<T, String> + Sync),
+    write: &mut Writer<'_, T>,
+    rejects: &mut Rejects,
+    bar: Option<&indicatif::ProgressBar>,
+) -> Result<Summary, String> {
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8);
+    let mut summary = Summary::default();
+    std::thread::scope(|scope| -> Result<(), String> {
+        let (sender, receiver) = mpsc::sync_channel::<Result<(Chunk<T>, u64), String>>(2);
+        scope.spawn(move || {
+            loop {
+                let mut lines = Vec::with_capacity(CHUNK);
+                let mut position = 0;
+                while lines.len() < CHUNK {
+                    match read() {
+                        Ok(Some((line, at))) => {
+                            lines.push(line);
+                            position = at;
+                        }
+                        Ok(None) => break,
+                        Err(error) => {
+                            let _ = sender.send(Err(error));
+                            return;
+                        }
+                    }
+                }
+                if lines.is_empty() {
+                    return;
+                }
+                let chunk = normalise_chunk(lines, normalise, workers);
+                if sender.send(Ok((chunk, position))).is_err() {
+                    return;
+                }
+            }
+        });
+        for message in receiver {
+            let (chunk, position) = message?;
+            write_chunk(connection, chunk, write, rejects, &mut summary)?;
+            if let Some(bar) = bar {
+                bar.set_position(position);
+            }
+        }
+        Ok(())
+    })?;
+    rejects.finish()?;
+    Ok(summary)
+}
+
+fn normalise_chunk<T: Send>(
+    lines: Vec<Line>,
+    normalise: &(dyn Fn(&Line) -> Result<T, String> + Sync),
+    workers: usize,
+) -> Chunk<T> {
+    let check = |line: &Line| match &line.problem {
+        Some(problem) => Err(problem.clone()),
+        None => normalise(line),
+    };
+    if workers == 1 || lines.len() < 256 {
+        let results: Vec<_> = lines.iter().map(check).collect();
+        return lines.into_iter().zip(results).collect();
+    }
+    let size = lines.len().div_ceil(workers);
+    let results: Vec<Result<T, String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = lines
+            .chunks(size)
+            .map(|part| scope.spawn(move || part.iter().map(check).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|handle| handle.join().unwrap_or_default())
+            .collect()
+    });
+    if results.len() != lines.len() {
+        // A worker panicked: reject its records rather than lose them silently.
+        return lines
+            .into_iter()
+            .map(|line| (line, Err("internal error while reading this record".into())))
+            .collect();
+    }
+    lines.into_iter().zip(results).collect()
+}
+
+fn write_chunk<T>(
+    connection: &Connection,
+    chunk: Chunk<T>,
+    write: &mut Writer<'_, T>,
+    rejects: &mut Rejects,
+    summary: &mut Summary,
+) -> Result<(), String> {
+    let sql = |error: rusqlite::Error| format!("writing to the store failed: {error}");
+    connection.execute_batch("BEGIN IMMEDIATE").map_err(sql)?;
+    let mut local = Summary::default();
+    let mut rejected = Vec::new();
+    for (line, result) in chunk {
+        let outcome = match result {
+            Ok(record) => match write(connection, record) {
+                Ok(outcome) => outcome,
+                Err(error) => {
+                    let _ = connection.execute_batch("ROLLBACK");
+                    return Err(sql(error));
+                }
+            },
+            Err(reason) => Err(reason),
+        };
+        match outcome {
+            Ok(Outcome::Inserted) => local.inserted += 1,
+            Ok(Outcome::Updated) => local.updated += 1,
+            Ok(Outcome::Unchanged) => local.unchanged += 1,
+            Err(reason) => {
+                local.rejected += 1;
+                rejected.push((line, reason));
+            }
+        }
+    }
+    connection.execute_batch("COMMIT").map_err(sql)?;
+    // Rejects are written after the commit: a record is in the store or in
+    // the rejects file of the run that committed it.
+    for (line, reason) in &rejected {
+        rejects.write(line, reason)?;
+    }
+    summary.inserted += local.inserted;
+    summary.updated += local.updated;
+    summary.unchanged += local.unchanged;
+    summary.rejected += local.rejected;
+    Ok(())
+}

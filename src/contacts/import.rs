@@ -1,0 +1,669 @@
+//! `herald contacts import FILE`: contacts from CSV or JSONL into the store.
+//!
+//! A column (CSV) or key (JSONL) is a built-in field, a declared attribute,
+//! or `consent.<channel>` with optional `consent.<channel>.at` and
+//! `consent.<channel>.source`. An empty cell, `null` or `""` means "not
+//! given": the stored value is kept. A record is merged into the contact
+//! with the same id, else the same email, else the same phone; the file's id
+//! of a contact merged under another id is kept as an alias, so events sent
+//! with it still find the contact. A consent that differs from the current
+//! one is appended to the history; the current one follows the latest.
+
+use std::io::{BufRead, Read};
+use std::path::Path;
+
+use rusqlite::types::Value as Sql;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::Value as Json;
+
+use super::batch::{Line, Outcome, Raw, Reader};
+use super::normalise::{self, Rules};
+use crate::segment::catalog::{Catalog, FieldType};
+use crate::store::schema::identifier;
+use crate::suggestion::did_you_mean;
+
+/// The columns of `contacts` an import writes (every attribute but `id`).
+pub struct Layout {
+    pub columns: Vec<(String, FieldType)>,
+    pub channels: Vec<String>,
+    insert: String,
+    update: String,
+    select: String,
+}
+
+impl Layout {
+    pub fn new(catalog: &Catalog) -> Layout {
+        let columns: Vec<(String, FieldType)> = catalog
+            .attributes
+            .iter()
+            .filter(|(name, _)| name.as_str() != "id")
+            .map(|(name, kind)| (name.clone(), kind.clone()))
+            .collect();
+        let names: Vec<String> = columns.iter().map(|(name, _)| identifier(name)).collect();
+        let insert = format!(
+            "INSERT INTO contacts (id, {}) VALUES (?1, {})",
+            names.join(", "),
+            (2..=names.len() + 1)
+                .map(|i| format!("?{i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let update = format!(
+            "UPDATE contacts SET {} WHERE id = ?1",
+            names
+                .iter()
+                .enumerate()
+                .map(|(i, name)| format!("{name} = coalesce(?{}, {name})", i + 2))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let select = format!("SELECT {} FROM contacts WHERE id = ?1", names.join(", "));
+        Layout {
+            columns,
+            channels: catalog.channels.clone(),
+            insert,
+            update,
+            select,
+        }
+    }
+
+    fn index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|(column, _)| column == name)
+    }
+
+    /// What a column or key of the file means; the error names the unknown one.
+    pub fn field(&self, name: &str) -> Result<Field, String> {
+        let name = name.trim();
+        if name == "id" {
+            return Ok(Field::Id);
+        }
+        if let Some(index) = self.index(name) {
+            return Ok(Field::Column(index));
+        }
+        if let Some(rest) = name.strip_prefix("consent.") {
+            let (channel, part) = match rest.split_once('.') {
+                Some((channel, part)) => (channel, Some(part)),
+                None => (rest, None),
+            };
+            if !self.channels.iter().any(|declared| declared == channel) {
+                let hint = did_you_mean(channel, self.channels.iter().map(String::as_str))
+                    .map(|close| format!("; did you mean `consent.{close}`?"))
+                    .unwrap_or_else(|| {
+                        format!("; the declared channels are: {}", self.channels.join(", "))
+                    });
+                return Err(format!(
+                    "unknown channel `{channel}` in column `{name}`{hint}"
+                ));
+            }
+            let channel = channel.to_string();
+            return match part {
+                None => Ok(Field::ConsentStatus(channel)),
+                Some("at") => Ok(Field::ConsentAt(channel)),
+                Some("source") => Ok(Field::ConsentSource(channel)),
+                Some(other) => Err(format!(
+                    "unknown column `{name}`: `consent.{channel}` takes `.at` or `.source`, not `.{other}`"
+                )),
+            };
+        }
+        let names =
+            std::iter::once("id").chain(self.columns.iter().map(|(column, _)| column.as_str()));
+        Err(match did_you_mean(name, names) {
+            Some(close) => format!("unknown column `{name}`; did you mean `{close}`?"),
+            None => format!(
+                "unknown column `{name}`: not a built-in field, a declared attribute or `consent.<channel>`"
+            ),
+        })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Field {
+    Id,
+    Column(usize),
+    ConsentStatus(String),
+    ConsentAt(String),
+    ConsentSource(String),
+}
+
+/// A consent change a record asks for.
+#[derive(Debug)]
+pub struct Consent {
+    channel: String,
+    granted: bool,
+    at: Option<i64>,
+    source: Option<String>,
+}
+
+/// A normalised record, ready to merge.
+#[derive(Debug)]
+pub struct Record {
+    id: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    /// One per layout column; `None` is "not given".
+    values: Vec<Option<Sql>>,
+    consents: Vec<Consent>,
+}
+
+/// Normalises the fields of one record.
+pub fn normalise(
+    layout: &Layout,
+    rules: &Rules,
+    fields: &[(Field, Json)],
+) -> Result<Record, String> {
+    let mut record = Record {
+        id: None,
+        email: None,
+        phone: None,
+        values: vec![None; layout.columns.len()],
+        consents: Vec::new(),
+    };
+    let mut problems = Vec::new();
+    let mut consent_parts: Parts = Vec::new();
+    type Parts = Vec<(String, Option<bool>, Option<i64>, Option<String>)>;
+    fn part(parts: &mut Parts, channel: &str) -> usize {
+        match parts.iter().position(|(c, ..)| c == channel) {
+            Some(index) => index,
+            None => {
+                parts.push((channel.to_string(), None, None, None));
+                parts.len() - 1
+            }
+        }
+    }
+    for (field, value) in fields {
+        let text = match value {
+            Json::String(text) if text.trim().is_empty() => continue,
+            Json::Null => continue,
+            Json::String(text) => Some(text.trim()),
+            _ => None,
+        };
+        match field {
+            Field::Id => match value {
+                Json::String(_) => record.id = text.map(str::to_string),
+                Json::Number(number) => record.id = Some(number.to_string()),
+                other => problems.push(format!("id `{other}` is not a string")),
+            },
+            Field::Column(index) => {
+                let (name, kind) = &layout.columns[*index];
+                let converted = match (name.as_str(), text) {
+                    ("email", Some(text)) => normalise::email(text).map(|email| {
+                        record.email = Some(email.clone());
+                        Some(Sql::Text(email))
+                    }),
+                    ("phone", Some(text)) => normalise::phone(text, rules).map(|phone| {
+                        record.phone = Some(phone.clone());
+                        Some(Sql::Text(phone))
+                    }),
+                    ("email" | "phone", None) => Err(format!("{name} `{value}` is not a string")),
+                    ("timezone", Some(text)) => match jiff::tz::TimeZone::get(text) {
+                        Ok(_) => Ok(Some(Sql::Text(text.to_string()))),
+                        Err(_) => Err(format!("`{text}` is not an IANA time zone")),
+                    },
+                    _ => normalise::value(value, kind, rules),
+                };
+                match converted {
+                    Ok(converted) => record.values[*index] = converted,
+                    Err(problem) if name == "email" || name == "phone" => problems.push(problem),
+                    Err(problem) => problems.push(format!("{name}: {problem}")),
+                }
+            }
+            Field::ConsentStatus(channel) => {
+                let status = match (value, text.map(str::to_lowercase).as_deref()) {
+                    (Json::Bool(flag), _) => Some(*flag),
+                    (_, Some("granted" | "true" | "yes" | "1" | "да")) => Some(true),
+                    (_, Some("revoked" | "false" | "no" | "0" | "нет")) => Some(false),
+                    _ => None,
+                };
+                match status {
+                    Some(status) => {
+                        let index = part(&mut consent_parts, channel);
+                        consent_parts[index].1 = Some(status);
+                    }
+                    None => problems.push(format!(
+                        "consent.{channel}: `{}` is not `granted` or `revoked`",
+                        text.map_or_else(|| value.to_string(), str::to_string)
+                    )),
+                }
+            }
+            Field::ConsentAt(channel) => match normalise::instant(value, rules) {
+                Ok(at) => {
+                    let index = part(&mut consent_parts, channel);
+                    consent_parts[index].2 = Some(at);
+                }
+                Err(problem) => problems.push(format!("consent.{channel}.at: {problem}")),
+            },
+            Field::ConsentSource(channel) => {
+                let source = text.map_or_else(|| value.to_string(), str::to_string);
+                let index = part(&mut consent_parts, channel);
+                consent_parts[index].3 = Some(source);
+            }
+        }
+    }
+    for (channel, granted, at, source) in consent_parts {
+        match granted {
+            Some(granted) => record.consents.push(Consent {
+                channel,
+                granted,
+                at,
+                source,
+            }),
+            None => problems.push(format!(
+                "consent.{channel}.at or .source is given without consent.{channel}"
+            )),
+        }
+    }
+    if problems.is_empty()
+        && record.id.is_none()
+        && record.email.is_none()
+        && record.phone.is_none()
+    {
+        problems.push("no id, email or phone to identify the contact".to_string());
+    }
+    if problems.is_empty() {
+        Ok(record)
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+/// Merges one record into the store.
+pub fn write(
+    connection: &Connection,
+    layout: &Layout,
+    now: i64,
+    record: Record,
+) -> rusqlite::Result<Result<Outcome, String>> {
+    let lookup = |sql: &str, key: &str| -> rusqlite::Result<Option<String>> {
+        connection
+            .prepare_cached(sql)?
+            .query_row([key], |row| row.get::<_, String>(0))
+            .optional()
+    };
+    let by_id = match &record.id {
+        Some(id) => match lookup("SELECT id FROM contacts WHERE id = ?1", id)? {
+            Some(found) => Some(found),
+            None => lookup(
+                "SELECT contact_id FROM contact_aliases WHERE alias = ?1",
+                id,
+            )?,
+        },
+        None => None,
+    };
+    let by_email = match &record.email {
+        Some(email) => lookup(
+            "SELECT id FROM contacts WHERE email = ?1 ORDER BY rowid LIMIT 1",
+            email,
+        )?,
+        None => None,
+    };
+    let by_phone = match &record.phone {
+        Some(phone) => lookup(
+            "SELECT id FROM contacts WHERE phone = ?1 ORDER BY rowid LIMIT 1",
+            phone,
+        )?,
+        None => None,
+    };
+    let mut target: Option<(&str, String)> = None;
+    for (key, found) in [("id", by_id), ("email", by_email), ("phone", by_phone)] {
+        let Some(found) = found else { continue };
+        match &target {
+            Some((first, existing)) if *existing != found => {
+                return Ok(Err(format!(
+                    "the {first} matches contact `{existing}` but the {key} matches contact `{found}`; \
+                     merge or correct them by hand"
+                )));
+            }
+            Some(_) => {}
+            None => target = Some((key, found)),
+        }
+    }
+    let outcome = match target {
+        None => {
+            let Some(id) = record
+                .id
+                .clone()
+                .or_else(|| record.email.clone())
+                .or_else(|| record.phone.clone())
+            else {
+                return Ok(Err("no id, email or phone to identify the contact".into()));
+            };
+            let mut values = record.values.clone();
+            if let Some(index) = layout.index("created_at")
+                && values[index].is_none()
+            {
+                values[index] = Some(Sql::Integer(now));
+            }
+            let mut parameters: Vec<Sql> = vec![Sql::Text(id.clone())];
+            parameters.extend(values.into_iter().map(|value| value.unwrap_or(Sql::Null)));
+            connection
+                .prepare_cached(&layout.insert)?
+                .execute(rusqlite::params_from_iter(parameters))?;
+            write_consents(connection, &id, &record.consents, now)?;
+            Outcome::Inserted
+        }
+        Some((_, id)) => {
+            let existing: Vec<Sql> =
+                connection
+                    .prepare_cached(&layout.select)?
+                    .query_row([&id], |row| {
+                        (0..layout.columns.len())
+                            .map(|i| row.get::<_, Sql>(i))
+                            .collect()
+                    })?;
+            let changed = record
+                .values
+                .iter()
+                .zip(&existing)
+                .any(|(given, stored)| given.as_ref().is_some_and(|given| given != stored));
+            if changed {
+                let mut parameters: Vec<Sql> = vec![Sql::Text(id.clone())];
+                parameters.extend(
+                    record
+                        .values
+                        .iter()
+                        .map(|value| value.clone().unwrap_or(Sql::Null)),
+                );
+                connection
+                    .prepare_cached(&layout.update)?
+                    .execute(rusqlite::params_from_iter(parameters))?;
+            }
+            let mut aliased = false;
+            if let Some(alias) = &record.id
+                && *alias != id
+            {
+                aliased = connection
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO contact_aliases (alias, contact_id) VALUES (?1, ?2)",
+                    )?
+                    .execute(params![alias, id])?
+                    > 0;
+            }
+            let consented = write_consents(connection, &id, &record.consents, now)?;
+            if changed || aliased || consented {
+                Outcome::Updated
+            } else {
+                Outcome::Unchanged
+            }
+        }
+    };
+    Ok(Ok(outcome))
+}
+
+/// Appends consent changes to the history and moves the current consent to
+/// the latest. Returns whether anything changed.
+fn write_consents(
+    connection: &Connection,
+    contact: &str,
+    consents: &[Consent],
+    now: i64,
+) -> rusqlite::Result<bool> {
+    let mut changed = false;
+    for consent in consents {
+        let status = if consent.granted {
+            "granted"
+        } else {
+            "revoked"
+        };
+        let current: Option<(String, Option<i64>)> = connection
+            .prepare_cached(
+                "SELECT status, at FROM consents WHERE contact_id = ?1 AND channel = ?2",
+            )?
+            .query_row(params![contact, consent.channel], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .optional()?;
+        if current
+            .as_ref()
+            .is_some_and(|(current, _)| current == status)
+        {
+            continue;
+        }
+        let at = consent.at.unwrap_or(now);
+        // An older change given again (the same file twice) is already in
+        // the history.
+        if consent.at.is_some() {
+            let recorded: bool = connection
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM consent_history
+                     WHERE contact_id = ?1 AND channel = ?2 AND status = ?3 AND at = ?4)",
+                )?
+                .query_row(params![contact, consent.channel, status, at], |row| {
+                    row.get(0)
+                })?;
+            if recorded {
+                continue;
+            }
+        }
+        connection
+            .prepare_cached(
+                "INSERT INTO consent_history (contact_id, channel, status, at, source)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                contact,
+                consent.channel,
+                status,
+                at,
+                consent.source
+            ])?;
+        let latest = match &current {
+            Some((_, Some(current_at))) => at >= *current_at,
+            _ => true,
+        };
+        if latest {
+            connection
+                .prepare_cached(
+                    "INSERT INTO consents (contact_id, channel, status, at, source)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (contact_id, channel) DO UPDATE SET
+                       status = excluded.status, at = excluded.at, source = excluded.source",
+                )?
+                .execute(params![
+                    contact,
+                    consent.channel,
+                    status,
+                    at,
+                    consent.source
+                ])?;
+        }
+        changed = true;
+    }
+    Ok(changed)
+}
+
+/// Guesses the delimiter from the header: `;` (spreadsheets in many
+/// locales) when it has more of them than commas, else `,`.
+fn delimiter(path: &Path) -> std::io::Result<u8> {
+    let mut head = Vec::new();
+    std::fs::File::open(path)?
+        .take(64 * 1024)
+        .read_to_end(&mut head)?;
+    let first = head.split(|b| *b == b'\n').next().unwrap_or_default();
+    let count = |c: u8| first.iter().filter(|b| **b == c).count();
+    Ok(if count(b';') > count(b',') {
+        b';'
+    } else {
+        b','
+    })
+}
+
+/// An opened CSV file: its header, the header mapped to fields, and a record reader.
+pub type CsvInput<'a> = (Vec<String>, Vec<Field>, Box<Reader<'a>>);
+
+/// Opens a CSV file. An unknown column is an error for the whole file.
+pub fn csv_reader<'a>(
+    path: &Path,
+    map_field: &dyn Fn(&str) -> Result<Field, String>,
+) -> Result<CsvInput<'a>, Vec<String>> {
+    let io = |error: std::io::Error| vec![format!("cannot read {}: {error}", path.display())];
+    let delimiter = delimiter(path).map_err(io)?;
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .has_headers(false)
+        .from_reader(std::io::BufReader::with_capacity(1 << 20, file));
+    let mut header = csv::ByteRecord::new();
+    match reader.read_byte_record(&mut header) {
+        Ok(true) => {}
+        Ok(false) => return Err(vec![format!("{} is empty", path.display())]),
+        Err(error) => return Err(vec![format!("{}: {error}", path.display())]),
+    }
+    let names: Vec<String> = header
+        .iter()
+        .enumerate()
+        .map(|(index, cell)| {
+            let text = String::from_utf8_lossy(cell).into_owned();
+            let text = if index == 0 {
+                text.trim_start_matches('\u{feff}').to_string()
+            } else {
+                text
+            };
+            text.trim().to_string()
+        })
+        .collect();
+    let mut fields = Vec::new();
+    let mut problems = Vec::new();
+    for (index, name) in names.iter().enumerate() {
+        match map_field(name) {
+            Ok(field) if fields.contains(&field) => {
+                problems.push(format!("column {} `{name}` is given twice", index + 1))
+            }
+            Ok(field) => fields.push(field),
+            Err(problem) => problems.push(format!("column {}: {problem}", index + 1)),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let width = names.len();
+    let mut record = csv::ByteRecord::new();
+    let read = move || -> Result<Option<(Line, u64)>, String> {
+        loop {
+            match reader.read_byte_record(&mut record) {
+                Ok(false) => return Ok(None),
+                Ok(true) => {
+                    let number = record.position().map_or(0, |p| p.line());
+                    let at = reader.position().byte();
+                    // A blank line between records is no record.
+                    if record.len() == 1 && record.get(0).is_some_and(<[u8]>::is_empty) {
+                        continue;
+                    }
+                    let mut problem = None;
+                    let cells: Vec<String> = record
+                        .iter()
+                        .map(|cell| match std::str::from_utf8(cell) {
+                            Ok(text) => text.to_string(),
+                            Err(_) => {
+                                problem = Some("not valid UTF-8 (save the file as UTF-8)".into());
+                                String::from_utf8_lossy(cell).into_owned()
+                            }
+                        })
+                        .collect();
+                    if cells.len() != width {
+                        problem = Some(format!(
+                            "{} fields where the header has {width}",
+                            cells.len()
+                        ));
+                    }
+                    return Ok(Some((
+                        Line {
+                            number,
+                            raw: Raw::Csv(cells),
+                            problem,
+                        },
+                        at,
+                    )));
+                }
+                Err(error) => {
+                    // A malformed record (an unclosed quote) ends the file's
+                    // readable part; the error says where.
+                    return Err(format!("cannot read CSV: {error}"));
+                }
+            }
+        }
+    };
+    Ok((names, fields, Box::new(read)))
+}
+
+/// A JSONL reader: one line per record; blank lines are skipped.
+pub fn jsonl_reader<'a>(path: &Path) -> Result<Box<Reader<'a>>, String> {
+    let file = std::fs::File::open(path)
+        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+    let mut buffer = Vec::new();
+    let mut number = 0u64;
+    let mut at = 0u64;
+    let display = path.display().to_string();
+    Ok(Box::new(move || -> Result<Option<(Line, u64)>, String> {
+        loop {
+            buffer.clear();
+            let read = reader
+                .read_until(b'\n', &mut buffer)
+                .map_err(|error| format!("cannot read {display}: {error}"))?;
+            if read == 0 {
+                return Ok(None);
+            }
+            number += 1;
+            at += read as u64;
+            let bytes = if number == 1 {
+                buffer.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&buffer)
+            } else {
+                &buffer
+            };
+            let (text, problem) = match std::str::from_utf8(bytes) {
+                Ok(text) => (text.trim().to_string(), None),
+                Err(_) => (
+                    String::from_utf8_lossy(bytes).trim().to_string(),
+                    Some("not valid UTF-8".to_string()),
+                ),
+            };
+            if text.is_empty() {
+                continue;
+            }
+            return Ok(Some((
+                Line {
+                    number,
+                    raw: Raw::Json(text),
+                    problem,
+                },
+                at,
+            )));
+        }
+    }))
+}
+
+/// The fields of a JSONL contact line; unknown keys reject the line.
+pub fn json_fields(layout: &Layout, text: &str) -> Result<Vec<(Field, Json)>, String> {
+    let object = match serde_json::from_str::<Json>(text) {
+        Ok(Json::Object(object)) => object,
+        Ok(_) => return Err("not a JSON object".into()),
+        Err(error) => return Err(format!("not valid JSON: {error}")),
+    };
+    let mut fields = Vec::with_capacity(object.len());
+    for (key, value) in object {
+        if key == "consent"
+            && let Json::Object(channels) = value
+        {
+            // `{"consent": {"email": "granted"}}` or `{"email": {"status": …, "at": …}}`.
+            for (channel, consent) in channels {
+                match consent {
+                    Json::Object(parts) => {
+                        for (part, value) in parts {
+                            let name = if part == "status" {
+                                format!("consent.{channel}")
+                            } else {
+                                format!("consent.{channel}.{part}")
+                            };
+                            fields.push((layout.field(&name)?, value));
+                        }
+                    }
+                    other => fields.push((layout.field(&format!("consent.{channel}"))?, other)),
+                }
+            }
+            continue;
+        }
+        fields.push((layout.field(&key)?, value));
+    }
+    Ok(fields)
+}

@@ -1,0 +1,532 @@
+//! The contact-store commands: `herald contacts import`, `herald events
+//! ingest`, `herald contacts clean` and `herald contacts show`. They read
+//! the manifest (the data model, the default phone region, the time zone),
+//! open the store ([`crate::store`]), and stream files through
+//! [`batch`]: rows are normalised ([`normalise`]) and merged ([`import`],
+//! [`ingest`]) in transactions of whole chunks, rejects go to a file with
+//! their line numbers. Exit status: 0 all rows fine, 1 some rejected (or the
+//! file has an unknown column), 2 the command could not run.
+
+pub mod batch;
+pub mod clean;
+pub mod import;
+pub mod ingest;
+pub mod normalise;
+pub mod show;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value as Json;
+
+use crate::cli::{Arguments, ContactsCommand, EventsCommand, InputFormat};
+use crate::error::Error;
+use crate::loader::Project;
+use crate::report::{Format, Reporter};
+use crate::segment::command::{OutputFormat, parse_now};
+use crate::store::{Store, StoreError};
+
+pub fn run_contacts(arguments: &Arguments, command: &ContactsCommand) -> Result<i32, Error> {
+    match command {
+        ContactsCommand::Import {
+            file,
+            input_format,
+            rejects,
+            format,
+        } => import_contacts(arguments, file, *input_format, rejects.as_deref(), *format),
+        ContactsCommand::Clean {
+            dry_run,
+            now,
+            format,
+        } => clean_contacts(arguments, *dry_run, now.as_deref(), *format),
+        ContactsCommand::Show {
+            id,
+            events,
+            now,
+            format,
+        } => show_contact(arguments, id, *events, now.as_deref(), *format),
+    }
+}
+
+pub fn run_events(arguments: &Arguments, command: &EventsCommand) -> Result<i32, Error> {
+    match command {
+        EventsCommand::Ingest {
+            file,
+            rejects,
+            format,
+        } => ingest_events(arguments, file, rejects.as_deref(), *format),
+    }
+}
+
+/// The loaded project with its manifest, or the exit status after its diagnostics were printed.
+fn load(arguments: &Arguments) -> Result<Result<Project, i32>, Error> {
+    let (project, diagnostics) =
+        crate::loader::load(&arguments.project, &crate::schema::Schemas::new())?;
+    if project.manifest.is_none() {
+        let reporter = Reporter {
+            sources: &project.sources,
+            prefix: arguments
+                .project
+                .to_string_lossy()
+                .trim_start_matches("./")
+                .to_string(),
+            color: false,
+        };
+        eprint!("{}", reporter.render(Format::Human, &diagnostics));
+        return Ok(Err(1));
+    }
+    Ok(Ok(project))
+}
+
+fn store_path(arguments: &Arguments, project: &Project) -> PathBuf {
+    arguments.store.clone().unwrap_or_else(|| {
+        let configured = project
+            .manifest
+            .as_ref()
+            .and_then(|manifest| manifest.value.store.clone());
+        arguments
+            .project
+            .join(configured.as_deref().unwrap_or("herald.db"))
+    })
+}
+
+fn open_store(path: &Path, project: &Project, must_exist: bool) -> Result<Store, Error> {
+    if must_exist && !path.is_file() {
+        return Err(Error::Store(StoreError {
+            path: path.to_path_buf(),
+            reason: "no such file (import contacts first)".into(),
+        }));
+    }
+    let Some(manifest) = &project.manifest else {
+        return Err(Error::Usage("the manifest did not load".into()));
+    };
+    let store = Store::open(path, &manifest.value).map_err(Error::Store)?;
+    // Imports look every row up by id, email and phone: keep those indexes
+    // in memory (64 MB of page cache) and every statement prepared.
+    store
+        .connection()
+        .execute_batch("PRAGMA cache_size = -65536")
+        .map_err(|error| {
+            Error::Store(StoreError {
+                path: path.to_path_buf(),
+                reason: error.to_string(),
+            })
+        })?;
+    store.connection().set_prepared_statement_cache_capacity(64);
+    Ok(store)
+}
+
+fn rules(project: &Project) -> Result<normalise::Rules, Error> {
+    let Some(manifest) = &project.manifest else {
+        return Err(Error::Usage("the manifest did not load".into()));
+    };
+    normalise::Rules::new(
+        manifest.value.country.as_ref().map(|c| c.value.as_str()),
+        &manifest.value.timezone.value,
+    )
+    .map_err(Error::Usage)
+}
+
+fn is_csv(file: &Path, input_format: Option<InputFormat>) -> Result<bool, Error> {
+    match input_format {
+        Some(InputFormat::Csv) => Ok(true),
+        Some(InputFormat::Jsonl) => Ok(false),
+        None => match file
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_lowercase)
+            .as_deref()
+        {
+            Some("csv" | "tsv" | "txt") => Ok(true),
+            Some("jsonl" | "ndjson" | "json") => Ok(false),
+            _ => Err(Error::Usage(format!(
+                "cannot tell the format of {} from its extension; give --input-format csv or jsonl",
+                file.display()
+            ))),
+        },
+    }
+}
+
+fn report(
+    what: &str,
+    file: &Path,
+    summary: &batch::Summary,
+    rejects: &Path,
+    format: OutputFormat,
+) -> Result<i32, Error> {
+    let out = match format {
+        OutputFormat::Json => {
+            let mut value = serde_json::to_value(summary).unwrap_or(Json::Null);
+            if summary.rejected > 0 {
+                value["rejects"] = Json::String(rejects.display().to_string());
+            }
+            format!("{value}\n")
+        }
+        OutputFormat::Human => {
+            let mut line = format!(
+                "{}: {} {what}: {} inserted, {} updated, {} unchanged, {} rejected",
+                file.display(),
+                summary.inserted + summary.updated + summary.unchanged + summary.rejected,
+                summary.inserted,
+                summary.updated,
+                summary.unchanged,
+                summary.rejected
+            );
+            if summary.rejected > 0 {
+                line.push_str(&format!(" (see {})", rejects.display()));
+            }
+            line.push('\n');
+            line
+        }
+    };
+    crate::print(&out)?;
+    Ok(i32::from(summary.rejected > 0))
+}
+
+fn file_size(file: &Path) -> Result<u64, Error> {
+    std::fs::metadata(file)
+        .map(|m| m.len())
+        .map_err(|error| Error::Usage(format!("cannot read {}: {error}", file.display())))
+}
+
+fn import_contacts(
+    arguments: &Arguments,
+    file: &Path,
+    input_format: Option<InputFormat>,
+    rejects: Option<&Path>,
+    format: OutputFormat,
+) -> Result<i32, Error> {
+    let project = match load(arguments)? {
+        Ok(project) => project,
+        Err(status) => return Ok(status),
+    };
+    let csv = is_csv(file, input_format)?;
+    let size = file_size(file)?;
+    let rules = rules(&project)?;
+    let path = store_path(arguments, &project);
+    let store = open_store(&path, &project, false)?;
+    let layout = import::Layout::new(store.catalog());
+    let rejects_path = rejects.map_or_else(|| batch::default_rejects(file, csv), Path::to_path_buf);
+    let now = jiff::Timestamp::now().as_second();
+    let bar = batch::progress(size, "importing contacts");
+    let failed = |reason: String| {
+        Error::Store(StoreError {
+            path: path.clone(),
+            reason,
+        })
+    };
+    let summary = if csv {
+        let field = |name: &str| layout.field(name);
+        let (header, fields, mut read) = match import::csv_reader(file, &field) {
+            Ok(opened) => opened,
+            Err(problems) => {
+                for problem in problems {
+                    eprintln!("herald: {}:1: {problem}", file.display());
+                }
+                eprintln!("herald: nothing was imported");
+                return Ok(1);
+            }
+        };
+        let mut rejects = batch::Rejects::new(rejects_path.clone(), Some(header));
+        let normalise = |line: &batch::Line| -> Result<import::Record, String> {
+            let batch::Raw::Csv(cells) = &line.raw else {
+                return Err("not a CSV record".into());
+            };
+            let values: Vec<(import::Field, Json)> = fields
+                .iter()
+                .cloned()
+                .zip(cells.iter().map(|cell| Json::String(cell.clone())))
+                .collect();
+            import::normalise(&layout, &rules, &values)
+        };
+        let mut write = |connection: &rusqlite::Connection, record| {
+            import::write(connection, &layout, now, record)
+        };
+        batch::run(
+            store.connection(),
+            &mut *read,
+            &normalise,
+            &mut write,
+            &mut rejects,
+            bar.as_ref(),
+        )
+        .map_err(failed)?
+    } else {
+        let mut read = import::jsonl_reader(file).map_err(Error::Usage)?;
+        let mut rejects = batch::Rejects::new(rejects_path.clone(), None);
+        let normalise = |line: &batch::Line| -> Result<import::Record, String> {
+            let batch::Raw::Json(text) = &line.raw else {
+                return Err("not a JSON line".into());
+            };
+            let fields = import::json_fields(&layout, text)?;
+            import::normalise(&layout, &rules, &fields)
+        };
+        let mut write = |connection: &rusqlite::Connection, record| {
+            import::write(connection, &layout, now, record)
+        };
+        batch::run(
+            store.connection(),
+            &mut *read,
+            &normalise,
+            &mut write,
+            &mut rejects,
+            bar.as_ref(),
+        )
+        .map_err(failed)?
+    };
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    report("contacts", file, &summary, &rejects_path, format)
+}
+
+fn ingest_events(
+    arguments: &Arguments,
+    file: &Path,
+    rejects: Option<&Path>,
+    format: OutputFormat,
+) -> Result<i32, Error> {
+    let project = match load(arguments)? {
+        Ok(project) => project,
+        Err(status) => return Ok(status),
+    };
+    let size = file_size(file)?;
+    let rules = rules(&project)?;
+    let path = store_path(arguments, &project);
+    let store = open_store(&path, &project, true)?;
+    let Some(manifest) = &project.manifest else {
+        return Ok(1);
+    };
+    let types = ingest::EventTypes::new(&manifest.value);
+    let rejects_path =
+        rejects.map_or_else(|| batch::default_rejects(file, false), Path::to_path_buf);
+    let bar = batch::progress(size, "ingesting events");
+    let mut read = import::jsonl_reader(file).map_err(Error::Usage)?;
+    let mut rejects = batch::Rejects::new(rejects_path.clone(), None);
+    let normalise = |line: &batch::Line| -> Result<ingest::EventRecord, String> {
+        let batch::Raw::Json(text) = &line.raw else {
+            return Err("not a JSON line".into());
+        };
+        ingest::normalise(&types, &rules, text)
+    };
+    let mut write = |connection: &rusqlite::Connection, record| ingest::write(connection, record);
+    let summary = batch::run(
+        store.connection(),
+        &mut *read,
+        &normalise,
+        &mut write,
+        &mut rejects,
+        bar.as_ref(),
+    )
+    .map_err(|reason| {
+        Error::Store(StoreError {
+            path: path.clone(),
+            reason,
+        })
+    })?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    report("events", file, &summary, &rejects_path, format)
+}
+
+fn now_in(project: &Project, now: Option<&str>) -> Result<jiff::Timestamp, Error> {
+    let timezone = project
+        .manifest
+        .as_ref()
+        .map(|m| m.value.timezone.value.clone())
+        .unwrap_or_else(|| "UTC".into());
+    match now {
+        Some(text) => parse_now(text, &timezone),
+        None => Ok(jiff::Timestamp::now()),
+    }
+}
+
+fn clean_contacts(
+    arguments: &Arguments,
+    dry_run: bool,
+    now: Option<&str>,
+    format: OutputFormat,
+) -> Result<i32, Error> {
+    let project = match load(arguments)? {
+        Ok(project) => project,
+        Err(status) => return Ok(status),
+    };
+    let Some(manifest) = &project.manifest else {
+        return Ok(1);
+    };
+    let manifest = &manifest.value;
+    let now = now_in(&project, now)?;
+    let rules = rules(&project)?;
+    let cutoff = match &manifest.policies.lapse_after {
+        Some(text) => {
+            let duration = crate::duration::Duration::parse(&text.value)
+                .map_err(|reason| Error::Usage(format!("policies.lapse_after: {reason}")))?;
+            let clock = crate::segment::functions::Clock::new(now, &manifest.timezone.value);
+            Some(clock.ago(duration).as_second())
+        }
+        None => None,
+    };
+    let mut conversions: Vec<String> = project
+        .campaigns
+        .iter()
+        .filter_map(|c| c.value.goal.as_ref().map(|g| g.event.value.clone()))
+        .chain(
+            project
+                .journeys
+                .iter()
+                .filter_map(|j| j.value.goal.as_ref().map(|g| g.event.value.clone())),
+        )
+        .collect();
+    if conversions.is_empty() && manifest.events.keys().any(|e| e.value == "purchase") {
+        conversions.push("purchase".into());
+    }
+    conversions.sort();
+    conversions.dedup();
+    let path = store_path(arguments, &project);
+    let store = open_store(&path, &project, true)?;
+    let settings = clean::Settings {
+        rules: &rules,
+        now: now.as_second(),
+        cutoff,
+        conversions: conversions.clone(),
+        dry_run,
+    };
+    let mut changes: Vec<clean::Change> = Vec::new();
+    let mut counts = [0u64; 3];
+    let mut lines = String::new();
+    let checked = clean::run(store.connection(), &settings, &mut |change| {
+        let index = match change.action {
+            "suppress" => 0,
+            "lapse" => 1,
+            _ => 2,
+        };
+        counts[index] += 1;
+        if dry_run {
+            match format {
+                OutputFormat::Json if changes.len() < 100_000 => changes.push(change.clone()),
+                OutputFormat::Json => {}
+                OutputFormat::Human => {
+                    let what = match &change.channel {
+                        Some(channel) => format!("{} {channel}", change.action),
+                        None => change.action.to_string(),
+                    };
+                    lines.push_str(&format!("{}  {what}: {}\n", change.contact, change.reason));
+                }
+            }
+        }
+    })
+    .map_err(|error| {
+        Error::Store(StoreError {
+            path: path.clone(),
+            reason: error.to_string(),
+        })
+    })?;
+    let out = match format {
+        OutputFormat::Json => format!(
+            "{}\n",
+            serde_json::json!({
+                "checked": checked,
+                "suppressed_invalid": counts[0],
+                "lapsed": counts[1],
+                "no_longer_lapsed": counts[2],
+                "dry_run": dry_run,
+                "changes": changes,
+            })
+        ),
+        OutputFormat::Human => {
+            let mut out = lines;
+            let verb = if dry_run { "would be" } else { "" };
+            let verb = |text: &str| {
+                if dry_run {
+                    format!("{verb} {text}")
+                } else {
+                    text.to_string()
+                }
+            };
+            out.push_str(&format!(
+                "{checked} contacts checked: {} {}, {} {}, {} {}",
+                counts[0],
+                verb("suppressed as invalid"),
+                counts[1],
+                verb("marked lapsed"),
+                counts[2],
+                verb("no longer lapsed"),
+            ));
+            if cutoff.is_none() {
+                out.push_str(" (no `policies.lapse_after` in herald.yaml: lapses not checked)");
+            } else if conversions.is_empty() {
+                out.push_str(" (no goal events or `purchase` event: conversions unknown)");
+            }
+            if dry_run {
+                out.push_str("; dry run, nothing changed");
+            }
+            out.push('\n');
+            out
+        }
+    };
+    crate::print(&out)?;
+    Ok(0)
+}
+
+fn show_contact(
+    arguments: &Arguments,
+    id: &str,
+    events: usize,
+    now: Option<&str>,
+    format: OutputFormat,
+) -> Result<i32, Error> {
+    let project = match load(arguments)? {
+        Ok(project) => project,
+        Err(status) => return Ok(status),
+    };
+    let now = now_in(&project, now)?;
+    let path = store_path(arguments, &project);
+    let store = open_store(&path, &project, true)?;
+    let failed = |error: rusqlite::Error| {
+        Error::Store(StoreError {
+            path: path.clone(),
+            reason: error.to_string(),
+        })
+    };
+    let Some(resolved) = show::resolve(store.connection(), id).map_err(failed)? else {
+        eprintln!("herald: no contact `{id}` in {}", path.display());
+        return Ok(1);
+    };
+    let Some(contact) = store.contact(&resolved).map_err(Error::Store)? else {
+        eprintln!("herald: no contact `{id}` in {}", path.display());
+        return Ok(1);
+    };
+    let (filters, _) = crate::segment::check::check(&project);
+    let segments = filters.segment_exprs();
+    let timezone = project
+        .manifest
+        .as_ref()
+        .map(|m| m.value.timezone.value.clone())
+        .unwrap_or_default();
+    let clock = crate::segment::functions::Clock::new(now, &timezone);
+    let evaluator = crate::segment::eval::Evaluator {
+        catalog: &filters.catalog,
+        clock: &clock,
+        segments: &segments,
+        context: Default::default(),
+        trigger: None,
+    };
+    let members: Vec<String> = filters
+        .filters
+        .iter()
+        .filter_map(|filter| match (&filter.site, &filter.expr) {
+            (crate::segment::check::Site::Segment(name), Some(expr)) if filter.valid => {
+                evaluator.matches(expr, &contact).then(|| name.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    let described =
+        show::describe(store.connection(), &contact, members, events).map_err(failed)?;
+    let out = match format {
+        OutputFormat::Json => format!("{described}\n"),
+        OutputFormat::Human => show::render(&described),
+    };
+    crate::print(&out)?;
+    Ok(0)
+}

@@ -1,0 +1,639 @@
+//! The contact store end to end: `herald contacts import`, `herald events
+//! ingest`, `herald contacts clean` and `herald contacts show` on real
+//! SQLite files in temp directories, driving the real binary.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use rusqlite::Connection;
+
+const MANIFEST: &str = r#"timezone: Europe/Moscow
+country: RU
+contact:
+  attributes:
+    first_name: string
+    city: string
+    orders_count: integer
+    total_spent: number
+    birthday: date
+    tags: list
+    loyalty: {type: enum, values: [basic, silver, gold]}
+events:
+  purchase:
+    properties:
+      order_id: {type: string, required: true}
+      amount: number
+channels:
+  email: {provider: file}
+  sms: {provider: file}
+providers:
+  file: {kind: file, path: out.jsonl}
+policies:
+  lapse_after: 6 months
+lint:
+  unused-segment: allow
+"#;
+
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("herald.yaml"), MANIFEST).unwrap();
+    std::fs::create_dir_all(dir.path().join("segments")).unwrap();
+    std::fs::write(
+        dir.path().join("segments/buyers.yaml"),
+        "filter: did purchase within 90 days\n",
+    )
+    .unwrap();
+    dir
+}
+
+fn herald(root: &Path, arguments: &[&str]) -> (String, String, i32) {
+    let output = Command::cargo_bin("herald")
+        .unwrap()
+        .current_dir(root)
+        .args(arguments)
+        .output()
+        .unwrap();
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+        output.status.code().unwrap_or(-1),
+    )
+}
+
+fn store(root: &Path) -> Connection {
+    Connection::open(root.join("herald.db")).unwrap()
+}
+
+fn count(root: &Path, sql: &str) -> i64 {
+    store(root).query_row(sql, [], |row| row.get(0)).unwrap()
+}
+
+const EDGE_CASES: &str = "\u{feff}id,email,phone,first_name,city,orders_count,total_spent,birthday,tags,loyalty,consent.email,consent.email.at,consent.email.source\n\
+c1,Anna@Example.RU,8 912 345-67-89,Анна,\"Москва, \"\"центр\"\"\",3,\"1 990,50\",1990-05-01,\"vip;опт\",gold,granted,2026-01-01T00:00:00Z,site\n\
+c2,bad@,,Борис,,x,,,,,,,\n\
+c3,,12345,,,,,,,,,,\n\
+c4,,+7 912 000-00-01,,,,,31.02.1990,,Gold,,,\n\
+c5,,\"8 (912) 000-00-02\",Вера,,,,,,,,,\n\
+c6,vera@example.ru,,,,,,,,,maybe,,\n\
+\n\
+c7,,,\"Многострочное\nимя\",,,,,,,,,\n";
+
+#[test]
+fn csv_edge_cases_are_imported_or_rejected_with_line_and_reason() {
+    let dir = project();
+    let root = dir.path();
+    std::fs::write(root.join("contacts.csv"), EDGE_CASES).unwrap();
+    let (stdout, stderr, status) = herald(root, &["contacts", "import", "contacts.csv"]);
+    assert_eq!(status, 1, "{stderr}");
+    insta::assert_snapshot!(stdout, @"contacts.csv: 7 contacts: 3 inserted, 0 updated, 0 unchanged, 4 rejected (see contacts.csv.rejects.csv)");
+    let rejects = std::fs::read_to_string(root.join("contacts.csv.rejects.csv")).unwrap();
+    insta::assert_snapshot!(rejects, @r#"
+    line,reason,id,email,phone,first_name,city,orders_count,total_spent,birthday,tags,loyalty,consent.email,consent.email.at,consent.email.source
+    3,email `bad@` is not valid: Domain is empty.; orders_count: `x` is not an integer,c2,bad@,,Борис,,x,,,,,,,
+    4,phone `12345` is not a valid number (read with default region RU),c3,,12345,,,,,,,,,,
+    5,"birthday: `31.02.1990` is not a date; write `YYYY-MM-DD`; loyalty: `Gold` is not one of basic, silver, gold; did you mean `gold`?",c4,,+7 912 000-00-01,,,,,31.02.1990,,Gold,,,
+    7,consent.email: `maybe` is not `granted` or `revoked`,c6,vera@example.ru,,,,,,,,,maybe,,
+    "#);
+    let connection = store(root);
+    let (email, phone, city, orders, spent, tags): (String, String, String, i64, f64, String) =
+        connection
+            .query_row(
+                "SELECT email, phone, city, orders_count, total_spent, tags FROM contacts WHERE id = 'c1'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+            )
+            .unwrap();
+    assert_eq!(email, "anna@example.ru");
+    assert_eq!(phone, "+79123456789");
+    assert_eq!(city, "Москва, \"центр\"");
+    assert_eq!((orders, spent), (3, 1990.5));
+    assert_eq!(tags, r#"["vip","опт"]"#);
+    let phone: String = connection
+        .query_row("SELECT phone FROM contacts WHERE id = 'c5'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(phone, "+79120000002");
+    let name: String = connection
+        .query_row("SELECT first_name FROM contacts WHERE id = 'c7'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(name, "Многострочное\nимя");
+}
+
+#[test]
+fn unknown_column_stops_the_import_before_anything_is_written() {
+    let dir = project();
+    let root = dir.path();
+    std::fs::write(
+        root.join("c.csv"),
+        "id,cty,consent.emial\nc1,Москва,granted\n",
+    )
+    .unwrap();
+    let (stdout, stderr, status) = herald(root, &["contacts", "import", "c.csv"]);
+    assert_eq!((stdout.as_str(), status), ("", 1));
+    insta::assert_snapshot!(stderr, @r"
+    herald: c.csv:1: column 2: unknown column `cty`; did you mean `city`?
+    herald: c.csv:1: column 3: unknown channel `emial` in column `consent.emial`; did you mean `consent.email`?
+    herald: nothing was imported
+    ");
+    assert_eq!(count(root, "SELECT count(*) FROM contacts"), 0);
+}
+
+#[test]
+fn semicolon_csv_and_jsonl_are_read_alike() {
+    let dir = project();
+    let root = dir.path();
+    std::fs::write(
+        root.join("a.csv"),
+        "id;email;tags\nc1;a@example.ru;vip, опт\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("b.jsonl"),
+        "{\"id\": \"c2\", \"email\": \"B@Example.ru\", \"tags\": [\"vip\"], \"orders_count\": 2, \"consent\": {\"email\": {\"status\": \"granted\", \"at\": \"2026-01-01T00:00:00Z\"}}}\n\n{\"id\": \"c3\", \"unknown\": 1}\nnot json\n",
+    )
+    .unwrap();
+    assert_eq!(herald(root, &["contacts", "import", "a.csv"]).2, 0);
+    let (stdout, _, status) = herald(root, &["contacts", "import", "b.jsonl", "--format", "json"]);
+    assert_eq!(status, 1);
+    insta::assert_snapshot!(stdout, @r#"{"inserted":1,"rejected":2,"rejects":"b.jsonl.rejects.jsonl","unchanged":0,"updated":0}"#);
+    let rejects = std::fs::read_to_string(root.join("b.jsonl.rejects.jsonl")).unwrap();
+    insta::assert_snapshot!(rejects, @r#"
+    {"line":3,"reason":"unknown column `unknown`: not a built-in field, a declared attribute or `consent.<channel>`","record":{"id":"c3","unknown":1}}
+    {"line":4,"reason":"not valid JSON: expected ident at line 1 column 2","record":"not json"}
+    "#);
+    assert_eq!(
+        count(
+            root,
+            "SELECT count(*) FROM consents WHERE status = 'granted'"
+        ),
+        1
+    );
+}
+
+#[test]
+fn duplicates_merge_by_id_email_or_phone_and_keep_the_files_id_as_alias() {
+    let dir = project();
+    let root = dir.path();
+    std::fs::write(
+        root.join("first.csv"),
+        "id,email,phone,city\nc1,anna@example.ru,,Москва\nc2,,89120000003,Казань\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("second.csv"),
+        "id,email,phone,city,orders_count\ncrm-1,ANNA@example.ru,,,4\n,,+7 912 000-00-03,Самара,\nc2,anna@example.ru,,,\n",
+    )
+    .unwrap();
+    assert_eq!(herald(root, &["contacts", "import", "first.csv"]).2, 0);
+    let (stdout, _, status) = herald(root, &["contacts", "import", "second.csv"]);
+    assert_eq!(status, 1);
+    insta::assert_snapshot!(stdout, @"second.csv: 3 contacts: 0 inserted, 2 updated, 0 unchanged, 1 rejected (see second.csv.rejects.csv)");
+    let rejects = std::fs::read_to_string(root.join("second.csv.rejects.csv")).unwrap();
+    assert!(
+        rejects.contains("4,the id matches contact `c2` but the email matches contact `c1`"),
+        "{rejects}"
+    );
+    assert_eq!(count(root, "SELECT count(*) FROM contacts"), 2);
+    // An empty cell keeps the stored city.
+    assert_eq!(
+        count(
+            root,
+            "SELECT orders_count FROM contacts WHERE id = 'c1' AND city = 'Москва'"
+        ),
+        4
+    );
+    assert_eq!(
+        count(
+            root,
+            "SELECT count(*) FROM contacts WHERE id = 'c2' AND city = 'Самара'"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            root,
+            "SELECT count(*) FROM contact_aliases WHERE alias = 'crm-1' AND contact_id = 'c1'"
+        ),
+        1
+    );
+    // Events under the alias belong to the merged contact.
+    std::fs::write(
+        root.join("events.jsonl"),
+        "{\"id\": \"e1\", \"contact_id\": \"crm-1\", \"event\": \"purchase\", \"at\": \"2026-02-01T10:00:00Z\", \"properties\": {\"order_id\": \"o1\"}}\n",
+    )
+    .unwrap();
+    assert_eq!(herald(root, &["events", "ingest", "events.jsonl"]).2, 0);
+    assert_eq!(
+        count(root, "SELECT count(*) FROM events WHERE contact_id = 'c1'"),
+        1
+    );
+}
+
+#[test]
+fn reimporting_the_same_file_changes_nothing() {
+    let dir = project();
+    let root = dir.path();
+    std::fs::write(
+        root.join("c.csv"),
+        "id,email,phone,total_spent,consent.email,consent.sms\nc1,a@example.ru,89123456789,10.5,granted,revoked\nc2,b@example.ru,,,granted,\n",
+    )
+    .unwrap();
+    assert_eq!(herald(root, &["contacts", "import", "c.csv"]).2, 0);
+    let before = dump(root);
+    let (stdout, _, status) = herald(root, &["contacts", "import", "c.csv"]);
+    assert_eq!(status, 0);
+    insta::assert_snapshot!(stdout, @"c.csv: 2 contacts: 0 inserted, 0 updated, 2 unchanged, 0 rejected");
+    assert_eq!(dump(root), before);
+}
+
+fn dump(root: &Path) -> String {
+    let connection = store(root);
+    let mut out = String::new();
+    for table in [
+        "contacts",
+        "consents",
+        "consent_history",
+        "suppressions",
+        "contact_aliases",
+        "events",
+    ] {
+        let mut statement = connection
+            .prepare(&format!("SELECT * FROM {table} ORDER BY 1, 2"))
+            .unwrap();
+        let columns = statement.column_count();
+        let mut rows = statement.query([]).unwrap();
+        while let Some(row) = rows.next().unwrap() {
+            let cells: Vec<String> = (0..columns)
+                .map(|i| format!("{:?}", row.get::<_, rusqlite::types::Value>(i).unwrap()))
+                .collect();
+            out.push_str(&format!("{table}: {}\n", cells.join(" | ")));
+        }
+    }
+    out
+}
+
+#[test]
+fn consent_changes_are_appended_to_the_history() {
+    let dir = project();
+    let root = dir.path();
+    let write = |name: &str, status: &str, at: &str, source: &str| {
+        std::fs::write(
+            root.join(name),
+            format!("id,email,consent.email,consent.email.at,consent.email.source\nc1,a@example.ru,{status},{at},{source}\n"),
+        )
+        .unwrap();
+    };
+    write("1.csv", "granted", "2026-01-01T00:00:00Z", "site");
+    write(
+        "2.csv",
+        "revoked",
+        "2026-02-01T00:00:00Z",
+        "unsubscribe link",
+    );
+    write("3.csv", "granted", "2026-03-01T00:00:00+03:00", "shop");
+    for file in ["1.csv", "2.csv", "3.csv", "2.csv"] {
+        assert_eq!(herald(root, &["contacts", "import", file]).2, 0);
+    }
+    let (stdout, _, status) = herald(
+        root,
+        &["contacts", "show", "c1", "--now", "2026-03-02T00:00:00Z"],
+    );
+    assert_eq!(status, 0);
+    let history = stdout
+        .lines()
+        .skip_while(|line| !line.starts_with("consent:"))
+        .take_while(|line| !line.starts_with("suppressions"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    // Importing the older revocation again adds nothing and leaves the
+    // latest (granted) current.
+    insta::assert_snapshot!(history, @r"
+    consent:
+      email  granted  2026-02-28T21:00:00Z  shop
+    consent history:
+      email  granted  2026-01-01T00:00:00Z  site
+      email  revoked  2026-02-01T00:00:00Z  unsubscribe link
+      email  granted  2026-02-28T21:00:00Z  shop
+    ");
+}
+
+#[test]
+fn events_are_validated_idempotent_and_never_invent_contacts() {
+    let dir = project();
+    let root = dir.path();
+    std::fs::write(root.join("c.csv"), "id,email\nc1,a@example.ru\n").unwrap();
+    assert_eq!(herald(root, &["contacts", "import", "c.csv"]).2, 0);
+    let events = [
+        r#"{"id": "e1", "contact_id": "c1", "event": "purchase", "at": "2026-02-01T10:00:00Z", "properties": {"order_id": "o1", "amount": "1990.5"}}"#,
+        r#"{"id": "e2", "contact_id": "ghost", "event": "purchase", "at": "2026-02-01T10:00:00Z", "properties": {"order_id": "o2"}}"#,
+        r#"{"id": "e3", "contact_id": "c1", "event": "purchse", "at": "2026-02-01T10:00:00Z"}"#,
+        r#"{"id": "e4", "contact_id": "c1", "event": "purchase", "at": "yesterday", "properties": {"amount": "много", "coupon": "X"}}"#,
+        r#"{"id": "e1", "contact_id": "c1", "event": "purchase", "at": "2026-02-01T10:00:00Z", "properties": {"order_id": "o1", "amount": 1990.5}}"#,
+    ];
+    std::fs::write(root.join("e.jsonl"), events.join("\n")).unwrap();
+    let (stdout, _, status) = herald(root, &["events", "ingest", "e.jsonl"]);
+    assert_eq!(status, 1);
+    insta::assert_snapshot!(stdout, @"e.jsonl: 5 events: 1 inserted, 0 updated, 1 unchanged, 3 rejected (see e.jsonl.rejects.jsonl)");
+    let rejects: Vec<String> = std::fs::read_to_string(root.join("e.jsonl.rejects.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let value: serde_json::Value = serde_json::from_str(line).unwrap();
+            format!("{}: {}", value["line"], value["reason"].as_str().unwrap())
+        })
+        .collect();
+    insta::assert_snapshot!(rejects.join("\n"), @r"
+    2: unknown contact `ghost`; import the contact first
+    3: unknown event `purchse`; did you mean `purchase`?
+    4: at: `yesterday` is not an RFC 3339 time; amount: `много` is not a number; unknown property `coupon` of `purchase`; required property `order_id` of `purchase` is missing
+    ");
+    assert_eq!(count(root, "SELECT count(*) FROM contacts"), 1);
+    let (stdout, _, _) = herald(root, &["events", "ingest", "e.jsonl"]);
+    insta::assert_snapshot!(stdout, @"e.jsonl: 5 events: 0 inserted, 0 updated, 2 unchanged, 3 rejected (see e.jsonl.rejects.jsonl)");
+    std::fs::write(
+        root.join("changed.jsonl"),
+        r#"{"id": "e1", "contact_id": "c1", "event": "purchase", "at": "2026-02-02T10:00:00Z", "properties": {"order_id": "o1"}}"#,
+    )
+    .unwrap();
+    let (_, _, status) = herald(root, &["events", "ingest", "changed.jsonl"]);
+    assert_eq!(status, 1);
+}
+
+#[test]
+fn events_need_a_store() {
+    let dir = project();
+    std::fs::write(dir.path().join("e.jsonl"), "").unwrap();
+    let (_, stderr, status) = herald(dir.path(), &["events", "ingest", "e.jsonl"]);
+    assert_eq!(status, 2);
+    assert!(stderr.contains("import contacts first"), "{stderr}");
+}
+
+#[test]
+fn clean_marks_invalid_and_lapsed_contacts_without_deleting() {
+    let dir = project();
+    let root = dir.path();
+    std::fs::write(
+        root.join("c.csv"),
+        "id,email,created_at\nbuyer,a@example.ru,2025-01-01\nold,b@example.ru,2025-01-01\nnew,c@example.ru,2026-02-01\nnobody,,2025-01-01\n",
+    )
+    .unwrap();
+    assert_eq!(herald(root, &["contacts", "import", "c.csv"]).2, 0);
+    std::fs::write(
+        root.join("e.jsonl"),
+        "{\"id\": \"e1\", \"contact_id\": \"buyer\", \"event\": \"purchase\", \"at\": \"2026-02-01T10:00:00Z\", \"properties\": {\"order_id\": \"o1\"}}\n{\"id\": \"e2\", \"contact_id\": \"old\", \"event\": \"purchase\", \"at\": \"2025-06-01T10:00:00Z\", \"properties\": {\"order_id\": \"o2\"}}\n",
+    )
+    .unwrap();
+    assert_eq!(herald(root, &["events", "ingest", "e.jsonl"]).2, 0);
+    // A bad address written by an older tool.
+    store(root)
+        .execute(
+            "UPDATE contacts SET email = 'broken@@example' WHERE id = 'new'",
+            [],
+        )
+        .unwrap();
+    let now = ["--now", "2026-03-01T09:00:00Z"];
+    let before = dump(root);
+    let (stdout, _, status) = herald(
+        root,
+        &[&["contacts", "clean", "--dry-run"][..], &now].concat(),
+    );
+    assert_eq!(status, 0);
+    insta::assert_snapshot!(stdout, @r"
+    old  lapse: no conversion since 2025-06-01
+    new  suppress email: email `broken@@example` is not valid: Invalid character.
+    nobody  suppress *: no address on any channel
+    nobody  lapse: never converted; in the base since 2024-12-31
+    4 contacts checked: 2 would be suppressed as invalid, 2 would be marked lapsed, 0 would be no longer lapsed; dry run, nothing changed
+    ");
+    assert_eq!(dump(root), before);
+    let (stdout, _, _) = herald(root, &[&["contacts", "clean"][..], &now].concat());
+    insta::assert_snapshot!(stdout, @"4 contacts checked: 2 suppressed as invalid, 2 marked lapsed, 0 no longer lapsed");
+    let (stdout, _, _) = herald(root, &[&["contacts", "clean"][..], &now].concat());
+    insta::assert_snapshot!(stdout, @"4 contacts checked: 0 suppressed as invalid, 0 marked lapsed, 0 no longer lapsed");
+    assert_eq!(count(root, "SELECT count(*) FROM contacts"), 4);
+    // The lapsed customer buys again: the next clean clears the mark.
+    std::fs::write(
+        root.join("e2.jsonl"),
+        "{\"id\": \"e3\", \"contact_id\": \"old\", \"event\": \"purchase\", \"at\": \"2026-02-20T10:00:00Z\", \"properties\": {\"order_id\": \"o3\"}}\n",
+    )
+    .unwrap();
+    assert_eq!(herald(root, &["events", "ingest", "e2.jsonl"]).2, 0);
+    let (stdout, _, _) = herald(root, &[&["contacts", "clean"][..], &now].concat());
+    insta::assert_snapshot!(stdout, @"4 contacts checked: 0 suppressed as invalid, 0 marked lapsed, 1 no longer lapsed");
+    let (stdout, _, _) = herald(root, &[&["contacts", "show", "nobody"][..], &now].concat());
+    assert!(
+        stdout.contains("*  invalid  2026-03-01T09:00:00Z  no address on any channel"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("lapsed: since 2026-03-01T09:00:00Z (never converted"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn show_prints_consent_events_and_segments() {
+    let dir = project();
+    let root = dir.path();
+    std::fs::write(
+        root.join("c.csv"),
+        "id,email,first_name,consent.email,consent.email.at,consent.email.source\nc1,a@example.ru,Анна,granted,2026-01-01T00:00:00Z,site\n",
+    )
+    .unwrap();
+    assert_eq!(herald(root, &["contacts", "import", "c.csv"]).2, 0);
+    std::fs::write(
+        root.join("e.jsonl"),
+        "{\"id\": \"e1\", \"contact_id\": \"c1\", \"event\": \"purchase\", \"at\": \"2026-02-01T10:00:00Z\", \"properties\": {\"order_id\": \"o1\", \"amount\": 990}}\n",
+    )
+    .unwrap();
+    assert_eq!(herald(root, &["events", "ingest", "e.jsonl"]).2, 0);
+    let (stdout, _, status) = herald(
+        root,
+        &["contacts", "show", "c1", "--now", "2026-03-01T09:00:00Z"],
+    );
+    assert_eq!(status, 0);
+    let stdout: String = stdout
+        .lines()
+        .filter(|line| !line.contains("created_at"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    insta::assert_snapshot!(stdout, @r#"
+    contact c1
+      email       a@example.ru
+      first_name  Анна
+    consent:
+      email  granted  2026-01-01T00:00:00Z  site
+    consent history:
+      email  granted  2026-01-01T00:00:00Z  site
+    suppressions: none
+    lapsed: no
+    events: 1 (latest 1 shown)
+      2026-02-01T10:00:00Z  purchase  e1  {"amount":990.0,"order_id":"o1"}
+    segments: buyers
+    "#);
+    let (_, stderr, status) = herald(root, &["contacts", "show", "nobody"]);
+    assert_eq!(status, 1);
+    assert!(stderr.contains("no contact `nobody`"));
+}
+
+#[test]
+fn an_older_store_is_migrated_forward_with_its_data() {
+    let dir = project();
+    let root = dir.path();
+    // Schema version 1 as the first release wrote it, built by hand.
+    {
+        let connection = store(root);
+        connection
+            .execute_batch(
+                "CREATE TABLE schema_version (version INTEGER NOT NULL);
+                 INSERT INTO schema_version VALUES (1);
+                 CREATE TABLE contacts (id TEXT PRIMARY KEY NOT NULL, email TEXT, phone TEXT,
+                   telegram_chat_id TEXT, whatsapp TEXT, viber_id TEXT, vk_id TEXT, push_token TEXT,
+                   timezone TEXT, locale TEXT, created_at INTEGER, city TEXT, orders_count INTEGER);
+                 CREATE TABLE consents (contact_id TEXT NOT NULL, channel TEXT NOT NULL,
+                   status TEXT NOT NULL, at INTEGER, source TEXT, PRIMARY KEY (contact_id, channel)) WITHOUT ROWID;
+                 CREATE TABLE consent_history (contact_id TEXT NOT NULL, channel TEXT NOT NULL,
+                   status TEXT NOT NULL, at INTEGER, source TEXT);
+                 CREATE TABLE suppressions (contact_id TEXT NOT NULL, channel TEXT NOT NULL,
+                   reason TEXT NOT NULL, at INTEGER, PRIMARY KEY (contact_id, channel)) WITHOUT ROWID;
+                 CREATE TABLE events (id TEXT PRIMARY KEY NOT NULL, contact_id TEXT NOT NULL,
+                   event TEXT NOT NULL, at INTEGER NOT NULL, properties TEXT NOT NULL DEFAULT '{}');
+                 INSERT INTO contacts (id, email, city, orders_count) VALUES ('old', 'old@example.ru', 'Тула', 2);
+                 INSERT INTO suppressions VALUES ('old', 'sms', 'bounced', 100);",
+            )
+            .unwrap();
+    }
+    std::fs::write(
+        root.join("c.csv"),
+        "id,email,loyalty\nold,,gold\nnew,new@example.ru,basic\n",
+    )
+    .unwrap();
+    let (stdout, stderr, status) = herald(root, &["contacts", "import", "c.csv"]);
+    assert_eq!(status, 0, "{stderr}");
+    insta::assert_snapshot!(stdout, @"c.csv: 2 contacts: 1 inserted, 1 updated, 0 unchanged, 0 rejected");
+    assert_eq!(count(root, "SELECT max(version) FROM schema_version"), 2);
+    assert_eq!(
+        count(
+            root,
+            "SELECT count(*) FROM contacts WHERE id = 'old' AND city = 'Тула' AND orders_count = 2 AND loyalty = 'gold'"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            root,
+            "SELECT count(*) FROM suppressions WHERE reason = 'bounced' AND detail IS NULL"
+        ),
+        1
+    );
+    for table in [
+        "outbox",
+        "deliveries",
+        "journey_state",
+        "lapses",
+        "contact_aliases",
+        "attribute_types",
+    ] {
+        assert_eq!(
+            count(
+                root,
+                &format!("SELECT count(*) FROM sqlite_master WHERE name = '{table}'")
+            ),
+            1,
+            "{table}"
+        );
+    }
+    assert_eq!(count(root, "SELECT count(*) FROM attribute_types"), 7);
+}
+
+#[test]
+fn a_type_change_that_would_lose_data_stops_with_a_clear_error() {
+    let dir = project();
+    let root = dir.path();
+    std::fs::write(root.join("c.csv"), "id,orders_count,city\nc1,3,Москва\n").unwrap();
+    assert_eq!(herald(root, &["contacts", "import", "c.csv"]).2, 0);
+    let changed = MANIFEST.replace("    city: string\n", "    city: integer\n");
+    std::fs::write(root.join("herald.yaml"), &changed).unwrap();
+    let (_, stderr, status) = herald(root, &["contacts", "import", "c.csv"]);
+    assert_eq!(status, 2);
+    insta::assert_snapshot!(stderr.replace(&root.display().to_string(), "<dir>"), @"herald: contact store ./herald.db: attribute `city` changed type from string to integer in herald.yaml, but 1 contact holds a value that cannot be converted without loss; declare it `string` again, or add a new attribute for the new type and move the values (nothing was changed)");
+    assert_eq!(
+        count(root, "SELECT count(*) FROM contacts WHERE city = 'Москва'"),
+        1
+    );
+    // Widening integer to number converts the stored values.
+    let widened = MANIFEST.replace("    orders_count: integer\n", "    orders_count: number\n");
+    std::fs::write(root.join("herald.yaml"), &widened).unwrap();
+    let (_, stderr, status) = herald(root, &["contacts", "import", "c.csv"]);
+    assert_eq!(status, 0, "{stderr}");
+    assert_eq!(
+        count(
+            root,
+            "SELECT count(*) FROM contacts WHERE typeof(orders_count) = 'real'"
+        ),
+        1
+    );
+    // A new attribute gets a column.
+    let added = widened.replace("    city: string\n", "    city: string\n    vip: boolean\n");
+    std::fs::write(root.join("herald.yaml"), &added).unwrap();
+    std::fs::write(root.join("d.csv"), "id,vip\nc1,да\n").unwrap();
+    assert_eq!(herald(root, &["contacts", "import", "d.csv"]).2, 0);
+    assert_eq!(count(root, "SELECT vip FROM contacts WHERE id = 'c1'"), 1);
+}
+
+#[test]
+fn a_killed_import_keeps_whole_batches_and_completes_on_the_next_run() {
+    let dir = project();
+    let root = dir.path();
+    let rows = 100_000;
+    let mut csv = String::from("id,email,phone,city,orders_count\n");
+    for i in 0..rows {
+        csv.push_str(&format!(
+            "c{i},user{i}@example.ru,+7912{:07},Москва,{}\n",
+            i,
+            i % 10
+        ));
+    }
+    std::fs::write(root.join("big.csv"), csv).unwrap();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("herald"))
+        .current_dir(root)
+        .args(["contacts", "import", "big.csv"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once some batches are in.
+    let started = std::time::Instant::now();
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let done = root.join("herald.db").is_file()
+            && Connection::open(root.join("herald.db"))
+                .and_then(|c| {
+                    c.query_row("SELECT count(*) FROM contacts", [], |r| r.get::<_, i64>(0))
+                })
+                .is_ok_and(|n| n > 0);
+        if done || started.elapsed().as_secs() > 60 {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    let partial = count(root, "SELECT count(*) FROM contacts");
+    assert_eq!(partial % 10_000, 0, "whole batches only: {partial}");
+    let integrity: String = store(root)
+        .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok");
+    let (stdout, stderr, status) = herald(root, &["contacts", "import", "big.csv"]);
+    assert_eq!(status, 0, "{stderr}");
+    let inserted = rows - partial;
+    assert_eq!(
+        stdout,
+        format!(
+            "big.csv: {rows} contacts: {inserted} inserted, 0 updated, {partial} unchanged, 0 rejected\n"
+        )
+    );
+    assert_eq!(count(root, "SELECT count(*) FROM contacts"), rows);
+}
