@@ -113,6 +113,16 @@ pub enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Import contacts, clean the base, show one contact (the contact store).
+    Contacts {
+        #[command(subcommand)]
+        command: ContactsCommand,
+    },
+    /// Ingest events into the contact store.
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
     /// Preview a message: every part per channel and the SMS analysis.
     ///
     /// TARGET is a campaign (`promo/monthly_sale`), a journey step
@@ -141,6 +151,155 @@ pub enum Command {
         #[arg(long, value_name = "TIME")]
         now: Option<String>,
         /// Output format: human, or json (`{"renders": [...]}`).
+        #[arg(long, value_enum, default_value_t = crate::segment::command::OutputFormat::Human)]
+        format: crate::segment::command::OutputFormat,
+    },
+    /// Re-check the project and re-render previews on every save.
+    ///
+    /// Watches the project's files; after each save (debounced) it runs the
+    /// static checks again, prints the diagnostics and re-renders the
+    /// previews of the messages the changed files affect (a changed partial
+    /// re-renders every message whose templates include it; a changed
+    /// segment re-checks the campaigns and journeys that use it). On a
+    /// terminal the screen is redrawn; otherwise each change prints a block
+    /// that starts with a `── herald watch` line and ends with `rechecked in
+    /// N ms`. Errors in the files never stop it; it exits 2 only when the
+    /// project cannot be watched. Ctrl-C stops it.
+    Watch {
+        /// How many generated sample contacts to render previews for.
+        #[arg(
+            long,
+            value_name = "N",
+            default_value_t = 2,
+            conflicts_with = "contact"
+        )]
+        samples: usize,
+        /// Render previews for this contact from the store instead of samples.
+        #[arg(long, value_name = "ID")]
+        contact: Option<String>,
+        /// Also serve a live preview page of every message on
+        /// http://127.0.0.1:PORT/ that refreshes when files change (0 picks a free port).
+        #[arg(long, value_name = "PORT")]
+        serve: Option<u16>,
+    },
+}
+
+/// The format of a contacts file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum InputFormat {
+    Csv,
+    Jsonl,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContactsCommand {
+    /// Import contacts from a CSV or JSONL file into the store.
+    ///
+    /// A CSV column or JSONL key is a built-in field (`id`, `email`,
+    /// `phone`, `telegram_chat_id`, `whatsapp`, `viber_id`, `vk_id`,
+    /// `push_token`, `timezone`, `locale`, `created_at`), a declared
+    /// attribute, or `consent.<channel>` (`granted` or `revoked`) with
+    /// optional `consent.<channel>.at` (RFC 3339) and
+    /// `consent.<channel>.source`. An unknown column stops the import before
+    /// anything is written. CSV may be comma- or semicolon-separated, with
+    /// or without a UTF-8 BOM.
+    ///
+    /// Phones are normalised to E.164 with the manifest's `country` as the
+    /// default region, emails validated and lower-cased, values converted to
+    /// their declared types. An empty cell (or JSON null) keeps the stored
+    /// value. A row is merged into the contact with the same id, else email,
+    /// else phone; a consent that differs from the current one is appended
+    /// to the history. Importing the same file again changes nothing.
+    ///
+    /// Every rejected row goes to the rejects file with its line number and
+    /// reason. Rows are written in transactions of 10,000: an interrupted
+    /// import keeps whole batches, and running it again completes it.
+    ///
+    /// Exits 0 when every row was imported, 1 when some were rejected (or a
+    /// column is unknown), 2 when the import could not run.
+    ///
+    /// Examples:
+    ///   herald contacts import customers.csv
+    ///   herald contacts import export.jsonl --rejects /tmp/rejects.jsonl --format json
+    Import {
+        /// The contacts file, `.csv` or `.jsonl`.
+        file: PathBuf,
+        /// The file's format when its extension does not tell.
+        #[arg(long, value_enum, value_name = "FORMAT")]
+        input_format: Option<InputFormat>,
+        /// Where rejected rows go (default: FILE.rejects.csv or FILE.rejects.jsonl next to FILE).
+        #[arg(long, value_name = "PATH")]
+        rejects: Option<PathBuf>,
+        /// Summary format: human, or json (`{"inserted", "updated", "unchanged", "rejected"}`).
+        #[arg(long, value_enum, default_value_t = crate::segment::command::OutputFormat::Human)]
+        format: crate::segment::command::OutputFormat,
+    },
+    /// Mark invalid and lapsed contacts, without deleting anything.
+    ///
+    /// An invalid email or phone suppresses that channel (reason `invalid`);
+    /// a contact with no address at all is suppressed on every channel. A
+    /// contact whose last conversion (a goal event of any campaign or
+    /// journey, else `purchase`) is older than `policies.lapse_after` — or
+    /// who never converted and joined before then — is marked lapsed; a
+    /// lapsed contact who converts again is cleared. Existing suppressions
+    /// are kept as they are.
+    ///
+    /// Examples:
+    ///   herald contacts clean --dry-run
+    ///   herald contacts clean --now 2026-03-01T09:00:00Z --format json
+    Clean {
+        /// Print what would change and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Clean as of this time: RFC 3339 or local `YYYY-MM-DD HH:MM`.
+        #[arg(long, value_name = "TIME")]
+        now: Option<String>,
+        /// Output format: human, or json.
+        #[arg(long, value_enum, default_value_t = crate::segment::command::OutputFormat::Human)]
+        format: crate::segment::command::OutputFormat,
+    },
+    /// Print a contact: attributes, consent and its history, suppressions,
+    /// lapse, recent events and the segments it is in.
+    ///
+    /// ID may also be an id a file used for a contact merged by email or phone.
+    /// Exits 1 when there is no such contact.
+    Show {
+        /// The contact's id.
+        id: String,
+        /// How many of the latest events to print.
+        #[arg(long, value_name = "N", default_value_t = 10)]
+        events: usize,
+        /// Evaluate segment membership at this time: RFC 3339 or local `YYYY-MM-DD HH:MM`.
+        #[arg(long, value_name = "TIME")]
+        now: Option<String>,
+        /// Output format: human, or json.
+        #[arg(long, value_enum, default_value_t = crate::segment::command::OutputFormat::Human)]
+        format: crate::segment::command::OutputFormat,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Ingest events from a JSONL file into the store.
+    ///
+    /// One JSON object per line: `{"id": "...", "contact_id": "...",
+    /// "event": "purchase", "at": "RFC 3339", "properties": {...}}`. Each is
+    /// checked against the event types declared in herald.yaml (unknown
+    /// events and properties, missing required properties, wrong types).
+    /// An event for a contact the store does not know is rejected, never
+    /// invented. Idempotent by event id: the same event again is unchanged;
+    /// a different event under a known id is rejected.
+    ///
+    /// Exits 0 when every line was ingested, 1 when some were rejected
+    /// (written with line number and reason to the rejects file), 2 when
+    /// the command could not run (no store yet: import contacts first).
+    Ingest {
+        /// The events file (JSONL).
+        file: PathBuf,
+        /// Where rejected lines go (default: FILE.rejects.jsonl next to FILE).
+        #[arg(long, value_name = "PATH")]
+        rejects: Option<PathBuf>,
+        /// Summary format: human, or json.
         #[arg(long, value_enum, default_value_t = crate::segment::command::OutputFormat::Human)]
         format: crate::segment::command::OutputFormat,
     },

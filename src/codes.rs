@@ -88,13 +88,14 @@ impl Code {
             .find(|code| code.as_str().eq_ignore_ascii_case(text) || code.name() == text)
     }
 
-    /// The first line of the documentation.
+    /// The first paragraph of the documentation, on one line.
     pub fn summary(self) -> String {
         self.documentation()
             .lines()
-            .next()
-            .unwrap_or_default()
-            .to_string()
+            .take_while(|line| !line.trim().is_empty())
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 

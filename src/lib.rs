@@ -10,6 +10,7 @@ pub mod campaign;
 pub mod cli;
 pub mod codes;
 pub mod compiler;
+pub mod contacts;
 pub mod diagnostic;
 pub mod duration;
 pub mod error;
@@ -25,6 +26,7 @@ pub mod source;
 pub mod store;
 pub mod suggestion;
 pub mod template;
+pub mod watch;
 pub mod yaml;
 
 use std::ffi::OsString;
@@ -100,6 +102,8 @@ fn execute(arguments: &Arguments) -> Result<i32, Error> {
                 format: *format,
             },
         ),
+        Command::Contacts { command } => contacts::run_contacts(arguments, command),
+        Command::Events { command } => contacts::run_events(arguments, command),
         Command::Render {
             target,
             variant,
@@ -120,6 +124,19 @@ fn execute(arguments: &Arguments) -> Result<i32, Error> {
                 },
                 now: now.as_deref(),
                 json: *format == segment::command::OutputFormat::Json,
+            },
+        ),
+        Command::Watch {
+            samples,
+            contact,
+            serve,
+        } => watch::run(
+            arguments,
+            &watch::Request {
+                samples: *samples,
+                contact: contact.as_deref(),
+                serve: *serve,
+                color: use_color(arguments.color),
             },
         ),
     }
@@ -157,12 +174,9 @@ fn check(arguments: &Arguments, format: Format, deny_warnings: bool) -> Result<i
     let mut output = reporter.render(format, diagnostics);
     if format == Format::Human && diagnostics.is_empty() {
         output = format!(
-            "{}: no problems in {} segments, {} campaigns, {} journeys, {} templates\n",
+            "{}: no problems in {}\n",
             compilation.project.root.display(),
-            compilation.project.segments.len(),
-            compilation.project.campaigns.len(),
-            compilation.project.journeys.len(),
-            compilation.project.templates.len()
+            compilation.project.counts()
         );
     }
     print(&output)?;
@@ -174,6 +188,7 @@ fn check(arguments: &Arguments, format: Format, deny_warnings: bool) -> Result<i
 fn explain(code: Option<&str>, list: bool) -> Result<i32, Error> {
     if list {
         let mut out = String::new();
+        let width = Code::ALL.iter().map(|code| code.name().len()).max().unwrap_or(0);
         for code in Code::ALL {
             let level = match (code.configurable(), code.default_severity()) {
                 (false, _) => "error (fixed)",
@@ -181,7 +196,7 @@ fn explain(code: Option<&str>, list: bool) -> Result<i32, Error> {
                 (true, Severity::Warning) => "warn",
             };
             out.push_str(&format!(
-                "{}  {:<22} {:<14} {}\n",
+                "{}  {:<width$}  {:<13}  {}\n",
                 code.as_str(),
                 code.name(),
                 level,
