@@ -136,7 +136,11 @@ budget: 50000
                 date = jiff::civil::date(2027, 1, 1)
                     .checked_add(jiff::Span::new().days(3 * index as i64))
                     .expect("date in range"),
-                channels = if index % 20 == 0 { "[email, sms]" } else { "[email]" },
+                channels = if index % 20 == 0 {
+                    "[email, sms]"
+                } else {
+                    "[email]"
+                },
                 sms = if index % 20 == 0 {
                     "  sms:\n    text: \"-20% до воскресенья: shop.example\"\n"
                 } else {
@@ -190,7 +194,11 @@ steps:
                 // Journeys on one trigger have bands of the audience to
                 // themselves, so the conflict rules can prove them disjoint.
                 event = ["cart_abandoned", "signed_up", "product_viewed"][index % 3],
-                filter = format!("orders_count >= {} and orders_count < {}", index / 3, index / 3 + 1),
+                filter = format!(
+                    "orders_count >= {} and orders_count < {}",
+                    index / 3,
+                    index / 3 + 1
+                ),
             ),
         );
     }

@@ -188,7 +188,11 @@ fn check(arguments: &Arguments, format: Format, deny_warnings: bool) -> Result<i
 fn explain(code: Option<&str>, list: bool) -> Result<i32, Error> {
     if list {
         let mut out = String::new();
-        let width = Code::ALL.iter().map(|code| code.name().len()).max().unwrap_or(0);
+        let width = Code::ALL
+            .iter()
+            .map(|code| code.name().len())
+            .max()
+            .unwrap_or(0);
         for code in Code::ALL {
             let level = match (code.configurable(), code.default_severity()) {
                 (false, _) => "error (fixed)",

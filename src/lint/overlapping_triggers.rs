@@ -138,7 +138,6 @@ fn journeys(
     }
 }
 
-
 /// The common channel whose first sends are closest in time, with the gap in minutes.
 fn closest_common(first: &[(String, i64)], second: &[(String, i64)]) -> Option<(String, i64)> {
     first
