@@ -510,9 +510,11 @@ pub struct Campaign {
     #[serde(default)]
     #[schemars(range(min = 0.0))]
     pub budget: Option<f64>,
-    /// KPI targets by name (e.g. `open_rate: 25`, `conversion_rate: 2`), in percent.
+    /// KPI targets by name, rates in percent: `delivery_rate`, `open_rate`, `click_rate`,
+    /// `conversion_rate`, `unsubscribe_rate`, `bounce_rate`, `complaint_rate`; `revenue` in the
+    /// project currency.
     #[serde(default)]
-    pub kpi: BTreeMap<String, f64>,
+    pub kpi: BTreeMap<Text, f64>,
     /// Higher wins when the same contact would get several sends on one day.
     #[serde(default)]
     pub priority: Option<i32>,

@@ -20,6 +20,17 @@ use crate::suggestion::did_you_mean;
 /// A manifest setting, how to recognise a valid value, and what is expected.
 type SettingCheck<'a> = (&'a Option<Text>, fn(&str) -> bool, &'static str);
 
+/// Rate KPIs a campaign may target, in percent.
+const KPI_RATES: [&str; 7] = [
+    "delivery_rate",
+    "open_rate",
+    "click_rate",
+    "conversion_rate",
+    "unsubscribe_rate",
+    "bounce_rate",
+    "complaint_rate",
+];
+
 /// Built-in contact fields, available without declaration.
 pub const BUILTIN_FIELDS: [(&str, ValueType); 11] = [
     ("id", ValueType::String),
@@ -677,6 +688,7 @@ impl<'a> Resolver<'a> {
             self.duration(file, &goal.within);
         }
         self.schedule(definition);
+        self.kpi(definition);
     }
 
     fn schedule(&mut self, definition: &Definition<Campaign>) {
@@ -745,6 +757,36 @@ impl<'a> Resolver<'a> {
                 Diagnostic::new(Code::InvalidDuration, schedule_key, "the schedule says neither `at` nor `every`")
                     .help("add `at: \"2026-12-20 11:00\"` for a one-off send or `every: month` with `days` and `time`"),
             ),
+        }
+    }
+
+    /// KPI targets name a metric herald measures, and rates are percentages.
+    fn kpi(&mut self, definition: &Definition<Campaign>) {
+        let file = definition.file;
+        for (name, target) in &definition.value.kpi {
+            if name.value == "revenue" {
+                if *target < 0.0 {
+                    self.push(
+                        Diagnostic::new(Code::InvalidSetting, name.span(file), "a revenue target cannot be negative")
+                            .help("give the target in the project currency"),
+                    );
+                }
+                continue;
+            }
+            if !KPI_RATES.contains(&name.value.as_str()) {
+                let known = KPI_RATES.iter().copied().chain(std::iter::once("revenue"));
+                self.push(
+                    Diagnostic::new(Code::InvalidSetting, name.span(file), format!("unknown KPI `{}`", name.value))
+                        .label("not a metric herald measures")
+                        .suggest(did_you_mean(&name.value, known))
+                        .help_if_none(format!("KPIs: {}, revenue", KPI_RATES.join(", "))),
+                );
+            } else if !(0.0..=100.0).contains(target) {
+                self.push(
+                    Diagnostic::new(Code::InvalidSetting, name.span(file), format!("`{}` is a rate in percent; {target} is not between 0 and 100", name.value))
+                        .label("not a percentage"),
+                );
+            }
         }
     }
 
