@@ -767,8 +767,12 @@ impl<'a> Resolver<'a> {
             if name.value == "revenue" {
                 if *target < 0.0 {
                     self.push(
-                        Diagnostic::new(Code::InvalidSetting, name.span(file), "a revenue target cannot be negative")
-                            .help("give the target in the project currency"),
+                        Diagnostic::new(
+                            Code::InvalidSetting,
+                            name.span(file),
+                            "a revenue target cannot be negative",
+                        )
+                        .help("give the target in the project currency"),
                     );
                 }
                 continue;
@@ -776,15 +780,26 @@ impl<'a> Resolver<'a> {
             if !KPI_RATES.contains(&name.value.as_str()) {
                 let known = KPI_RATES.iter().copied().chain(std::iter::once("revenue"));
                 self.push(
-                    Diagnostic::new(Code::InvalidSetting, name.span(file), format!("unknown KPI `{}`", name.value))
-                        .label("not a metric herald measures")
-                        .suggest(did_you_mean(&name.value, known))
-                        .help_if_none(format!("KPIs: {}, revenue", KPI_RATES.join(", "))),
+                    Diagnostic::new(
+                        Code::InvalidSetting,
+                        name.span(file),
+                        format!("unknown KPI `{}`", name.value),
+                    )
+                    .label("not a metric herald measures")
+                    .suggest(did_you_mean(&name.value, known))
+                    .help_if_none(format!("KPIs: {}, revenue", KPI_RATES.join(", "))),
                 );
             } else if !(0.0..=100.0).contains(target) {
                 self.push(
-                    Diagnostic::new(Code::InvalidSetting, name.span(file), format!("`{}` is a rate in percent; {target} is not between 0 and 100", name.value))
-                        .label("not a percentage"),
+                    Diagnostic::new(
+                        Code::InvalidSetting,
+                        name.span(file),
+                        format!(
+                            "`{}` is a rate in percent; {target} is not between 0 and 100",
+                            name.value
+                        ),
+                    )
+                    .label("not a percentage"),
                 );
             }
         }
