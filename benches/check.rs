@@ -159,7 +159,7 @@ budget: 50000
 type: promotional
 trigger:
   event: {event}
-  filter: {filter}
+  filter: orders_count >= {low} and orders_count < {high}
 entry:
   reentry: after 30 days
 exit: [purchase]
@@ -194,11 +194,8 @@ steps:
                 // Journeys on one trigger have bands of the audience to
                 // themselves, so the conflict rules can prove them disjoint.
                 event = ["cart_abandoned", "signed_up", "product_viewed"][index % 3],
-                filter = format!(
-                    "orders_count >= {} and orders_count < {}",
-                    index / 3,
-                    index / 3 + 1
-                ),
+                low = index / 3,
+                high = index / 3 + 1,
             ),
         );
     }

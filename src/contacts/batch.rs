@@ -4,6 +4,14 @@
 //! few chunks are in flight, so memory does not grow with the file, and a
 //! process killed at any moment leaves whole chunks only: the next run finds
 //! them unchanged and completes the rest.
+//!
+//! Durability: every chunk but the last commits with `synchronous =
+//! NORMAL`. In WAL mode a commit is atomic either way, and a killed process
+//! loses nothing once `COMMIT` returns (the WAL frames are in the operating
+//! system's hands); only a power loss or kernel crash could take back the
+//! last few chunks, which the next run then imports again. The final chunk
+//! commits with `synchronous = FULL`, which syncs the WAL and with it every
+//! chunk before it, so a finished import survives a power loss as before.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -174,7 +182,10 @@ pub fn run<T: Send>(
         .clamp(1, 8);
     let mut summary = Summary::default();
     std::thread::scope(|scope| -> Result<(), String> {
-        let (sender, receiver) = mpsc::sync_channel::<Result<(Chunk<T>, u64), String>>(2);
+        // The writer holds the chunk it writes and the next one; the reader
+        // normalises a third. The writer is the slower side: a queue would
+        // only hold memory.
+        let (sender, receiver) = mpsc::sync_channel::<Result<(Chunk<T>, u64), String>>(0);
         scope.spawn(move || {
             loop {
                 let mut lines = Vec::with_capacity(CHUNK);
@@ -201,13 +212,35 @@ pub fn run<T: Send>(
                 }
             }
         });
-        for message in receiver {
+        let sql = |error: rusqlite::Error| format!("writing to the store failed: {error}");
+        let mut current = receiver.recv().ok();
+        while let Some(message) = current {
             let (chunk, position) = message?;
-            write_chunk(connection, chunk, write, rejects, &mut summary)?;
+            // The next chunk was normalised while the previous one was
+            // written, so taking it now costs no time; whether this chunk
+            // is the last decides how its commit is synced.
+            current = receiver.recv().ok();
+            let synchronous = if current.is_some() { "NORMAL" } else { "FULL" };
+            connection
+                .execute_batch(&format!("PRAGMA synchronous = {synchronous}"))
+                .map_err(sql)?;
+            let rejected = write_chunk(connection, chunk, write, &mut summary)?;
+            if let Err(error) = connection.execute_batch("COMMIT") {
+                let _ = connection.execute_batch("ROLLBACK");
+                return Err(sql(error));
+            }
+            // Rejects are written after the commit: a record is in the
+            // store or in the rejects file of the run that committed it.
+            for (line, reason) in &rejected {
+                rejects.write(line, reason)?;
+            }
             if let Some(bar) = bar {
                 bar.set_position(position);
             }
         }
+        connection
+            .execute_batch("PRAGMA synchronous = FULL")
+            .map_err(sql)?;
         Ok(())
     })?;
     rejects.finish()?;
@@ -248,13 +281,15 @@ fn normalise_chunk<T: Send>(
     lines.into_iter().zip(results).collect()
 }
 
+/// Writes one chunk in a transaction it leaves open for the caller to
+/// commit; returns its rejected records. On a store failure the transaction
+/// is rolled back.
 fn write_chunk<T>(
     connection: &Connection,
     chunk: Chunk<T>,
     write: &mut Writer<'_, T>,
-    rejects: &mut Rejects,
     summary: &mut Summary,
-) -> Result<(), String> {
+) -> Result<Vec<(Line, String)>, String> {
     let sql = |error: rusqlite::Error| format!("writing to the store failed: {error}");
     connection.execute_batch("BEGIN IMMEDIATE").map_err(sql)?;
     let mut local = Summary::default();
@@ -280,15 +315,9 @@ fn write_chunk<T>(
             }
         }
     }
-    connection.execute_batch("COMMIT").map_err(sql)?;
-    // Rejects are written after the commit: a record is in the store or in
-    // the rejects file of the run that committed it.
-    for (line, reason) in &rejected {
-        rejects.write(line, reason)?;
-    }
     summary.inserted += local.inserted;
     summary.updated += local.updated;
     summary.unchanged += local.unchanged;
     summary.rejected += local.rejected;
-    Ok(())
+    Ok(rejected)
 }

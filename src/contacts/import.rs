@@ -266,13 +266,112 @@ pub fn normalise(
     }
 }
 
+/// Which ids (and aliases), emails and phones the store may hold: a Bloom
+/// filter over every key, filled from the store when the import starts and
+/// with every key the import writes. A key it has never seen is certainly
+/// not in the store, so a new contact costs one insert instead of four
+/// lookups; a key it may have seen is looked up as before. Another
+/// connection that commits between two batches (`PRAGMA data_version`
+/// changes) makes it reload from the store.
+pub struct Keys {
+    bits: Vec<u64>,
+    /// The number of bits minus one (a power of two minus one).
+    mask: u64,
+    version: i64,
+}
+
+#[derive(Clone, Copy)]
+enum Key {
+    Id = 1,
+    Email = 2,
+    Phone = 3,
+}
+
+/// Bits set per key: with 16 bits per expected key, about 1 lookup in
+/// 5,000 of a new key is wasted.
+const HASHES: u64 = 6;
+
+impl Keys {
+    pub fn load(connection: &Connection) -> rusqlite::Result<Keys> {
+        let version = data_version(connection)?;
+        let contacts: i64 =
+            connection.query_row("SELECT count(*) FROM contacts", [], |row| row.get(0))?;
+        let aliases: i64 =
+            connection.query_row("SELECT count(*) FROM contact_aliases", [], |row| row.get(0))?;
+        // Room for the store's keys and as many again from the file, at
+        // least 8 MB: 4 million keys at 16 bits each.
+        let expected = ((contacts.max(0) as u64 * 3 + aliases.max(0) as u64) * 2).max(1 << 22);
+        let size = (expected * 16).next_power_of_two();
+        let mut keys = Keys {
+            bits: vec![0; (size / 64) as usize],
+            mask: size - 1,
+            version,
+        };
+        let mut statement = connection.prepare("SELECT id, email, phone FROM contacts")?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            for (index, kind) in [(0, Key::Id), (1, Key::Email), (2, Key::Phone)] {
+                if let Ok(text) = row.get_ref(index)?.as_str() {
+                    keys.insert(kind, text);
+                }
+            }
+        }
+        let mut statement = connection.prepare("SELECT alias FROM contact_aliases")?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            if let Ok(text) = row.get_ref(0)?.as_str() {
+                keys.insert(Key::Id, text);
+            }
+        }
+        Ok(keys)
+    }
+
+    /// Reloads when another connection has written since the last check.
+    fn refresh(&mut self, connection: &Connection) -> rusqlite::Result<()> {
+        if data_version(connection)? != self.version {
+            *self = Keys::load(connection)?;
+        }
+        Ok(())
+    }
+
+    fn positions(&self, kind: Key, key: &str) -> impl Iterator<Item = u64> + use<> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::hash::DefaultHasher::new();
+        (kind as u8).hash(&mut hasher);
+        key.hash(&mut hasher);
+        let first = hasher.finish();
+        let step = first.rotate_left(32) | 1;
+        let mask = self.mask;
+        (0..HASHES).map(move |i| first.wrapping_add(i.wrapping_mul(step)) & mask)
+    }
+
+    fn insert(&mut self, kind: Key, key: &str) {
+        for bit in self.positions(kind, key) {
+            self.bits[(bit / 64) as usize] |= 1 << (bit % 64);
+        }
+    }
+
+    fn may_hold(&self, kind: Key, key: &str) -> bool {
+        self.positions(kind, key)
+            .all(|bit| self.bits[(bit / 64) as usize] & (1 << (bit % 64)) != 0)
+    }
+}
+
+fn data_version(connection: &Connection) -> rusqlite::Result<i64> {
+    connection
+        .prepare_cached("PRAGMA data_version")?
+        .query_row([], |row| row.get(0))
+}
+
 /// Merges one record into the store.
 pub fn write(
     connection: &Connection,
     layout: &Layout,
+    keys: &mut Keys,
     now: i64,
     record: Record,
 ) -> rusqlite::Result<Result<Outcome, String>> {
+    keys.refresh(connection)?;
     let lookup = |sql: &str, key: &str| -> rusqlite::Result<Option<String>> {
         connection
             .prepare_cached(sql)?
@@ -280,6 +379,7 @@ pub fn write(
             .optional()
     };
     let by_id = match &record.id {
+        Some(id) if !keys.may_hold(Key::Id, id) => None,
         Some(id) => match lookup("SELECT id FROM contacts WHERE id = ?1", id)? {
             Some(found) => Some(found),
             None => lookup(
@@ -290,6 +390,7 @@ pub fn write(
         None => None,
     };
     let by_email = match &record.email {
+        Some(email) if !keys.may_hold(Key::Email, email) => None,
         Some(email) => lookup(
             "SELECT id FROM contacts WHERE email = ?1 ORDER BY rowid LIMIT 1",
             email,
@@ -297,6 +398,7 @@ pub fn write(
         None => None,
     };
     let by_phone = match &record.phone {
+        Some(phone) if !keys.may_hold(Key::Phone, phone) => None,
         Some(phone) => lookup(
             "SELECT id FROM contacts WHERE phone = ?1 ORDER BY rowid LIMIT 1",
             phone,
@@ -338,7 +440,9 @@ pub fn write(
             connection
                 .prepare_cached(&layout.insert)?
                 .execute(rusqlite::params_from_iter(parameters))?;
-            write_consents(connection, &id, &record.consents, now)?;
+            keys.insert(Key::Id, &id);
+            remember(keys, &record);
+            write_consents(connection, &id, &record.consents, now, true)?;
             Outcome::Inserted
         }
         Some((_, id)) => {
@@ -366,6 +470,7 @@ pub fn write(
                 connection
                     .prepare_cached(&layout.update)?
                     .execute(rusqlite::params_from_iter(parameters))?;
+                remember(keys, &record);
             }
             let mut aliased = false;
             if let Some(alias) = &record.id
@@ -377,8 +482,9 @@ pub fn write(
                     )?
                     .execute(params![alias, id])?
                     > 0;
+                keys.insert(Key::Id, alias);
             }
-            let consented = write_consents(connection, &id, &record.consents, now)?;
+            let consented = write_consents(connection, &id, &record.consents, now, false)?;
             if changed || aliased || consented {
                 Outcome::Updated
             } else {
@@ -389,13 +495,25 @@ pub fn write(
     Ok(Ok(outcome))
 }
 
+/// Adds the email and phone a record wrote to the filter.
+fn remember(keys: &mut Keys, record: &Record) {
+    if let Some(email) = &record.email {
+        keys.insert(Key::Email, email);
+    }
+    if let Some(phone) = &record.phone {
+        keys.insert(Key::Phone, phone);
+    }
+}
+
 /// Appends consent changes to the history and moves the current consent to
-/// the latest. Returns whether anything changed.
+/// the latest. Returns whether anything changed. A contact just inserted
+/// (`new`) has no consent or history yet, so nothing is looked up.
 fn write_consents(
     connection: &Connection,
     contact: &str,
     consents: &[Consent],
     now: i64,
+    new: bool,
 ) -> rusqlite::Result<bool> {
     let mut changed = false;
     for consent in consents {
@@ -404,14 +522,18 @@ fn write_consents(
         } else {
             "revoked"
         };
-        let current: Option<(String, Option<i64>)> = connection
-            .prepare_cached(
-                "SELECT status, at FROM consents WHERE contact_id = ?1 AND channel = ?2",
-            )?
-            .query_row(params![contact, consent.channel], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })
-            .optional()?;
+        let current: Option<(String, Option<i64>)> = if new {
+            None
+        } else {
+            connection
+                .prepare_cached(
+                    "SELECT status, at FROM consents WHERE contact_id = ?1 AND channel = ?2",
+                )?
+                .query_row(params![contact, consent.channel], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
+                .optional()?
+        };
         if current
             .as_ref()
             .is_some_and(|(current, _)| current == status)
@@ -421,7 +543,7 @@ fn write_consents(
         let at = consent.at.unwrap_or(now);
         // An older change given again (the same file twice) is already in
         // the history.
-        if consent.at.is_some() {
+        if consent.at.is_some() && !new {
             let recorded: bool = connection
                 .prepare_cached(
                     "SELECT EXISTS (SELECT 1 FROM consent_history
