@@ -637,3 +637,103 @@ fn a_killed_import_keeps_whole_batches_and_completes_on_the_next_run() {
     );
     assert_eq!(count(root, "SELECT count(*) FROM contacts"), rows);
 }
+
+/// The phone fast path must give what libphonenumber gives on every input
+/// it accepts, and leave the rest to libphonenumber.
+#[test]
+fn the_russian_mobile_fast_path_agrees_with_libphonenumber() {
+    use herald::contacts::normalise::{Rules, phone_by_metadata, russian_mobile};
+    let regions = [
+        Rules::new(Some("RU"), "Europe/Moscow").unwrap(),
+        Rules::new(None, "UTC").unwrap(),
+        Rules::new(Some("KZ"), "Asia/Almaty").unwrap(),
+    ];
+    let mut inputs: Vec<String> = [
+        "8 912 345-67-89",
+        "+7 (912) 345-67-89",
+        "89123456789",
+        "9123456789",
+        "+79123456789",
+        "79123456789",
+        "8 (999) 000-00-00",
+        "+7 999 999 99 99",
+        "8 812 123-45-67",
+        "+7 495 123 45 67",
+        "8 912 345-67-8",
+        "8 912 345-67-890",
+        "+8 912 345-67-89",
+        "++79123456789",
+        "(8) 912 345 67 89",
+        "8-912-345-67-89-",
+        "()89123456789",
+        "9 1 2 3 4 5 6 7 8 9",
+        "+7 912 345-67-89 доб. 5",
+        "+7.912.345.67.89",
+        "+7 912 345‑67‑89",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    // Every Russian mobile prefix in each accepted shape, and shapes around
+    // them, with a pseudo-random subscriber number.
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let separators = [" ", "-", "(", ")", "", "  "];
+    for prefix in 0..1000 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let rest = format!("{:07}", seed % 10_000_000);
+        let national = format!("{:03}{rest}", prefix);
+        let separator = separators[(seed % separators.len() as u64) as usize];
+        let split = format!(
+            "{}{separator}{}{separator}{}",
+            &national[..3],
+            &national[3..6],
+            &national[6..]
+        );
+        for lead in ["+7", "8", "", "7", "+8", "+7 ", "8 ("] {
+            inputs.push(format!("{lead}{split}"));
+            inputs.push(format!("{lead}{national}"));
+        }
+    }
+    let mut fast = 0;
+    for rules in &regions {
+        for input in &inputs {
+            let Some(e164) = russian_mobile(input, rules.region) else {
+                continue;
+            };
+            fast += 1;
+            assert_eq!(
+                phone_by_metadata(input, rules).as_deref(),
+                Ok(e164.as_str()),
+                "{input} with region {:?}: fast path {e164}",
+                rules.region
+            );
+        }
+    }
+    assert!(fast > 1_000, "the fast path took only {fast} inputs");
+}
+
+/// New contacts skip the merge lookups through a filter of the keys seen:
+/// a key written earlier in the same file must still be found.
+#[test]
+fn duplicates_within_one_file_merge_although_new_contacts_skip_lookups() {
+    let dir = project();
+    let root = dir.path();
+    std::fs::write(
+        root.join("c.csv"),
+        "id,email,phone,city\nc1,anna@example.ru,,Москва\nc9,ANNA@example.ru,,\n,,89120000001,Тула\nc2,,+7 912 000-00-01,\n",
+    )
+    .unwrap();
+    let (stdout, stderr, status) = herald(root, &["contacts", "import", "c.csv"]);
+    assert_eq!(status, 0, "{stderr}");
+    insta::assert_snapshot!(stdout, @"c.csv: 4 contacts: 2 inserted, 2 updated, 0 unchanged, 0 rejected");
+    assert_eq!(count(root, "SELECT count(*) FROM contacts"), 2);
+    assert_eq!(
+        count(
+            root,
+            "SELECT count(*) FROM contact_aliases WHERE (alias, contact_id) IN (VALUES ('c9', 'c1'), ('c2', '+79120000001'))"
+        ),
+        2
+    );
+}
