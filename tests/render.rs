@@ -72,3 +72,115 @@ fn unknown_target_is_a_usage_error_with_a_suggestion() {
     assert_eq!(status, 2);
     assert!(stderr.contains("did you mean `promo`?"), "{stderr}");
 }
+
+/// A contact store in a temporary directory, written through the store's
+/// own API for the fixture's data model.
+fn store_with_contacts() -> tempfile::TempDir {
+    use herald::segment::eval::{Contact, Value};
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/render/project");
+    let compilation = herald::compile(&project).expect("fixture compiles");
+    let manifest = &compilation
+        .project
+        .manifest
+        .as_ref()
+        .expect("manifest")
+        .value;
+    let store = herald::store::Store::open(&directory.path().join("herald.db"), manifest)
+        .expect("store opens");
+    let contact = |id: &str, attributes: Vec<(&str, Value)>| Contact {
+        id: id.to_string(),
+        attributes: attributes
+            .into_iter()
+            .map(|(name, value)| (name.to_string(), value))
+            .collect(),
+        ..Contact::default()
+    };
+    let text = |value: &str| Value::String(value.to_string());
+    for contact in [
+        contact(
+            "c-7",
+            vec![
+                ("first_name", text("ольга <b>&</b>")),
+                ("gender", text("female")),
+                ("orders_count", Value::Integer(4)),
+                ("email", text("olga@example.com")),
+                ("created_at", Value::Datetime(1_767_225_600)),
+            ],
+        ),
+        contact(
+            "c-8",
+            vec![
+                ("gender", text("male")),
+                ("orders_count", Value::Integer(0)),
+            ],
+        ),
+    ] {
+        store.put_contact(&contact).expect("contact stored");
+    }
+    directory
+}
+
+#[test]
+fn contact_from_the_store_by_id() {
+    let directory = store_with_contacts();
+    let store = directory.path().join("herald.db");
+    let store = store.to_str().expect("UTF-8 path");
+
+    let (status, stdout, stderr) = render(&["promo", "--store", store, "--contact", "c-7"]);
+    assert_eq!(status, 0, "{stderr}");
+    assert!(
+        stdout.contains("promo · email · c-7 (from the store)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Ольга &lt;b&gt;&amp;&lt;&#x2f;b&gt;"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Ольга <b>&</b>: -25% до воскресенья"),
+        "{stdout}"
+    );
+    insta::assert_snapshot!(stdout);
+
+    // A contact without a first name is greeted by lifecycle and gender.
+    let (status, stdout, stderr) = render(&[
+        "promo",
+        "--store",
+        store,
+        "--contact",
+        "c-8",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(status, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    let renders = report["renders"].as_array().expect("renders");
+    assert_eq!(renders.len(), 2);
+    assert!(renders.iter().all(|r| r["contact"] == "c-8"));
+    let sms = renders.iter().find(|r| r["channel"] == "sms").expect("sms");
+    assert_eq!(sms["parts"]["text"], "Гость: -25% до воскресенья");
+
+    let (status, _, stderr) = render(&["promo", "--store", store, "--contact", "c-9"]);
+    assert_eq!(status, 2);
+    assert!(stderr.contains("no contact `c-9` in the store"), "{stderr}");
+}
+
+#[test]
+fn contact_from_a_missing_store_is_a_store_error() {
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let store = directory.path().join("absent.db");
+    let (status, _, stderr) = render(&[
+        "promo",
+        "--store",
+        store.to_str().expect("UTF-8 path"),
+        "--contact",
+        "c-1",
+    ]);
+    assert_eq!(status, 2);
+    assert!(
+        stderr.contains("no such file (import contacts first)"),
+        "{stderr}"
+    );
+    assert!(!store.exists(), "a preview must not create a store");
+}

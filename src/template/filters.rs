@@ -234,41 +234,61 @@ pub fn greeting_name(settings: &Settings, state: &State, name: &Value) -> String
 
 /// `amount | money` → «1 990 ₽»; `money("USD")` for another currency.
 pub fn money(settings: &Settings, amount: &Value, currency: Option<&str>) -> Result<String, Error> {
-    let text = number_text(amount)?;
-    let value: f64 = text
-        .parse()
-        .map_err(|_| invalid(format!("`{text}` is not a number")))?;
-    let currency = currency.unwrap_or(&settings.currency);
-    let rounded = (value * 100.0).round() / 100.0;
-    let digits = if rounded.fract() == 0.0 {
-        format!("{}", rounded.abs() as u64)
-    } else {
-        format!("{:.2}", rounded.abs())
+    // Whole amounts, the usual prices, skip the float round trip: below
+    // 2^46 an integer times 100 is exact, so rounding would not change it.
+    let whole = amount
+        .as_i64()
+        .filter(|amount| amount.unsigned_abs() < 1 << 46);
+    let (negative, digits) = match whole {
+        Some(amount) => (amount < 0, amount.unsigned_abs().to_string()),
+        None => {
+            let text = number_text(amount)?;
+            let value: f64 = text
+                .parse()
+                .map_err(|_| invalid(format!("`{text}` is not a number")))?;
+            let rounded = (value * 100.0).round() / 100.0;
+            let digits = if rounded.fract() == 0.0 {
+                format!("{}", rounded.abs() as u64)
+            } else {
+                format!("{:.2}", rounded.abs())
+            };
+            (rounded < 0.0, digits)
+        }
     };
-    let number = settings.format.number(&digits);
-    let sign = if rounded < 0.0 { "-" } else { "" };
-    let symbol = currency_symbol(currency);
-    Ok(if settings.format.symbol_first {
-        format!("{sign}{symbol}{number}")
+    let symbol = currency_symbol(currency.unwrap_or(&settings.currency));
+    let mut money = String::with_capacity(digits.len() + 2 * symbol.len() + 4);
+    if negative {
+        money.push('-');
+    }
+    if settings.format.symbol_first {
+        money.push_str(symbol);
+        settings.format.write_number(&digits, &mut money);
     } else {
-        format!("{sign}{number}\u{a0}{symbol}")
-    })
+        settings.format.write_number(&digits, &mut money);
+        money.push('\u{a0}');
+        money.push_str(symbol);
+    }
+    Ok(money)
 }
 
 fn currency_symbol(code: &str) -> &str {
-    match code.to_ascii_uppercase().as_str() {
-        "RUB" => "₽",
-        "USD" => "$",
-        "EUR" => "€",
-        "GBP" => "£",
-        "KZT" => "₸",
-        "UAH" => "₴",
-        "BYN" => "Br",
-        "JPY" | "CNY" => "¥",
-        "TRY" => "₺",
-        "INR" => "₹",
-        _ => code,
-    }
+    const SYMBOLS: [(&str, &str); 11] = [
+        ("RUB", "₽"),
+        ("USD", "$"),
+        ("EUR", "€"),
+        ("GBP", "£"),
+        ("KZT", "₸"),
+        ("UAH", "₴"),
+        ("BYN", "Br"),
+        ("JPY", "¥"),
+        ("CNY", "¥"),
+        ("TRY", "₺"),
+        ("INR", "₹"),
+    ];
+    SYMBOLS
+        .iter()
+        .find(|(known, _)| known.eq_ignore_ascii_case(code))
+        .map_or(code, |(_, symbol)| symbol)
 }
 
 /// Digit grouping and decimal separator of a locale.
@@ -304,6 +324,12 @@ impl NumberFormat {
 
     /// Formats a plain decimal text (`-1234.5`) with grouping and separator.
     fn number(&self, text: &str) -> String {
+        let mut number = String::with_capacity(text.len() + 8);
+        self.write_number(text, &mut number);
+        number
+    }
+
+    fn write_number(&self, text: &str, out: &mut String) {
         let (sign, digits) = match text.strip_prefix('-') {
             Some(rest) => ("-", rest),
             None => ("", text),
@@ -312,18 +338,18 @@ impl NumberFormat {
             Some((integer, fraction)) => (integer, Some(fraction)),
             None => (digits, None),
         };
-        let mut grouped = String::new();
+        out.push_str(sign);
         // Four-digit numbers stay ungrouped in most locales' typography («1990 ₽» reads
         // as a year); CLDR ru groups from four, so follow CLDR.
         for (index, character) in integer.chars().enumerate() {
             if index > 0 && (integer.len() - index).is_multiple_of(3) {
-                grouped.push_str(self.group);
+                out.push_str(self.group);
             }
-            grouped.push(character);
+            out.push(character);
         }
-        match fraction {
-            Some(fraction) => format!("{sign}{grouped}{}{fraction}", self.decimal),
-            None => format!("{sign}{grouped}"),
+        if let Some(fraction) = fraction {
+            out.push_str(self.decimal);
+            out.push_str(fraction);
         }
     }
 }
@@ -573,6 +599,38 @@ mod tests {
             .map(|(name, ctx)| format!("{name}: {}", render(&environment, template, ctx)))
             .collect();
         insta::assert_snapshot!(lines.join("\n"));
+    }
+
+    /// Whole amounts take a shortcut; it must print what the general path
+    /// (the same amount written as text) prints, up to the largest amounts.
+    #[test]
+    fn money_of_whole_amounts_as_of_their_text() {
+        for locale in ["ru", "en"] {
+            let settings = Settings::new(locale, "RUB", "Europe/Moscow", Greeting::default());
+            for amount in [
+                0,
+                -1,
+                7,
+                999,
+                1000,
+                -250,
+                1_234_567,
+                (1 << 46) - 1,
+                1 << 46,
+                -(1 << 46) - 1,
+                (1 << 53) - 1,
+                i64::MAX,
+            ] {
+                for currency in [None, Some("usd"), Some("XYZ")] {
+                    assert_eq!(
+                        money(&settings, &Value::from(amount), currency).expect("money"),
+                        money(&settings, &Value::from(amount.to_string()), currency)
+                            .expect("money"),
+                        "{locale} {amount} {currency:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

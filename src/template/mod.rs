@@ -14,13 +14,15 @@
 //! The stages below: [`context`] (what a template reads), [`filters`],
 //! [`sms`] (encoding and parts), [`email`] (assembly), [`samples`] (contacts
 //! generated from the data model), [`rules`] (content rules), [`check`] (the
-//! `herald check` stage).
+//! `herald check` stage), [`renderer`] (one target for many contacts) and
+//! [`preview`] (`herald render`).
 
 pub mod check;
 pub mod context;
 pub mod email;
 pub mod filters;
 pub mod preview;
+pub mod renderer;
 pub mod rules;
 pub mod samples;
 pub mod sms;
@@ -28,8 +30,8 @@ pub mod sms;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use minijinja::value::Value;
-use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use minijinja::value::{Enumerator, Object, Value};
+use minijinja::{AutoEscape, Environment, Template, UndefinedBehavior};
 use serde::Serialize;
 
 use crate::loader::Project;
@@ -341,11 +343,21 @@ impl Templates {
         })
     }
 
-    /// Renders one part for a context.
-    pub fn render_part(&self, part: &Part, context: &Value) -> Result<String, minijinja::Error> {
-        self.environment
-            .get_template(&part.template)?
-            .render(context)
+    /// The compiled template of every part of a message.
+    pub fn compile_message<'a>(
+        &'a self,
+        message: &'a ChannelMessage,
+    ) -> Result<Vec<(&'a Part, Template<'a, 'a>)>, (Part, minijinja::Error)> {
+        message
+            .parts
+            .iter()
+            .map(|part| {
+                self.environment
+                    .get_template(&part.template)
+                    .map(|template| (part, template))
+                    .map_err(|error| (part.clone(), error))
+            })
+            .collect()
     }
 
     /// Renders every part of a message; an email gets its text part from
@@ -356,15 +368,29 @@ impl Templates {
         message: &ChannelMessage,
         context: &Value,
     ) -> Result<Rendered, (Part, minijinja::Error)> {
-        let mut parts = Vec::new();
-        for part in &message.parts {
-            let text = self
-                .render_part(part, context)
-                .map_err(|error| (part.clone(), error))?;
-            parts.push((part.kind, text));
-        }
-        Ok(Rendered::new(target, message.channel, parts, context))
+        let parts = self.compile_message(message)?;
+        render_message(target, message.channel, &parts, context, None)
     }
+}
+
+/// Renders the compiled parts of one message for a context, then assembles
+/// the channel's message. `texts` remembers text parts produced from HTML
+/// across messages.
+fn render_message(
+    target: &Target,
+    channel: &'static str,
+    parts: &[(&Part, Template<'_, '_>)],
+    context: &Value,
+    texts: Option<&email::TextParts>,
+) -> Result<Rendered, (Part, minijinja::Error)> {
+    let mut rendered = BTreeMap::new();
+    for (part, template) in parts {
+        let text = template
+            .render(context)
+            .map_err(|error| ((*part).clone(), error))?;
+        rendered.insert(part.kind, text);
+    }
+    Ok(Rendered::new(target, channel, rendered, context, texts))
 }
 
 /// A rendered message.
@@ -384,10 +410,10 @@ impl Rendered {
     fn new(
         target: &Target,
         channel: &'static str,
-        parts: Vec<(PartKind, String)>,
+        mut parts: BTreeMap<PartKind, String>,
         context: &Value,
+        texts: Option<&email::TextParts>,
     ) -> Rendered {
-        let mut parts: BTreeMap<PartKind, String> = parts.into_iter().collect();
         let mut headers = Vec::new();
         let mut analysis = None;
         match channel {
@@ -395,9 +421,13 @@ impl Rendered {
                 let unsubscribe = context
                     .get_attr("links")
                     .and_then(|links| links.get_attr("unsubscribe"))
-                    .ok()
-                    .and_then(|link| link.as_str().map(str::to_string));
-                let email = email::assemble(&parts, target.message_type, unsubscribe.as_deref());
+                    .ok();
+                let email = email::assemble(
+                    parts,
+                    target.message_type,
+                    unsubscribe.as_ref().and_then(Value::as_str),
+                    texts,
+                );
                 parts = email.parts;
                 headers = email.headers;
             }
@@ -509,45 +539,119 @@ pub fn unsubscribe_link(contact_id: &str) -> String {
 
 /// Builds the context `contact`, `event`, `campaign`, `variant`, `vars`, `links`, `now`.
 pub fn context(target: &Target, input: ContextInput<'_>) -> Value {
-    let id = input
-        .contact
-        .get_attr("id")
-        .ok()
-        .filter(|id| !id.is_undefined() && !id.is_none())
-        .map(|id| id.to_string())
-        .unwrap_or_default();
-    let mut campaign = BTreeMap::new();
-    campaign.insert("name".to_string(), Value::from(target.name.clone()));
-    campaign.insert(
-        "type".to_string(),
-        Value::from(format!("{:?}", target.message_type).to_lowercase()),
-    );
-    campaign.insert(
-        "offer".to_string(),
-        target
-            .offer
-            .as_ref()
-            .map_or(Value::from(()), |offer| Value::from(offer.value.clone())),
-    );
-    let mut links = BTreeMap::new();
-    links.insert(
-        "unsubscribe".to_string(),
-        Value::from(unsubscribe_link(&id)),
-    );
-    let mut root: BTreeMap<String, Value> = BTreeMap::new();
-    root.insert("contact".into(), input.contact);
-    if let Some(event) = input.event {
-        root.insert("event".into(), event);
+    SharedContext::new(target, input.vars, input.now).message(input.contact, input.event)
+}
+
+/// The part of the context every message of one target shares: `campaign`,
+/// `variant`, `vars` and `now`, built once rather than per contact.
+#[derive(Debug)]
+pub struct SharedContext {
+    campaign: Value,
+    variant: Value,
+    vars: Value,
+    now: Value,
+}
+
+impl SharedContext {
+    pub fn new(target: &Target, vars: &Value, now: &str) -> Arc<SharedContext> {
+        let mut campaign = BTreeMap::new();
+        campaign.insert("name".to_string(), Value::from(target.name.clone()));
+        campaign.insert(
+            "type".to_string(),
+            Value::from(format!("{:?}", target.message_type).to_lowercase()),
+        );
+        campaign.insert(
+            "offer".to_string(),
+            target
+                .offer
+                .as_ref()
+                .map_or(Value::from(()), |offer| Value::from(offer.value.clone())),
+        );
+        Arc::new(SharedContext {
+            campaign: Value::from(campaign),
+            variant: Value::from(target.variant.clone().unwrap_or_else(|| "default".into())),
+            vars: vars.clone(),
+            now: Value::from(now),
+        })
     }
-    root.insert("campaign".into(), Value::from(campaign));
-    root.insert(
-        "variant".into(),
-        Value::from(target.variant.clone().unwrap_or_else(|| "default".into())),
-    );
-    root.insert("vars".into(), input.vars.clone());
-    root.insert("links".into(), Value::from(links));
-    root.insert("now".into(), Value::from(input.now.to_string()));
-    Value::from(root)
+
+    /// The context of one message to `contact`: the shared values and the
+    /// contact's own `contact`, `event` and `links`.
+    pub fn message(self: &Arc<Self>, contact: Value, event: Option<Value>) -> Value {
+        let id = contact
+            .get_attr("id")
+            .ok()
+            .filter(|id| !id.is_undefined() && !id.is_none())
+            .map(|id| id.to_string())
+            .unwrap_or_default();
+        Value::from_object(MessageContext {
+            shared: self.clone(),
+            contact,
+            event,
+            links: Value::from_object(Links {
+                unsubscribe: Value::from(unsubscribe_link(&id)),
+            }),
+        })
+    }
+}
+
+/// The root of one message's context. An object rather than a map, so that
+/// a message costs its contact and links, not a copy of the shared values.
+#[derive(Debug)]
+struct MessageContext {
+    shared: Arc<SharedContext>,
+    contact: Value,
+    event: Option<Value>,
+    links: Value,
+}
+
+impl Object for MessageContext {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.get_value_by_str(key.as_str()?)
+    }
+
+    fn get_value_by_str(self: &Arc<Self>, key: &str) -> Option<Value> {
+        match key {
+            "contact" => Some(self.contact.clone()),
+            "event" => self.event.clone(),
+            "campaign" => Some(self.shared.campaign.clone()),
+            "variant" => Some(self.shared.variant.clone()),
+            "vars" => Some(self.shared.vars.clone()),
+            "links" => Some(self.links.clone()),
+            "now" => Some(self.shared.now.clone()),
+            _ => None,
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        if self.event.is_some() {
+            Enumerator::Str(&[
+                "campaign", "contact", "event", "links", "now", "variant", "vars",
+            ])
+        } else {
+            Enumerator::Str(&["campaign", "contact", "links", "now", "variant", "vars"])
+        }
+    }
+}
+
+/// `links`: the contact's unsubscribe link.
+#[derive(Debug)]
+struct Links {
+    unsubscribe: Value,
+}
+
+impl Object for Links {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.get_value_by_str(key.as_str()?)
+    }
+
+    fn get_value_by_str(self: &Arc<Self>, key: &str) -> Option<Value> {
+        (key == "unsubscribe").then(|| self.unsubscribe.clone())
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Str(&["unsubscribe"])
+    }
 }
 
 /// A JSON value as a template value.
@@ -583,14 +687,30 @@ pub fn vars_value(manifest: &Manifest) -> Value {
 }
 
 /// A stored contact as the template value `contact`: its id and attributes,
-/// dates as ISO text and datetimes as RFC 3339 timestamps.
-pub fn contact_value(contact: &crate::segment::eval::Contact) -> Value {
-    use crate::segment::eval::Value as Stored;
-    let mut map: BTreeMap<String, Value> = BTreeMap::new();
-    map.insert("id".into(), Value::from(contact.id.clone()));
-    for (name, value) in &contact.attributes {
-        let value = match value {
-            Stored::String(s) => Value::from(s.clone()),
+/// dates as ISO text and datetimes as RFC 3339 timestamps. A shared contact
+/// lets the thread that read it also free it.
+pub fn contact_value(contact: impl Into<Arc<crate::segment::eval::Contact>>) -> Value {
+    Value::from_object(StoredContact(contact.into()))
+}
+
+/// A contact read from the store, converting an attribute only when a
+/// template reads it: most templates read two or three of a contact's
+/// attributes, so copying all of them into a map would be wasted.
+#[derive(Debug)]
+struct StoredContact(Arc<crate::segment::eval::Contact>);
+
+impl Object for StoredContact {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.get_value_by_str(key.as_str()?)
+    }
+
+    fn get_value_by_str(self: &Arc<Self>, key: &str) -> Option<Value> {
+        use crate::segment::eval::Value as Stored;
+        if key == "id" {
+            return Some(Value::from(self.0.id.as_str()));
+        }
+        Some(match self.0.attributes.get(key)? {
+            Stored::String(s) => Value::from(s.as_str()),
             Stored::Integer(i) => Value::from(*i),
             Stored::Number(n) => Value::from(*n),
             Stored::Boolean(b) => Value::from(*b),
@@ -600,9 +720,16 @@ pub fn contact_value(contact: &crate::segment::eval::Contact) -> Value {
                     .map(|t| t.to_string())
                     .unwrap_or_default(),
             ),
-            Stored::List(items) => items.iter().map(|s| Value::from(s.clone())).collect(),
-        };
-        map.insert(name.clone(), value);
+            Stored::List(items) => items.iter().map(|s| Value::from(s.as_str())).collect(),
+        })
     }
-    Value::from(map)
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        // In name order with `id` among them, as a map of the same keys.
+        let mut keys: Vec<&str> = self.0.attributes.keys().map(String::as_str).collect();
+        if let Err(index) = keys.binary_search(&"id") {
+            keys.insert(index, "id");
+        }
+        Enumerator::Values(keys.into_iter().map(Value::from).collect())
+    }
 }

@@ -37,25 +37,27 @@ pub struct Request<'a> {
 }
 
 /// One contact to render for.
-struct Recipient {
-    id: String,
-    description: String,
-    contact: Value,
-    event: Option<Value>,
+#[derive(Clone, Debug)]
+pub(crate) struct Recipient {
+    pub id: String,
+    pub description: String,
+    pub contact: Value,
+    pub event: Option<Value>,
 }
 
+/// One message rendered for one contact, or why it failed.
 #[derive(Serialize)]
-struct Output {
-    target: String,
-    contact: String,
-    description: String,
+pub(crate) struct Output {
+    pub target: String,
+    pub contact: String,
+    pub description: String,
     #[serde(flatten)]
-    rendered: Option<Rendered>,
+    pub rendered: Option<Rendered>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    cost: Option<f64>,
+    pub cost: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
-    channel: &'static str,
+    pub error: Option<String>,
+    pub channel: &'static str,
 }
 
 /// Runs `herald render`; returns the exit status.
@@ -71,11 +73,31 @@ pub fn run(arguments: &Arguments, request: &Request<'_>) -> Result<i32, Error> {
     let manifest = &manifest.value;
     let targets = select(&templates, request.target, request.variant)?;
     let recipients = recipients(arguments, &compilation, manifest, &request.contacts)?;
-    let vars = vars_value(manifest);
     let now = request.now.unwrap_or(SAMPLE_NOW);
+    let outputs = render_all(&templates, manifest, &targets, &recipients, now);
+    let failed = outputs.iter().any(|output| output.error.is_some());
+    let text = if request.json {
+        let value = serde_json::json!({ "renders": outputs });
+        serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
+    } else {
+        human(&outputs, manifest, true)
+    };
+    crate::print(&text)?;
+    Ok(i32::from(failed))
+}
+
+/// Renders every message of `targets` for every recipient, in that order.
+pub(crate) fn render_all<'t>(
+    templates: &Templates,
+    manifest: &Manifest,
+    targets: impl IntoIterator<Item = &'t Target>,
+    recipients: &[Recipient],
+    now: &str,
+) -> Vec<Output> {
+    let vars = vars_value(manifest);
     let mut outputs = Vec::new();
-    for target in &targets {
-        for recipient in &recipients {
+    for target in targets {
+        for recipient in recipients {
             let event = recipient.event.clone().or_else(|| {
                 target
                     .event
@@ -112,15 +134,7 @@ pub fn run(arguments: &Arguments, request: &Request<'_>) -> Result<i32, Error> {
             }
         }
     }
-    let failed = outputs.iter().any(|output| output.error.is_some());
-    let text = if request.json {
-        let value = serde_json::json!({ "renders": outputs });
-        serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
-    } else {
-        human(&outputs, manifest)
-    };
-    crate::print(&text)?;
-    Ok(i32::from(failed))
+    outputs
 }
 
 fn cost(manifest: &Manifest, channel: &str, rendered: Option<&Rendered>) -> Option<f64> {
@@ -137,7 +151,9 @@ fn cost(manifest: &Manifest, channel: &str, rendered: Option<&Rendered>) -> Opti
     Some((per_message * units * 100.0).round() / 100.0)
 }
 
-fn human(outputs: &[Output], manifest: &Manifest) -> String {
+/// The readable preview; `with_html` false leaves out HTML bodies (their
+/// text part is shown).
+pub(crate) fn human(outputs: &[Output], manifest: &Manifest, with_html: bool) -> String {
     let currency = manifest
         .currency
         .as_ref()
@@ -166,6 +182,10 @@ fn human(outputs: &[Output], manifest: &Manifest) -> String {
         }
         for kind in [PartKind::Text, PartKind::Html] {
             if let Some(value) = rendered.parts.get(&kind) {
+                if kind == PartKind::Html && !with_html {
+                    let _ = writeln!(out, "── html ── {} bytes", value.len());
+                    continue;
+                }
                 let _ = writeln!(out, "── {} ──\n{}", kind.as_str(), value.trim_end());
             }
         }
@@ -325,7 +345,7 @@ fn template_target(templates: &Templates, template: &str) -> Target {
     }
 }
 
-fn recipients(
+pub(crate) fn recipients(
     arguments: &Arguments,
     compilation: &crate::Compilation,
     manifest: &Manifest,
@@ -366,7 +386,7 @@ fn recipients(
             Ok(vec![Recipient {
                 id: contact.id.clone(),
                 description: "from the store".into(),
-                contact: crate::template::contact_value(&contact),
+                contact: crate::template::contact_value(contact),
                 event: None,
             }])
         }

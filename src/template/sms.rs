@@ -95,11 +95,11 @@ pub fn analyse(text: &str) -> Analysis {
     } else {
         Encoding::Gsm7
     };
-    let widths: Vec<usize> = match encoding {
-        Encoding::Gsm7 => text.chars().map(|c| gsm7_units(c).unwrap_or(1)).collect(),
-        Encoding::Ucs2 => text.chars().map(char::len_utf16).collect(),
+    let width = |c: char| match encoding {
+        Encoding::Gsm7 => gsm7_units(c).unwrap_or(1),
+        Encoding::Ucs2 => c.len_utf16(),
     };
-    let units: usize = widths.iter().sum();
+    let units: usize = text.chars().map(width).sum();
     let (parts, remaining) = if units == 0 {
         (0, encoding.single())
     } else if units <= encoding.single() {
@@ -108,7 +108,7 @@ pub fn analyse(text: &str) -> Analysis {
         let per_part = encoding.per_part();
         let mut parts = 1;
         let mut used = 0;
-        for width in widths {
+        for width in text.chars().map(width) {
             if used + width > per_part {
                 parts += 1;
                 used = 0;
@@ -136,12 +136,13 @@ mod tests {
         (analysis.encoding, analysis.units, analysis.parts)
     }
 
-    #[test]
-    fn reference_table() {
+    /// The reference cases: name, text, and (encoding, units, parts)
+    /// worked out by hand from GSM 03.38 and the concatenation headers.
+    fn reference_cases() -> Vec<(&'static str, String, (Encoding, usize, usize))> {
         use Encoding::*;
         let a = |n: usize| "a".repeat(n);
         let ya = |n: usize| "я".repeat(n);
-        let table: Vec<(&str, String, (Encoding, usize, usize))> = vec![
+        vec![
             ("empty", String::new(), (Gsm7, 0, 0)),
             ("gsm 160", a(160), (Gsm7, 160, 1)),
             ("gsm 161", a(161), (Gsm7, 161, 2)),
@@ -159,10 +160,21 @@ mod tests {
                 a(152) + "{" + &a(153),
                 (Gsm7, 307, 3),
             ),
+            (
+                "line breaks count one",
+                "a\nb\r\nc".to_string(),
+                (Gsm7, 6, 1),
+            ),
             ("cyrillic 70", ya(70), (Ucs2, 70, 1)),
             ("cyrillic 71", ya(71), (Ucs2, 71, 2)),
             ("cyrillic 134", ya(134), (Ucs2, 134, 2)),
             ("cyrillic 135", ya(135), (Ucs2, 135, 3)),
+            ("euro counts one in ucs-2", ya(69) + "€", (Ucs2, 70, 1)),
+            (
+                "russian promo",
+                "Мария: -25% до воскресенья".to_string(),
+                (Ucs2, 26, 1),
+            ),
             ("emoji counts two", a(68) + "😀", (Ucs2, 70, 1)),
             ("emoji past 70", a(69) + "😀", (Ucs2, 71, 2)),
             (
@@ -177,15 +189,44 @@ mod tests {
                 "èéùìòÇØøÅåÆæßÉÄÖÑÜäöñüà¿¡§".to_string(),
                 (Gsm7, 26, 1),
             ),
-        ];
+        ]
+    }
+
+    #[test]
+    fn reference_table() {
         let mut failures = Vec::new();
-        for (name, text, expected) in table {
+        for (name, text, expected) in reference_cases() {
             let got = case(&text);
             if got != expected {
                 failures.push(format!("{name}: expected {expected:?}, got {got:?}"));
             }
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    /// Every field of the analysis of every reference case, as one table.
+    #[test]
+    fn reference_table_snapshot() {
+        let mut table = format!(
+            "{:<32} {:<8} {:>5} {:>5} {:>5} {:>5}  {}\n",
+            "case", "encoding", "chars", "units", "parts", "left", "ucs-2 because of"
+        );
+        for (name, text, _) in reference_cases() {
+            let analysis = analyse(&text);
+            table.push_str(&format!(
+                "{:<32} {:<8} {:>5} {:>5} {:>5} {:>5}  {}\n",
+                name,
+                analysis.encoding.as_str(),
+                analysis.characters,
+                analysis.units,
+                analysis.parts,
+                analysis.remaining,
+                analysis
+                    .ucs2_because
+                    .map_or("-".to_string(), |c| format!("{c:?}")),
+            ));
+        }
+        insta::assert_snapshot!(table);
     }
 
     #[test]
