@@ -94,13 +94,7 @@ impl StateMachine {
     pub fn compile(definition: &Definition<Journey>) -> StateMachine {
         let steps = &definition.value.steps;
         let file = definition.file;
-        let step_nodes = definition
-            .node
-            .entry("steps")
-            .and_then(|(_, node)| match &node.value {
-                crate::yaml::Value::Sequence(items) => Some(items),
-                _ => None,
-            });
+        let spans = step_spans(definition);
         let find = |target: &Text| -> Target {
             steps
                 .iter()
@@ -117,15 +111,7 @@ impl StateMachine {
                     Target::End
                 };
                 let next = step.next.as_ref().map_or(following, find);
-                let span = step_nodes
-                    .and_then(|items| items.get(index))
-                    .map(|node| match &node.value {
-                        crate::yaml::Value::Mapping(entries) if !entries.is_empty() => {
-                            entries[0].0.span(file)
-                        }
-                        _ => node.span(file),
-                    })
-                    .unwrap_or(Span::new(file, 0, 0));
+                let span = spans[index];
                 let (action, transitions) = transitions(step, next, &find);
                 State {
                     index,
@@ -274,6 +260,31 @@ impl StateMachine {
         }
         arrival
     }
+}
+
+/// Where diagnostics about each step point: the step's first key (or the
+/// step itself when it is not a mapping), one span per step.
+pub fn step_spans(definition: &Definition<Journey>) -> Vec<Span> {
+    let file = definition.file;
+    let nodes = definition
+        .node
+        .entry("steps")
+        .and_then(|(_, node)| match &node.value {
+            crate::yaml::Value::Sequence(items) => Some(items),
+            _ => None,
+        });
+    (0..definition.value.steps.len())
+        .map(|index| {
+            nodes
+                .and_then(|items| items.get(index))
+                .map_or(Span::new(file, 0, 0), |node| match &node.value {
+                    crate::yaml::Value::Mapping(entries) if !entries.is_empty() => {
+                        entries[0].0.span(file)
+                    }
+                    _ => node.span(file),
+                })
+        })
+        .collect()
 }
 
 fn transitions(

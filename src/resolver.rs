@@ -897,13 +897,7 @@ impl<'a> Resolver<'a> {
             }
         }
         let id_names: Vec<&str> = ids.keys().copied().collect();
-        let step_nodes = definition
-            .node
-            .entry("steps")
-            .and_then(|(_, node)| match &node.value {
-                crate::yaml::Value::Sequence(items) => Some(items),
-                _ => None,
-            });
+        let step_spans = crate::journey::step_spans(definition);
         for (index, step) in steps.iter().enumerate() {
             let actions = [
                 ("send", step.send.is_some()),
@@ -920,15 +914,7 @@ impl<'a> Resolver<'a> {
                 .map(|(n, _)| *n)
                 .collect();
             if present.len() != 1 {
-                let span = step_nodes
-                    .and_then(|items| items.get(index))
-                    .map(|node| match &node.value {
-                        crate::yaml::Value::Mapping(entries) if !entries.is_empty() => {
-                            entries[0].0.span(file)
-                        }
-                        _ => node.span(file),
-                    })
-                    .unwrap_or(Span::new(file, 0, 0));
+                let span = step_spans[index];
                 let message = if present.is_empty() {
                     format!("step {} has no action", index + 1)
                 } else {

@@ -45,19 +45,13 @@ pub(super) fn check(context: &Context, out: &mut Diagnostics) {
             &format!("the variants of campaign `{}`", campaign.name),
         );
     }
-    for journey in &context.project.journeys {
+    for (journey, machine) in context.journeys() {
         for (index, step) in journey.value.steps.iter().enumerate() {
             let Some(split) = &step.split else { continue };
             let total: f64 = split.iter().map(|arm| arm.weight).sum();
-            let span = context
-                .journeys()
-                .find(|(j, _)| std::ptr::eq(*j, journey))
-                .map_or(Span::new(journey.file, 0, 0), |(_, machine)| {
-                    machine.states[index].span
-                });
             report(
                 out,
-                span,
+                machine.states[index].span,
                 total,
                 &format!(
                     "the split in step {} of journey `{}`",
