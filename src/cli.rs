@@ -10,7 +10,11 @@ use crate::report::Format;
 /// herald: CRM-marketing communication as code.
 ///
 /// Checks a project of segments, campaigns, journeys and templates on every
-/// pull request, and explains every rule it applies.
+/// pull request (`check`, `explain`), previews messages (`render`, `watch`),
+/// queries and fills the contact store (`segment`, `contacts`, `events`).
+///
+/// Start with `herald check --project DIR`; `herald COMMAND --help` describes
+/// each command.
 ///
 /// Exit status: 0 success (for `check`: no errors), 1 the project's files
 /// have errors (diagnostics were printed), 2 the command could not run

@@ -636,6 +636,101 @@ fn a_killed_import_keeps_whole_batches_and_completes_on_the_next_run() {
         )
     );
     assert_eq!(count(root, "SELECT count(*) FROM contacts"), rows);
+    assert_eq!(merge_indexes(root), 3);
+}
+
+fn merge_indexes(root: &Path) -> i64 {
+    count(
+        root,
+        "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN
+         ('contacts_by_email', 'contacts_by_phone', 'consent_history_by_contact')",
+    )
+}
+
+/// An import into an empty store loads without the email, phone and
+/// consent-history indexes and builds them at the end: its merges must be
+/// those of an import into a store that has them.
+#[test]
+fn an_import_into_an_empty_store_merges_like_one_with_indexes_and_builds_them() {
+    let file = "id,email,phone,city,consent.email,consent.email.at\n\
+        c1,a@example.ru,,Москва,granted,2026-01-01T00:00:00Z\n\
+        c1,b@example.ru,,,granted,2026-01-01T00:00:00Z\n\
+        c3,A@example.ru,89120000001,Тула,revoked,2026-01-02T00:00:00Z\n\
+        c4,b@example.ru,,Казань,,\n\
+        ,,+7 912 000-00-01,Самара,granted,2026-01-03T00:00:00Z\n\
+        c5,a@example.ru,89120000002,,,\n\
+        c6,b@example.ru,89120000002,,,\n";
+    let dump = |root: &Path| -> Vec<String> {
+        let connection = store(root);
+        let mut rows = Vec::new();
+        for sql in [
+            "SELECT id || '|' || coalesce(email, '') || '|' || coalesce(phone, '') || '|' || coalesce(city, '') FROM contacts WHERE id <> 'other' ORDER BY id",
+            "SELECT alias || '>' || contact_id FROM contact_aliases ORDER BY alias",
+            "SELECT contact_id || channel || status || at FROM consent_history ORDER BY 1",
+            "SELECT contact_id || channel || status || at FROM consents WHERE contact_id <> 'other' ORDER BY 1",
+        ] {
+            let mut statement = connection.prepare(sql).unwrap();
+            let found: Vec<String> = statement
+                .query_map([], |row| row.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            rows.extend(found);
+        }
+        rows
+    };
+    // Into an empty store (bulk load) and into one already holding a contact.
+    let empty = project();
+    std::fs::write(empty.path().join("c.csv"), file).unwrap();
+    let (bulk, stderr, _) = herald(empty.path(), &["contacts", "import", "c.csv"]);
+    assert!(stderr.is_empty() || !stderr.contains("failed"), "{stderr}");
+    let filled = project();
+    std::fs::write(
+        filled.path().join("other.csv"),
+        "id,email\nother,other@example.ru\n",
+    )
+    .unwrap();
+    assert_eq!(
+        herald(filled.path(), &["contacts", "import", "other.csv"]).2,
+        0
+    );
+    std::fs::write(filled.path().join("c.csv"), file).unwrap();
+    let (indexed, _, _) = herald(filled.path(), &["contacts", "import", "c.csv"]);
+    assert_eq!(bulk, indexed);
+    insta::assert_snapshot!(bulk, @"c.csv: 7 contacts: 2 inserted, 4 updated, 0 unchanged, 1 rejected (see c.csv.rejects.csv)");
+    assert_eq!(dump(empty.path()), dump(filled.path()));
+    assert_eq!(merge_indexes(empty.path()), 3);
+    let rejects = std::fs::read_to_string(empty.path().join("c.csv.rejects.csv")).unwrap();
+    assert_eq!(
+        rejects,
+        std::fs::read_to_string(filled.path().join("c.csv.rejects.csv")).unwrap()
+    );
+    // The same file again, now with the indexes, does the same in both.
+    assert_eq!(
+        herald(empty.path(), &["contacts", "import", "c.csv"]).0,
+        herald(filled.path(), &["contacts", "import", "c.csv"]).0
+    );
+    assert_eq!(dump(empty.path()), dump(filled.path()));
+}
+
+/// A store left without its merge indexes (an import killed before it built
+/// them) gets them back when next opened.
+#[test]
+fn missing_merge_indexes_are_built_when_the_store_is_opened() {
+    let dir = project();
+    let root = dir.path();
+    std::fs::write(root.join("c.csv"), "id,email\nc1,a@example.ru\n").unwrap();
+    assert_eq!(herald(root, &["contacts", "import", "c.csv"]).2, 0);
+    store(root)
+        .execute_batch(
+            "DROP INDEX contacts_by_email; DROP INDEX contacts_by_phone;
+             DROP INDEX consent_history_by_contact;",
+        )
+        .unwrap();
+    assert_eq!(merge_indexes(root), 0);
+    let (_, stderr, status) = herald(root, &["contacts", "show", "c1"]);
+    assert_eq!(status, 0, "{stderr}");
+    assert_eq!(merge_indexes(root), 3);
 }
 
 /// The phone fast path must give what libphonenumber gives on every input

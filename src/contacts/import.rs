@@ -19,7 +19,8 @@ use serde_json::Value as Json;
 use super::batch::{Line, Outcome, Raw, Reader};
 use super::normalise::{self, Rules};
 use crate::segment::catalog::{Catalog, FieldType};
-use crate::store::schema::identifier;
+use crate::store::merge_indexes_present;
+use crate::store::schema::{self, identifier};
 use crate::suggestion::did_you_mean;
 
 /// The columns of `contacts` an import writes (every attribute but `id`).
@@ -278,6 +279,87 @@ pub struct Keys {
     /// The number of bits minus one (a power of two minus one).
     mask: u64,
     version: i64,
+    /// While an import into an empty store runs without the email and
+    /// phone indexes ([`Keys::bulk`]): where each email and phone this
+    /// import wrote may be.
+    exact: Option<Exact>,
+}
+
+/// An exact multimap from an email or phone to the rowids of every contact
+/// this import gave it: a hash fingerprint (high 32 bits) and a rowid (low
+/// 32 bits) per slot, open addressing. A fingerprint match is confirmed by
+/// reading the row, so a collision costs a lookup, never a wrong merge; a
+/// rowid listed for a key the contact no longer has is skipped the same way.
+struct Exact {
+    slots: Vec<u64>,
+    len: usize,
+    /// The page cache size to restore after the load.
+    cache: i64,
+    /// Whether the consent-history index was built early, for a merge
+    /// that must look the history up.
+    history_indexed: bool,
+}
+
+impl Exact {
+    fn new(cache: i64) -> Exact {
+        Exact {
+            slots: vec![0; 1 << 20],
+            len: 0,
+            cache,
+            history_indexed: false,
+        }
+    }
+
+    fn fingerprint(kind: Key, key: &str) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::hash::DefaultHasher::new();
+        (kind as u8 + 16).hash(&mut hasher);
+        key.hash(&mut hasher);
+        hasher.finish() >> 32
+    }
+
+    /// Adds a rowid for a key; `false` if the rowid does not fit.
+    fn add(&mut self, kind: Key, key: &str, rowid: i64) -> bool {
+        if !(1..=i64::from(u32::MAX)).contains(&rowid) {
+            return false;
+        }
+        if (self.len + 1) * 4 > self.slots.len() * 3 {
+            let grown = vec![0; self.slots.len() * 2];
+            let old = std::mem::replace(&mut self.slots, grown);
+            for entry in old.into_iter().filter(|entry| *entry != 0) {
+                self.place(entry);
+            }
+        }
+        self.place(Exact::fingerprint(kind, key) << 32 | rowid as u64);
+        self.len += 1;
+        true
+    }
+
+    fn place(&mut self, entry: u64) {
+        let mask = self.slots.len() - 1;
+        let mut at = (entry >> 32) as usize & mask;
+        while self.slots[at] != 0 {
+            at = (at + 1) & mask;
+        }
+        self.slots[at] = entry;
+    }
+
+    /// Every rowid listed for the key's fingerprint, smallest first.
+    fn candidates(&self, kind: Key, key: &str) -> Vec<i64> {
+        let fingerprint = Exact::fingerprint(kind, key);
+        let mask = self.slots.len() - 1;
+        let mut at = fingerprint as usize & mask;
+        let mut found = Vec::new();
+        while self.slots[at] != 0 {
+            if self.slots[at] >> 32 == fingerprint {
+                found.push((self.slots[at] & 0xffff_ffff) as i64);
+            }
+            at = (at + 1) & mask;
+        }
+        found.sort_unstable();
+        found.dedup();
+        found
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -306,6 +388,7 @@ impl Keys {
             bits: vec![0; (size / 64) as usize],
             mask: size - 1,
             version,
+            exact: None,
         };
         let mut statement = connection.prepare("SELECT id, email, phone FROM contacts")?;
         let mut rows = statement.query([])?;
@@ -326,10 +409,113 @@ impl Keys {
         Ok(keys)
     }
 
+    /// For an empty store: drops the email, phone and consent-history
+    /// indexes, to be built once by [`Keys::finish`] after the load, and
+    /// serves email and phone lookups from an exact in-memory map of the
+    /// keys this import writes. Returns whether it did. A store left
+    /// without them (a killed import) gets them back when next opened.
+    pub fn bulk(&mut self, connection: &Connection) -> rusqlite::Result<bool> {
+        connection.execute_batch("BEGIN IMMEDIATE")?;
+        let empty = || -> rusqlite::Result<bool> {
+            connection.query_row(
+                "SELECT NOT EXISTS (SELECT 1 FROM contacts)
+                   AND NOT EXISTS (SELECT 1 FROM contact_aliases)
+                   AND NOT EXISTS (SELECT 1 FROM consent_history)",
+                [],
+                |row| row.get(0),
+            )
+        };
+        let result = empty().and_then(|empty| {
+            if empty {
+                connection.execute_batch(schema::DROP_MERGE_INDEXES)?;
+            }
+            Ok(empty)
+        });
+        match result {
+            Ok(empty) => {
+                connection.execute_batch("COMMIT")?;
+                self.version = data_version(connection)?;
+                if empty {
+                    // Without the email and phone indexes the load touches
+                    // fewer pages: a quarter of the cache is as fast and leaves
+                    // room for the map.
+                    let cache: i64 =
+                        connection.query_row("PRAGMA cache_size", [], |row| row.get(0))?;
+                    connection.execute_batch("PRAGMA cache_size = -16384")?;
+                    self.exact = Some(Exact::new(cache));
+                }
+                Ok(empty)
+            }
+            Err(error) => {
+                let _ = connection.execute_batch("ROLLBACK");
+                Err(error)
+            }
+        }
+    }
+
+    /// Builds the indexes [`Keys::bulk`] dropped, in its own transaction.
+    pub fn finish(&mut self, connection: &Connection) -> rusqlite::Result<()> {
+        let bulk = self.exact.take().map(|exact| exact.cache);
+        if bulk.is_some() || !merge_indexes_present(connection)? {
+            // The index sorter holds as much as the page cache: a smaller
+            // cache while building keeps the two under the import's peak.
+            let cache = match bulk {
+                Some(cache) => cache,
+                None => connection.query_row("PRAGMA cache_size", [], |row| row.get(0))?,
+            };
+            connection.execute_batch("PRAGMA cache_size = -16384")?;
+            let built = connection.execute_batch(&format!(
+                "BEGIN IMMEDIATE; {} COMMIT",
+                schema::MERGE_INDEXES
+            ));
+            if built.is_err() {
+                let _ = connection.execute_batch("ROLLBACK");
+            }
+            connection.pragma_update(None, "cache_size", cache)?;
+            built?;
+        }
+        Ok(())
+    }
+
+    /// Leaves bulk mode inside the current transaction: builds the indexes.
+    fn leave_bulk(&mut self, connection: &Connection) -> rusqlite::Result<()> {
+        if let Some(exact) = self.exact.take() {
+            connection.execute_batch(schema::MERGE_INDEXES)?;
+            connection.pragma_update(None, "cache_size", exact.cache)?;
+        }
+        Ok(())
+    }
+
     /// Reloads when another connection has written since the last check.
     fn refresh(&mut self, connection: &Connection) -> rusqlite::Result<()> {
         if data_version(connection)? != self.version {
+            // The in-memory map misses what the other connection wrote.
+            self.leave_bulk(connection)?;
             *self = Keys::load(connection)?;
+        }
+        Ok(())
+    }
+
+    /// Lists the email and phone of a contact written at `rowid` in the exact map.
+    fn note(
+        &mut self,
+        connection: &Connection,
+        email: Option<&str>,
+        phone: Option<&str>,
+        rowid: i64,
+    ) -> rusqlite::Result<()> {
+        let Some(exact) = &mut self.exact else {
+            return Ok(());
+        };
+        let mut fits = true;
+        if let Some(email) = email {
+            fits &= exact.add(Key::Email, email, rowid);
+        }
+        if let Some(phone) = phone {
+            fits &= exact.add(Key::Phone, phone, rowid);
+        }
+        if !fits {
+            self.leave_bulk(connection)?;
         }
         Ok(())
     }
@@ -369,7 +555,7 @@ pub fn write(
     layout: &Layout,
     keys: &mut Keys,
     now: i64,
-    record: Record,
+    record: &Record,
 ) -> rusqlite::Result<Result<Outcome, String>> {
     keys.refresh(connection)?;
     let lookup = |sql: &str, key: &str| -> rusqlite::Result<Option<String>> {
@@ -391,18 +577,24 @@ pub fn write(
     };
     let by_email = match &record.email {
         Some(email) if !keys.may_hold(Key::Email, email) => None,
-        Some(email) => lookup(
-            "SELECT id FROM contacts WHERE email = ?1 ORDER BY rowid LIMIT 1",
-            email,
-        )?,
+        Some(email) => match &keys.exact {
+            Some(exact) => exact_lookup(connection, exact, Key::Email, email)?,
+            None => lookup(
+                "SELECT id FROM contacts WHERE email = ?1 ORDER BY rowid LIMIT 1",
+                email,
+            )?,
+        },
         None => None,
     };
     let by_phone = match &record.phone {
         Some(phone) if !keys.may_hold(Key::Phone, phone) => None,
-        Some(phone) => lookup(
-            "SELECT id FROM contacts WHERE phone = ?1 ORDER BY rowid LIMIT 1",
-            phone,
-        )?,
+        Some(phone) => match &keys.exact {
+            Some(exact) => exact_lookup(connection, exact, Key::Phone, phone)?,
+            None => lookup(
+                "SELECT id FROM contacts WHERE phone = ?1 ORDER BY rowid LIMIT 1",
+                phone,
+            )?,
+        },
         None => None,
     };
     let mut target: Option<(&str, String)> = None;
@@ -429,19 +621,34 @@ pub fn write(
             else {
                 return Ok(Err("no id, email or phone to identify the contact".into()));
             };
-            let mut values = record.values.clone();
-            if let Some(index) = layout.index("created_at")
-                && values[index].is_none()
-            {
-                values[index] = Some(Sql::Integer(now));
-            }
-            let mut parameters: Vec<Sql> = vec![Sql::Text(id.clone())];
-            parameters.extend(values.into_iter().map(|value| value.unwrap_or(Sql::Null)));
+            let created = Sql::Integer(now);
+            let created_at = layout.index("created_at");
+            let id_value = Sql::Text(id);
+            let parameters =
+                std::iter::once(&id_value).chain(record.values.iter().enumerate().map(
+                    |(index, value)| match value {
+                        Some(value) => value,
+                        None if Some(index) == created_at => &created,
+                        None => &Sql::Null,
+                    },
+                ));
             connection
                 .prepare_cached(&layout.insert)?
                 .execute(rusqlite::params_from_iter(parameters))?;
+            let Sql::Text(id) = id_value else {
+                unreachable!("the id is text")
+            };
             keys.insert(Key::Id, &id);
-            remember(keys, &record);
+            remember(keys, record);
+            if keys.exact.is_some() {
+                let rowid = connection.last_insert_rowid();
+                keys.note(
+                    connection,
+                    record.email.as_deref(),
+                    record.phone.as_deref(),
+                    rowid,
+                )?;
+            }
             write_consents(connection, &id, &record.consents, now, true)?;
             Outcome::Inserted
         }
@@ -460,17 +667,41 @@ pub fn write(
                 .zip(&existing)
                 .any(|(given, stored)| given.as_ref().is_some_and(|given| given != stored));
             if changed {
-                let mut parameters: Vec<Sql> = vec![Sql::Text(id.clone())];
-                parameters.extend(
+                let id_value = Sql::Text(id.clone());
+                let parameters = std::iter::once(&id_value).chain(
                     record
                         .values
                         .iter()
-                        .map(|value| value.clone().unwrap_or(Sql::Null)),
+                        .map(|value| value.as_ref().unwrap_or(&Sql::Null)),
                 );
                 connection
                     .prepare_cached(&layout.update)?
                     .execute(rusqlite::params_from_iter(parameters))?;
-                remember(keys, &record);
+                remember(keys, record);
+                if keys.exact.is_some() {
+                    // An email or phone the contact did not have yet.
+                    let new = |name: &str, given: &Option<String>| match (layout.index(name), given)
+                    {
+                        (Some(index), Some(given)) => {
+                            !matches!(&existing[index], Sql::Text(stored) if stored == given)
+                        }
+                        _ => false,
+                    };
+                    let email = record
+                        .email
+                        .as_deref()
+                        .filter(|_| new("email", &record.email));
+                    let phone = record
+                        .phone
+                        .as_deref()
+                        .filter(|_| new("phone", &record.phone));
+                    if email.is_some() || phone.is_some() {
+                        let rowid: i64 = connection
+                            .prepare_cached("SELECT rowid FROM contacts WHERE id = ?1")?
+                            .query_row([&id], |row| row.get(0))?;
+                        keys.note(connection, email, phone, rowid)?;
+                    }
+                }
             }
             let mut aliased = false;
             if let Some(alias) = &record.id
@@ -484,6 +715,18 @@ pub fn write(
                     > 0;
                 keys.insert(Key::Id, alias);
             }
+            // A merged record's dated consent is looked up in the history:
+            // without its index that would scan the history for every one.
+            if let Some(exact) = &mut keys.exact
+                && !exact.history_indexed
+                && record.consents.iter().any(|consent| consent.at.is_some())
+            {
+                connection.execute_batch(
+                    "CREATE INDEX IF NOT EXISTS consent_history_by_contact
+                     ON consent_history (contact_id, channel, at)",
+                )?;
+                exact.history_indexed = true;
+            }
             let consented = write_consents(connection, &id, &record.consents, now, false)?;
             if changed || aliased || consented {
                 Outcome::Updated
@@ -493,6 +736,32 @@ pub fn write(
         }
     };
     Ok(Ok(outcome))
+}
+
+/// The id of the first contact (by rowid) with this email or phone, from the exact map.
+fn exact_lookup(
+    connection: &Connection,
+    exact: &Exact,
+    kind: Key,
+    key: &str,
+) -> rusqlite::Result<Option<String>> {
+    let column = match kind {
+        Key::Email => 1,
+        Key::Phone => 2,
+        Key::Id => return Ok(None),
+    };
+    for rowid in exact.candidates(kind, key) {
+        let row: Option<(String, Option<String>)> = connection
+            .prepare_cached("SELECT id, email, phone FROM contacts WHERE rowid = ?1")?
+            .query_row([rowid], |row| Ok((row.get(0)?, row.get(column)?)))
+            .optional()?;
+        if let Some((id, Some(stored))) = row
+            && stored == key
+        {
+            return Ok(Some(id));
+        }
+    }
+    Ok(None)
 }
 
 /// Adds the email and phone a record wrote to the filter.

@@ -164,7 +164,7 @@ pub fn normalise(types: &EventTypes, rules: &Rules, text: &str) -> Result<EventR
 /// Stores one event.
 pub fn write(
     connection: &Connection,
-    record: EventRecord,
+    record: &EventRecord,
 ) -> rusqlite::Result<Result<Outcome, String>> {
     let lookup = |sql: &str| -> rusqlite::Result<Option<String>> {
         connection

@@ -232,6 +232,8 @@ fn import_contacts(
     };
     let mut keys =
         import::Keys::load(store.connection()).map_err(|error| failed(error.to_string()))?;
+    keys.bulk(store.connection())
+        .map_err(|error| failed(error.to_string()))?;
     let summary = if csv {
         let field = |name: &str| layout.field(name);
         let (header, fields, mut read) = match import::csv_reader(file, &field) {
@@ -241,6 +243,8 @@ fn import_contacts(
                     eprintln!("herald: {}:1: {problem}", file.display());
                 }
                 eprintln!("herald: nothing was imported");
+                keys.finish(store.connection())
+                    .map_err(|error| failed(error.to_string()))?;
                 return Ok(1);
             }
         };
@@ -256,7 +260,7 @@ fn import_contacts(
                 .collect();
             import::normalise(&layout, &rules, &values)
         };
-        let mut write = |connection: &rusqlite::Connection, record| {
+        let mut write = |connection: &rusqlite::Connection, record: &import::Record| {
             import::write(connection, &layout, &mut keys, now, record)
         };
         batch::run(
@@ -267,7 +271,6 @@ fn import_contacts(
             &mut rejects,
             bar.as_ref(),
         )
-        .map_err(failed)?
     } else {
         let mut read = import::jsonl_reader(file).map_err(Error::Usage)?;
         let mut rejects = batch::Rejects::new(rejects_path.clone(), None);
@@ -278,7 +281,7 @@ fn import_contacts(
             let fields = import::json_fields(&layout, text)?;
             import::normalise(&layout, &rules, &fields)
         };
-        let mut write = |connection: &rusqlite::Connection, record| {
+        let mut write = |connection: &rusqlite::Connection, record: &import::Record| {
             import::write(connection, &layout, &mut keys, now, record)
         };
         batch::run(
@@ -289,8 +292,12 @@ fn import_contacts(
             &mut rejects,
             bar.as_ref(),
         )
-        .map_err(failed)?
     };
+    // Whether the import finished or failed, the indexes a bulk load
+    // dropped are built before the store is left.
+    let finished = keys.finish(store.connection());
+    let summary = summary.map_err(failed)?;
+    finished.map_err(|error| failed(error.to_string()))?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -326,7 +333,9 @@ fn ingest_events(
         };
         ingest::normalise(&types, &rules, text)
     };
-    let mut write = |connection: &rusqlite::Connection, record| ingest::write(connection, record);
+    let mut write = |connection: &rusqlite::Connection, record: &ingest::EventRecord| {
+        ingest::write(connection, record)
+    };
     let summary = batch::run(
         store.connection(),
         &mut *read,

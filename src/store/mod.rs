@@ -77,6 +77,12 @@ impl Store {
         self.connection
             .busy_timeout(std::time::Duration::from_secs(5))
             .map_err(sql)?;
+        // Larger pages for a new store (ignored for an existing one): fewer,
+        // shallower b-tree pages for the contact indexes. Set before WAL
+        // mode, which fixes the page size once the file has a header.
+        self.connection
+            .execute_batch("PRAGMA page_size = 16384")
+            .map_err(sql)?;
         self.connection
             .query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
             .map_err(sql)?;
@@ -86,6 +92,19 @@ impl Store {
             .execute_batch("PRAGMA synchronous = FULL")
             .map_err(sql)?;
         migrate(&self.connection)?;
+        // An import into an empty store killed before it rebuilt its merge
+        // indexes left them out: build them now.
+        if !merge_indexes_present(&self.connection).map_err(sql)? {
+            self.connection
+                .execute_batch(&format!(
+                    "BEGIN IMMEDIATE; {} COMMIT",
+                    schema::MERGE_INDEXES
+                ))
+                .map_err(|error| {
+                    let _ = self.connection.execute_batch("ROLLBACK");
+                    error.to_string()
+                })?;
+        }
         self.connection
             .execute_batch("BEGIN IMMEDIATE")
             .map_err(sql)?;
@@ -302,6 +321,16 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// Whether every index of [`schema::MERGE_INDEXES`] exists.
+pub fn merge_indexes_present(connection: &Connection) -> rusqlite::Result<bool> {
+    connection.query_row(
+        "SELECT count(*) = 3 FROM sqlite_master WHERE type = 'index' AND name IN
+         ('contacts_by_email', 'contacts_by_phone', 'consent_history_by_contact')",
+        [],
+        |row| row.get(0),
+    )
 }
 
 /// The schema version of the store.
