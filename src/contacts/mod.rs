@@ -234,9 +234,13 @@ fn import_contacts(
         import::Keys::load(store.connection()).map_err(|error| failed(error.to_string()))?;
     keys.bulk(store.connection())
         .map_err(|error| failed(error.to_string()))?;
-    let summary = if csv {
+    // The two formats differ in how a line is read and normalised; batching,
+    // writing and rejects are the same.
+    type Normalise<'a> = Box<dyn Fn(&batch::Line) -> Result<import::Record, String> + Sync + 'a>;
+    let (layout, rules) = (&layout, &rules);
+    let (mut read, mut rejects, normalise): (_, _, Normalise) = if csv {
         let field = |name: &str| layout.field(name);
-        let (header, fields, mut read) = match import::csv_reader(file, &field) {
+        let (header, fields, read) = match import::csv_reader(file, &field) {
             Ok(opened) => opened,
             Err(problems) => {
                 for problem in problems {
@@ -248,8 +252,7 @@ fn import_contacts(
                 return Ok(1);
             }
         };
-        let mut rejects = batch::Rejects::new(rejects_path.clone(), Some(header));
-        let normalise = |line: &batch::Line| -> Result<import::Record, String> {
+        let normalise = move |line: &batch::Line| -> Result<import::Record, String> {
             let batch::Raw::Csv(cells) = &line.raw else {
                 return Err("not a CSV record".into());
             };
@@ -258,41 +261,39 @@ fn import_contacts(
                 .cloned()
                 .zip(cells.iter().map(|cell| Json::String(cell.clone())))
                 .collect();
-            import::normalise(&layout, &rules, &values)
+            import::normalise(layout, rules, &values)
         };
-        let mut write = |connection: &rusqlite::Connection, record: &import::Record| {
-            import::write(connection, &layout, &mut keys, now, record)
-        };
-        batch::run(
-            store.connection(),
-            &mut *read,
-            &normalise,
-            &mut write,
-            &mut rejects,
-            bar.as_ref(),
+        (
+            read,
+            batch::Rejects::new(rejects_path.clone(), Some(header)),
+            Box::new(normalise),
         )
     } else {
-        let mut read = import::jsonl_reader(file).map_err(Error::Usage)?;
-        let mut rejects = batch::Rejects::new(rejects_path.clone(), None);
-        let normalise = |line: &batch::Line| -> Result<import::Record, String> {
+        let read = import::jsonl_reader(file).map_err(Error::Usage)?;
+        let normalise = move |line: &batch::Line| -> Result<import::Record, String> {
             let batch::Raw::Json(text) = &line.raw else {
                 return Err("not a JSON line".into());
             };
-            let fields = import::json_fields(&layout, text)?;
-            import::normalise(&layout, &rules, &fields)
+            let fields = import::json_fields(layout, text)?;
+            import::normalise(layout, rules, &fields)
         };
-        let mut write = |connection: &rusqlite::Connection, record: &import::Record| {
-            import::write(connection, &layout, &mut keys, now, record)
-        };
-        batch::run(
-            store.connection(),
-            &mut *read,
-            &normalise,
-            &mut write,
-            &mut rejects,
-            bar.as_ref(),
+        (
+            read,
+            batch::Rejects::new(rejects_path.clone(), None),
+            Box::new(normalise),
         )
     };
+    let mut write = |connection: &rusqlite::Connection, record: &import::Record| {
+        import::write(connection, layout, &mut keys, now, record)
+    };
+    let summary = batch::run(
+        store.connection(),
+        &mut *read,
+        &*normalise,
+        &mut write,
+        &mut rejects,
+        bar.as_ref(),
+    );
     // Whether the import finished or failed, the indexes a bulk load
     // dropped are built before the store is left.
     let finished = keys.finish(store.connection());
