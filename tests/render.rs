@@ -56,6 +56,24 @@ fn samples_human_output() {
     insta::assert_snapshot!(stdout);
 }
 
+/// An email laid out in tables gets a text part of paragraphs, one to a
+/// line, with no borders or padding, and its links as footnotes.
+#[test]
+fn a_layout_of_tables_reads_as_paragraphs_in_the_text_part() {
+    let (status, stdout, stderr) = render(&["newsletter", "--samples", "1", "--format", "json"]);
+    assert_eq!(status, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    let email = report["renders"]
+        .as_array()
+        .expect("renders")
+        .iter()
+        .find(|r| r["channel"] == "email")
+        .expect("email");
+    let text = email["parts"]["text"].as_str().expect("text part");
+    assert!(!text.contains('─') && !text.contains("  "), "{text}");
+    insta::assert_snapshot!(text);
+}
+
 #[test]
 fn journey_step_and_template_targets() {
     let (status, stdout, stderr) = render(&["cart#nudge", "--samples", "1"]);
@@ -134,7 +152,7 @@ fn contact_from_the_store_by_id() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("Ольга &lt;b&gt;&amp;&lt;&#x2f;b&gt;"),
+        stdout.contains("Ольга &lt;b&gt;&amp;&lt;/b&gt;"),
         "{stdout}"
     );
     assert!(

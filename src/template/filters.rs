@@ -172,11 +172,22 @@ fn plural_word<'a>(settings: &Settings, text: &str, forms: &'a [String]) -> Resu
 fn contact_gender(settings: &Settings, state: &State) -> Option<bool> {
     let contact = state.lookup("contact")?;
     let gender = contact.get_attr(&settings.greeting.gender_attribute).ok()?;
-    let gender = gender.as_str()?.trim().to_lowercase();
-    match gender.as_str() {
-        "male" | "m" | "man" | "м" | "муж" | "мужской" => Some(true),
-        "female" | "f" | "woman" | "ж" | "жен" | "женский" => Some(false),
-        _ => None,
+    let gender = gender.as_str()?.trim();
+    // Compared in lower case without a lower-cased copy: this runs for
+    // every message of a send.
+    let is = |word: &str| gender.chars().flat_map(char::to_lowercase).eq(word.chars());
+    if ["male", "m", "man", "м", "муж", "мужской"]
+        .into_iter()
+        .any(is)
+    {
+        Some(true)
+    } else if ["female", "f", "woman", "ж", "жен", "женский"]
+        .into_iter()
+        .any(is)
+    {
+        Some(false)
+    } else {
+        None
     }
 }
 
