@@ -27,6 +27,11 @@ use herald::store::Store;
 use herald::template::renderer::{Renderer, Rendering};
 use herald::template::{self, Templates};
 
+/// The allocator of the `herald` binary (`src/main.rs`), so that the figure
+/// is the product's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The clock of the renders.
 const NOW: &str = "2026-03-02T09:00:00Z";
 
