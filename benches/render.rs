@@ -7,9 +7,11 @@
 //!
 //! `cargo bench --bench render` renders 1,000,000 contacts; `-- N` another
 //! count, `-- --threads N` another number of render threads (default: one
-//! per core), `-- --campaign newsletter` the fixture's other campaign: a
-//! layout with a header, three product cards and a footer (about 5 KB of
-//! HTML, where `promo` has 0.3 KB).
+//! per core), `-- --campaign newsletter` another campaign of the fixture:
+//! a layout with a header, three product cards and a footer (about 5 KB of
+//! HTML, where `promo` has 0.3 KB), or `-- --campaign catalog`: 24 product
+//! cards in nested tables with inline styles, as email builders write them
+//! (51 KB).
 //!
 //! The store is generated once into `target/bench-render/` and reused.
 //! [`Renderer::render_stream`] reads the rows on the main thread and hands
