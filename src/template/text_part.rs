@@ -91,9 +91,9 @@ impl TextParts {
 
     /// The text part of `html`, exactly as [`html_to_text`] produces it.
     /// `printed` are the byte ranges of `html` that the template's
-    /// expressions printed, in order and not overlapping (as
-    /// `minijinja::Template::render_with_spans` reports them); any other
-    /// ranges give the same text, only converted more often.
+    /// expressions printed, in order and not overlapping (as [`recording`]
+    /// finds them); any other ranges give the same text, only converted
+    /// more often.
     pub fn text(&self, html: &str, printed: &[Range<usize>]) -> String {
         let Some(skeleton) = Skeleton::new(html, printed) else {
             return html_to_text(html);
