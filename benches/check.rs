@@ -237,11 +237,11 @@ fn main() {
     let (loaded, _) = herald::loader::load(project.path(), &schemas).expect("loads");
     let load = start.elapsed();
     let start = Instant::now();
-    let _ = herald::resolver::resolve(&loaded);
-    let resolve = start.elapsed();
-    let start = Instant::now();
     let (filters, _) = herald::segment::check::check(&loaded);
     let filter = start.elapsed();
+    let start = Instant::now();
+    let _ = herald::resolver::resolve(&loaded, &filters);
+    let resolve = start.elapsed();
     let start = Instant::now();
     let _ = herald::template::check::check(&loaded);
     let template = start.elapsed();
@@ -249,7 +249,7 @@ fn main() {
     let _ = herald::lint::check(&loaded, &filters);
     let lint = start.elapsed();
     println!(
-        "stages: load + schema {load:?}, resolve {resolve:?}, filters {filter:?}, templates {template:?}, lint and conflicts {lint:?}"
+        "stages: load + schema {load:?}, filters {filter:?}, resolve {resolve:?}, templates {template:?}, lint and conflicts {lint:?}"
     );
 
     let binary = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/herald");

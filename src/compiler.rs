@@ -36,10 +36,10 @@ pub fn compile(root: &Path) -> Result<Compilation, Error> {
 /// Compiles with validators built once by the caller (watch mode, benchmarks).
 pub fn compile_with(root: &Path, schemas: &Schemas) -> Result<Compilation, Error> {
     let (project, mut diagnostics) = loader::load(root, schemas)?;
-    let (resolution, resolved) = resolver::resolve(&project);
-    diagnostics.extend(resolved);
     let (filters, filtered) = crate::segment::check::check(&project);
     diagnostics.extend(filtered);
+    let (resolution, resolved) = resolver::resolve(&project, &filters);
+    diagnostics.extend(resolved);
     diagnostics.extend(crate::template::check::check(&project));
     let (journeys, linted) = crate::lint::check(&project, &filters);
     diagnostics.extend(linted);

@@ -14,6 +14,7 @@ use crate::model::{
     ValueType,
 };
 use crate::schema::Kind;
+use crate::segment::check::{Filter, Filters};
 use crate::source::{FileId, Span};
 use crate::suggestion::did_you_mean;
 
@@ -53,9 +54,16 @@ pub struct Resolution {
     pub segment_references: BTreeMap<String, Vec<String>>,
 }
 
-pub fn resolve(project: &Project) -> (Resolution, Diagnostics) {
+/// Resolves the references of a project; `filters` are its parsed filters
+/// (the filter stage's), read for `in segment` references.
+pub fn resolve(project: &Project, filters: &Filters) -> (Resolution, Diagnostics) {
     let mut resolver = Resolver {
         project,
+        filters: filters
+            .filters
+            .iter()
+            .map(|filter| ((filter.file, filter.start), filter))
+            .collect(),
         diagnostics: Diagnostics::default(),
         used_segments: BTreeSet::new(),
         segment_names: project.segments.iter().map(|s| s.name.as_str()).collect(),
@@ -77,6 +85,8 @@ pub fn resolve(project: &Project) -> (Resolution, Diagnostics) {
 
 struct Resolver<'a> {
     project: &'a Project,
+    /// Parsed filters by file and start of their YAML value.
+    filters: HashMap<(FileId, u32), &'a Filter>,
     diagnostics: Diagnostics,
     used_segments: BTreeSet<String>,
     segment_names: BTreeSet<&'a str>,
@@ -596,17 +606,28 @@ impl<'a> Resolver<'a> {
 
     fn filter_segments(&mut self, file: FileId, filter: &Text) -> Vec<String> {
         let mut names = Vec::new();
-        for (name, start, end) in segment_references(&filter.value) {
-            let span = crate::segment::location::FilterLocation::scalar(
-                &self.project.sources,
-                file,
-                filter,
-            )
-            .span(crate::segment::ast::Range::new(start, end));
+        for (name, span) in self.segment_references(file, filter) {
             self.segment_reference(file, &name, span);
             names.push(name);
         }
         names
+    }
+
+    /// The `in segment "NAME"` references of a filter, each with the span
+    /// of its string literal, from the filter as the filter stage parsed
+    /// it. A filter that does not parse has none here; the filter stage
+    /// reports its syntax error.
+    fn segment_references(&self, file: FileId, filter: &Text) -> Vec<(String, Span)> {
+        let Some(parsed) = self.filters.get(&(file, filter.start)) else {
+            return Vec::new();
+        };
+        let Some(expr) = &parsed.expr else {
+            return Vec::new();
+        };
+        expr.segment_references()
+            .into_iter()
+            .map(|name| (name.text.clone(), parsed.location.span(name.range)))
+            .collect()
     }
 
     // ---- definitions ----------------------------------------------------
@@ -618,13 +639,7 @@ impl<'a> Resolver<'a> {
             self.lint_keys(segment.file, &segment.value.lint);
             let filter = &segment.value.filter;
             let mut references = Vec::new();
-            for (name, start, end) in segment_references(&filter.value) {
-                let span = crate::segment::location::FilterLocation::scalar(
-                    &self.project.sources,
-                    segment.file,
-                    filter,
-                )
-                .span(crate::segment::ast::Range::new(start, end));
+            for (name, span) in self.segment_references(segment.file, filter) {
                 spans.insert((segment.name.clone(), name.clone()), span);
                 if name != segment.name {
                     self.segment_reference(segment.file, &name, span);
@@ -1094,20 +1109,6 @@ pub fn looks_like_secret(text: &str) -> Option<&'static str> {
     token_like.then_some("a long random-looking token")
 }
 
-/// The `in segment "NAME"` references of a filter, with byte ranges of the
-/// string literal inside the filter text, taken from the parsed filter. A
-/// filter that does not parse has none here; the filter stage reports its
-/// syntax error.
-pub fn segment_references(filter: &str) -> Vec<(String, usize, usize)> {
-    let Ok(expr) = crate::segment::parse(filter) else {
-        return Vec::new();
-    };
-    expr.segment_references()
-        .into_iter()
-        .map(|name| (name.text.clone(), name.range.start, name.range.end))
-        .collect()
-}
-
 /// Every elementary cycle found by depth-first search, each reported once,
 /// starting at its smallest name.
 fn find_cycles(graph: &BTreeMap<String, Vec<String>>) -> Vec<Vec<String>> {
@@ -1155,10 +1156,15 @@ mod tests {
 
     #[test]
     fn segment_references_skip_other_strings() {
-        let refs = segment_references(
+        let expr = crate::segment::parse(
             r#"city = "in segment \"x\"" and in segment "vip" or not in  segment "a/b""#,
-        );
-        let names: Vec<&str> = refs.iter().map(|(n, _, _)| n.as_str()).collect();
+        )
+        .expect("parses");
+        let names: Vec<String> = expr
+            .segment_references()
+            .into_iter()
+            .map(|name| name.text.clone())
+            .collect();
         assert_eq!(names, ["vip", "a/b"]);
     }
 

@@ -43,6 +43,8 @@ pub struct Filter {
     pub site: Site,
     pub file: FileId,
     pub text: String,
+    /// Where the filter's YAML value starts in its file (`Text::start`).
+    pub start: u32,
     pub location: FilterLocation,
     /// The event whose properties are `event.*` (journey triggers and `wait_for`).
     pub trigger_event: Option<String>,
@@ -166,6 +168,7 @@ pub fn check(project: &Project) -> (Filters, Diagnostics) {
             site,
             file,
             text: text.value.clone(),
+            start: text.start,
             location,
             trigger_event,
             expr,
