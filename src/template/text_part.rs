@@ -193,6 +193,9 @@ struct Recorder {
     active: bool,
     html: Vec<u8>,
     printed: Vec<Range<usize>>,
+    /// The length of the last HTML, reserved for the next: the HTML is
+    /// handed over each time, and growing it anew took a dozen copies.
+    last_length: usize,
 }
 
 thread_local! {
@@ -238,6 +241,7 @@ pub fn recording<E>(
             RECORDER.with(|recorder| {
                 let mut recorder = recorder.borrow_mut();
                 recorder.active = false;
+                recorder.last_length = recorder.html.len();
                 (
                     std::mem::take(&mut recorder.html),
                     std::mem::take(&mut recorder.printed),
@@ -263,6 +267,8 @@ pub fn recording<E>(
         }
         recorder.active = true;
         recorder.html.clear();
+        let length = recorder.last_length;
+        recorder.html.reserve(length + length / 8);
         recorder.printed.clear();
         true
     });
