@@ -19,8 +19,15 @@ use std::sync::mpsc;
 
 use rusqlite::Connection;
 
-/// Rows per transaction and per normalisation chunk.
+/// Contacts per transaction and per normalisation chunk.
 pub const CHUNK: usize = 10_000;
+/// Events per transaction and per normalisation chunk. Events go into two
+/// indexes in random order (by id, and by contact), so a transaction dirties
+/// a leaf page per event and writes it to the WAL; fewer, larger ones write
+/// each page fewer times. 500,000 events into a store of 3,000,000: 24.7 s
+/// and 113 MB at 10,000 a transaction, 14.1 s and 167 MB at 40,000, 11.6 s
+/// and 281 MB at 100,000.
+pub const EVENT_CHUNK: usize = 40_000;
 
 /// One record of the input file, as read.
 #[derive(Debug)]
@@ -169,7 +176,8 @@ type Written<T> = (Vec<(Line, String)>, Chunk<T>);
 pub type Writer<'a, T> =
     dyn FnMut(&Connection, &T) -> rusqlite::Result<Result<Outcome, String>> + 'a;
 
-/// Reads, normalises (in parallel) and writes every record.
+/// Reads, normalises (in parallel) and writes every record, `chunk`
+/// records a transaction.
 /// `write` returns `Ok(Err(reason))` to reject a record, `Err` when the store fails.
 pub fn run<T: Send>(
     connection: &Connection,
@@ -178,6 +186,7 @@ pub fn run<T: Send>(
     write: &mut Writer<'_, T>,
     rejects: &mut Rejects,
     bar: Option<&indicatif::ProgressBar>,
+    chunk: usize,
 ) -> Result<Summary, String> {
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -195,9 +204,9 @@ pub fn run<T: Send>(
                 while let Ok(written) = spent.try_recv() {
                     drop(written);
                 }
-                let mut lines = Vec::with_capacity(CHUNK);
+                let mut lines = Vec::with_capacity(chunk);
                 let mut position = 0;
-                while lines.len() < CHUNK {
+                while lines.len() < chunk {
                     match read() {
                         Ok(Some((line, at))) => {
                             lines.push(line);

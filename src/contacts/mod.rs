@@ -293,6 +293,7 @@ fn import_contacts(
         &mut write,
         &mut rejects,
         bar.as_ref(),
+        batch::CHUNK,
     );
     // Whether the import finished or failed, the indexes a bulk load
     // dropped are built before the store is left.
@@ -344,6 +345,7 @@ fn ingest_events(
         &mut write,
         &mut rejects,
         bar.as_ref(),
+        batch::EVENT_CHUNK,
     )
     .map_err(|reason| {
         Error::Store(StoreError {
