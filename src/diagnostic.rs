@@ -3,23 +3,10 @@
 //! Stages collect diagnostics into a [`Diagnostics`] list instead of stopping
 //! at the first problem, so one `herald check` shows everything wrong.
 
+pub use crate::codes::Severity;
+
 use crate::codes::Code;
 use crate::source::Span;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Severity {
-    Warning,
-    Error,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Warning => "warning",
-            Severity::Error => "error",
-        }
-    }
-}
 
 /// A span with an optional label, shown under the snippet.
 #[derive(Clone, Debug, PartialEq, Eq)]
