@@ -1,4 +1,4 @@
-//! Command-line arguments, as clap parses them. [`crate::run`] turns them
+//! Command-line arguments, as clap parses them. [`crate::command::Settings`] turns them
 //! into validated settings before any command runs.
 
 use std::path::PathBuf;
@@ -101,12 +101,13 @@ pub enum Command {
         #[arg(long)]
         explain: bool,
         /// Evaluate at this time instead of the current one: RFC 3339
-        /// (`2026-12-20T08:00:00Z`) or local `YYYY-MM-DD HH:MM` in the project's time zone.
+        /// (`2026-12-20T08:00:00Z`, `2026-12-20T11:00:00+03:00`) or a local `YYYY-MM-DD HH:MM[:SS]`
+        /// in the project's time zone (herald.yaml's `timezone`).
         #[arg(long, value_name = "TIME")]
         now: Option<String>,
         /// Output format: human, or json (`{"count": N}` or `{"ids": [...]}`).
-        #[arg(long, value_enum, default_value_t = crate::segment::command::OutputFormat::Human)]
-        format: crate::segment::command::OutputFormat,
+        #[arg(long, value_enum, default_value_t = crate::command::OutputFormat::Human)]
+        format: crate::command::OutputFormat,
     },
     /// Write the JSON schemas of herald's files, for editors and other tools.
     Schema {
@@ -151,12 +152,15 @@ pub enum Command {
         /// optional attributes, long values).
         #[arg(long, value_name = "N")]
         samples: Option<usize>,
-        /// The time `now` stands for, RFC 3339 (default: a fixed sample time).
+        /// The time templates see as `now` (default: a fixed sample time,
+        /// 2026-03-02T09:00:00Z): RFC 3339
+        /// (`2026-12-20T08:00:00Z`, `2026-12-20T11:00:00+03:00`) or a local `YYYY-MM-DD HH:MM[:SS]`
+        /// in the project's time zone (herald.yaml's `timezone`).
         #[arg(long, value_name = "TIME")]
         now: Option<String>,
         /// Output format: human, or json (`{"renders": [...]}`).
-        #[arg(long, value_enum, default_value_t = crate::segment::command::OutputFormat::Human)]
-        format: crate::segment::command::OutputFormat,
+        #[arg(long, value_enum, default_value_t = crate::command::OutputFormat::Human)]
+        format: crate::command::OutputFormat,
     },
     /// Re-check the project and re-render previews on every save.
     ///
@@ -235,8 +239,8 @@ pub enum ContactsCommand {
         #[arg(long, value_name = "PATH")]
         rejects: Option<PathBuf>,
         /// Summary format: human, or json (`{"inserted", "updated", "unchanged", "rejected"}`).
-        #[arg(long, value_enum, default_value_t = crate::segment::command::OutputFormat::Human)]
-        format: crate::segment::command::OutputFormat,
+        #[arg(long, value_enum, default_value_t = crate::command::OutputFormat::Human)]
+        format: crate::command::OutputFormat,
     },
     /// Mark invalid and lapsed contacts, without deleting anything.
     ///
@@ -255,12 +259,14 @@ pub enum ContactsCommand {
         /// Print what would change and change nothing.
         #[arg(long)]
         dry_run: bool,
-        /// Clean as of this time: RFC 3339 or local `YYYY-MM-DD HH:MM`.
+        /// Clean as of this time instead of the current one: RFC 3339
+        /// (`2026-12-20T08:00:00Z`, `2026-12-20T11:00:00+03:00`) or a local `YYYY-MM-DD HH:MM[:SS]`
+        /// in the project's time zone (herald.yaml's `timezone`).
         #[arg(long, value_name = "TIME")]
         now: Option<String>,
         /// Output format: human, or json.
-        #[arg(long, value_enum, default_value_t = crate::segment::command::OutputFormat::Human)]
-        format: crate::segment::command::OutputFormat,
+        #[arg(long, value_enum, default_value_t = crate::command::OutputFormat::Human)]
+        format: crate::command::OutputFormat,
     },
     /// Print a contact: attributes, consent and its history, suppressions,
     /// lapse, recent events and the segments it is in.
@@ -273,12 +279,14 @@ pub enum ContactsCommand {
         /// How many of the latest events to print.
         #[arg(long, value_name = "N", default_value_t = 10)]
         events: usize,
-        /// Evaluate segment membership at this time: RFC 3339 or local `YYYY-MM-DD HH:MM`.
+        /// Evaluate segment membership at this time instead of the current one: RFC 3339
+        /// (`2026-12-20T08:00:00Z`, `2026-12-20T11:00:00+03:00`) or a local `YYYY-MM-DD HH:MM[:SS]`
+        /// in the project's time zone (herald.yaml's `timezone`).
         #[arg(long, value_name = "TIME")]
         now: Option<String>,
         /// Output format: human, or json.
-        #[arg(long, value_enum, default_value_t = crate::segment::command::OutputFormat::Human)]
-        format: crate::segment::command::OutputFormat,
+        #[arg(long, value_enum, default_value_t = crate::command::OutputFormat::Human)]
+        format: crate::command::OutputFormat,
     },
 }
 
@@ -304,7 +312,7 @@ pub enum EventsCommand {
         #[arg(long, value_name = "PATH")]
         rejects: Option<PathBuf>,
         /// Summary format: human, or json.
-        #[arg(long, value_enum, default_value_t = crate::segment::command::OutputFormat::Human)]
-        format: crate::segment::command::OutputFormat,
+        #[arg(long, value_enum, default_value_t = crate::command::OutputFormat::Human)]
+        format: crate::command::OutputFormat,
     },
 }

@@ -13,7 +13,6 @@ pub mod analysis;
 pub mod ast;
 pub mod catalog;
 pub mod check;
-pub mod command;
 pub mod eval;
 pub mod functions;
 pub mod location;

@@ -1,44 +1,25 @@
-//! `herald render`: previews a campaign (or one variant), a journey step or
-//! a template file for contacts from the store, from a YAML/JSON file, or
-//! for generated samples, with every part per channel and the SMS analysis.
+//! Previews of messages, for `herald render` and `herald watch`: picks the
+//! targets a name stands for (a campaign or one variant, a journey step, a
+//! template file), renders each message for each recipient and shows every
+//! part per channel with the SMS analysis and the cost.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
 
 use minijinja::value::Value;
 use serde::Serialize;
 
-use crate::cli::Arguments;
 use crate::error::Error;
 use crate::model::Manifest;
 use crate::suggestion::did_you_mean;
-use crate::template::samples::{self, SAMPLE_NOW};
+use crate::template::samples;
 use crate::template::{
     ChannelMessage, ContextInput, Part, PartKind, Rendered, Target, Templates, load_name,
     vars_value,
 };
 
-/// Where the contacts of a preview come from.
-#[derive(Debug)]
-pub enum Contacts {
-    Samples(usize),
-    File(PathBuf),
-    Store(String),
-}
-
-/// What `herald render` was asked.
-#[derive(Debug)]
-pub struct Request<'a> {
-    pub target: &'a str,
-    pub variant: Option<&'a str>,
-    pub contacts: Contacts,
-    pub now: Option<&'a str>,
-    pub json: bool,
-}
-
 /// One contact to render for.
 #[derive(Clone, Debug)]
-pub(crate) struct Recipient {
+pub struct Recipient {
     pub id: String,
     pub description: String,
     pub contact: Value,
@@ -58,32 +39,6 @@ pub(crate) struct Output {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub channel: &'static str,
-}
-
-/// Runs `herald render`; returns the exit status.
-pub fn run(arguments: &Arguments, request: &Request<'_>) -> Result<i32, Error> {
-    let compilation = crate::compile(&arguments.project)?;
-    let project = &compilation.project;
-    let (Some(templates), Some(manifest)) = (Templates::new(project), project.manifest.as_ref())
-    else {
-        return Err(Error::Usage(
-            "herald.yaml has errors; run `herald check` first".into(),
-        ));
-    };
-    let manifest = &manifest.value;
-    let targets = select(&templates, request.target, request.variant)?;
-    let recipients = recipients(arguments, &compilation, manifest, &request.contacts)?;
-    let now = request.now.unwrap_or(SAMPLE_NOW);
-    let outputs = render_all(&templates, manifest, &targets, &recipients, now);
-    let failed = outputs.iter().any(|output| output.error.is_some());
-    let text = if request.json {
-        let value = serde_json::json!({ "renders": outputs });
-        serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
-    } else {
-        human(&outputs, manifest, true)
-    };
-    crate::print(&text)?;
-    Ok(i32::from(failed))
 }
 
 /// Renders every message of `targets` for every recipient, in that order.
@@ -215,7 +170,11 @@ pub(crate) fn human(outputs: &[Output], manifest: &Manifest, with_html: bool) ->
 
 /// The targets `text` names: a campaign (one variant), a journey step
 /// (`JOURNEY#STEP`), a journey (every send step) or a template file.
-fn select(templates: &Templates, text: &str, variant: Option<&str>) -> Result<Vec<Target>, Error> {
+pub(crate) fn select(
+    templates: &Templates,
+    text: &str,
+    variant: Option<&str>,
+) -> Result<Vec<Target>, Error> {
     let text = text.trim_end_matches(".yaml");
     let (name, step) = match text.split_once('#') {
         Some((name, step)) => (name, Some(step)),
@@ -343,98 +302,4 @@ fn template_target(templates: &Templates, template: &str) -> Target {
             max_parts: None,
         }],
     }
-}
-
-pub(crate) fn recipients(
-    arguments: &Arguments,
-    compilation: &crate::Compilation,
-    manifest: &Manifest,
-    contacts: &Contacts,
-) -> Result<Vec<Recipient>, Error> {
-    match contacts {
-        Contacts::Samples(count) => Ok(samples::contacts(manifest, (*count).max(1))
-            .into_iter()
-            .map(|sample| Recipient {
-                id: sample.id,
-                description: sample.description,
-                contact: sample.contact,
-                event: None,
-            })
-            .collect()),
-        Contacts::File(path) => contact_file(path),
-        Contacts::Store(id) => {
-            let store_path = arguments.store.clone().unwrap_or_else(|| {
-                arguments
-                    .project
-                    .join(manifest.store.as_deref().unwrap_or("herald.db"))
-            });
-            if !store_path.is_file() {
-                return Err(Error::Store(crate::store::StoreError {
-                    path: store_path,
-                    reason: "no such file (import contacts first)".into(),
-                }));
-            }
-            let store = crate::store::Store::open_with_catalog(
-                &store_path,
-                compilation.filters.catalog.clone(),
-            )
-            .map_err(Error::Store)?;
-            let contact = store
-                .contact(id)
-                .map_err(Error::Store)?
-                .ok_or_else(|| Error::Usage(format!("no contact `{id}` in the store")))?;
-            Ok(vec![Recipient {
-                id: contact.id.clone(),
-                description: "from the store".into(),
-                contact: crate::template::contact_value(contact),
-                event: None,
-            }])
-        }
-    }
-}
-
-/// Contacts from a YAML or JSON file: one contact, a list of them, or
-/// `{contact: {...}, event: {...}}` entries to give a journey's event too.
-fn contact_file(path: &Path) -> Result<Vec<Recipient>, Error> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|error| Error::Usage(format!("cannot read {}: {error}", path.display())))?;
-    let document: serde_json::Value = serde_saphyr::from_str(&text).map_err(|error| {
-        Error::Usage(format!("{} is not YAML or JSON: {error}", path.display()))
-    })?;
-    let entries = match document {
-        serde_json::Value::Array(items) => items,
-        other => vec![other],
-    };
-    let mut recipients = Vec::new();
-    for (index, entry) in entries.into_iter().enumerate() {
-        let (contact, event) = match entry {
-            serde_json::Value::Object(mut map) if map.contains_key("contact") => {
-                let contact = map.remove("contact").unwrap_or_default();
-                (contact, map.remove("event"))
-            }
-            other => (other, None),
-        };
-        if !contact.is_object() {
-            return Err(Error::Usage(format!(
-                "{}: contact {} is not a mapping of attributes",
-                path.display(),
-                index + 1
-            )));
-        }
-        let id = contact
-            .get("id")
-            .and_then(|id| {
-                id.as_str()
-                    .map(str::to_string)
-                    .or_else(|| Some(id.to_string()))
-            })
-            .unwrap_or_else(|| format!("contact-{}", index + 1));
-        recipients.push(Recipient {
-            id,
-            description: format!("from {}", path.display()),
-            contact: crate::template::json_value(&contact),
-            event: event.as_ref().map(crate::template::json_value),
-        });
-    }
-    Ok(recipients)
 }

@@ -25,14 +25,14 @@ use notify::event::ModifyKind;
 use notify::{EventKind, RecursiveMode};
 use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 
-use crate::cli::Arguments;
 use crate::compiler::{Compilation, compile_with};
 use crate::diagnostic::Severity;
 use crate::error::Error;
 use crate::loader::MANIFEST;
+use crate::model::Manifest;
 use crate::report::Reporter;
 use crate::schema::Schemas;
-use crate::template::preview::{self, Contacts, Recipient};
+use crate::template::preview::{self, Recipient};
 use crate::template::samples::SAMPLE_NOW;
 use crate::template::{Target, Templates};
 
@@ -49,108 +49,144 @@ const POLL: Duration = Duration::from_millis(500);
 /// Clears the terminal and moves the cursor home.
 const CLEAR: &str = "\x1b[2J\x1b[H";
 
-/// What `herald watch` was asked.
-#[derive(Debug)]
-pub struct Request<'a> {
-    pub samples: usize,
-    pub contact: Option<&'a str>,
-    pub serve: Option<u16>,
-    pub color: bool,
-}
-
 /// The folders (and the manifest) whose files make up a project.
 const PROJECT_ENTRIES: [&str; 5] = [MANIFEST, "segments", "campaigns", "journeys", "templates"];
 
-/// Runs `herald watch` until interrupted; returns the exit status.
-pub fn run(arguments: &Arguments, request: &Request<'_>) -> Result<i32, Error> {
-    let root = arguments.project.clone();
-    let project_error = |reason: String| Error::Project {
-        path: root.clone(),
-        reason,
-    };
-    let watched = root
-        .canonicalize()
-        .map_err(|error| project_error(error.to_string()))?;
-    let schemas = Schemas::new();
-    let compilation = compile_with(&root, &schemas)?;
-    let contacts = match request.contact {
-        Some(id) => Contacts::Store(id.to_string()),
-        None => Contacts::Samples(request.samples.max(1)),
-    };
-    if let Contacts::Store(_) = &contacts {
-        // A contact that cannot be read is a wrong argument: say so now,
-        // not on every save.
-        let manifest = compilation.project.manifest.as_ref().ok_or_else(|| {
-            Error::Usage("herald.yaml has errors; run `herald check` first".into())
-        })?;
-        preview::recipients(arguments, &compilation, &manifest.value, &contacts)?;
+/// What the command asks of a watch session.
+pub struct Options {
+    /// The project directory, as given.
+    pub root: PathBuf,
+    /// The project as diagnostics name it.
+    pub prefix: String,
+    pub color: bool,
+    /// Serve the preview page on this port (0: any free one).
+    pub serve: Option<u16>,
+    /// The contacts previews render for, in each new compilation.
+    pub recipients: Recipients,
+    /// Writes a block of output.
+    pub print: fn(&str) -> Result<(), Error>,
+}
+
+/// Finds the contacts to preview for in a compilation (the contact store's
+/// path, for one, comes from the manifest).
+pub type Recipients = Box<dyn Fn(&Compilation, &Manifest) -> Result<Vec<Recipient>, Error>>;
+
+/// A watch session whose first compilation is done and that has not
+/// started watching yet.
+pub struct Watcher {
+    options: Options,
+    /// The canonical project directory, which file events name.
+    watched: PathBuf,
+    schemas: Schemas,
+    compilation: Compilation,
+}
+
+impl Watcher {
+    /// Compiles the project once; fails when it cannot be read.
+    pub fn start(options: Options) -> Result<Watcher, Error> {
+        let watched = options
+            .root
+            .canonicalize()
+            .map_err(|error| project_error(&options.root, error.to_string()))?;
+        let schemas = Schemas::new();
+        let compilation = compile_with(&options.root, &schemas)?;
+        Ok(Watcher {
+            options,
+            watched,
+            schemas,
+            compilation,
+        })
     }
 
-    let (sender, receiver) = channel::<DebounceEventResult>();
-    let mut debouncer = new_debouncer(DEBOUNCE, None, sender)
-        .map_err(|error| project_error(format!("cannot watch: {error}")))?;
-    debouncer
-        .watch(&watched, RecursiveMode::Recursive)
-        .map_err(|error| project_error(format!("cannot watch: {error}")))?;
+    /// The first compilation.
+    pub fn compilation(&self) -> &Compilation {
+        &self.compilation
+    }
 
-    let shared = Arc::new(server::Shared::default());
-    let address = match request.serve {
-        Some(port) => Some(server::start(port, shared.clone())?),
-        None => None,
-    };
+    /// Watches until interrupted; returns the exit status.
+    pub fn run(self) -> Result<i32, Error> {
+        let Watcher {
+            options,
+            watched,
+            schemas,
+            compilation,
+        } = self;
+        let root = options.root.clone();
+        let project_error = |reason: String| project_error(&root, reason);
+        let (sender, receiver) = channel::<DebounceEventResult>();
+        let mut debouncer = new_debouncer(DEBOUNCE, None, sender)
+            .map_err(|error| project_error(format!("cannot watch: {error}")))?;
+        debouncer
+            .watch(&watched, RecursiveMode::Recursive)
+            .map_err(|error| project_error(format!("cannot watch: {error}")))?;
 
-    let mut session = Session {
-        arguments,
-        root: root.clone(),
-        schemas,
-        contacts,
-        terminal: std::io::stdout().is_terminal(),
-        color: request.color,
-        graph: Graph::default(),
-        texts: HashMap::new(),
-        shared,
-        address,
-    };
-    session.start(compilation)?;
+        let shared = Arc::new(server::Shared::default());
+        let address = match options.serve {
+            Some(port) => Some(server::start(port, shared.clone())?),
+            None => None,
+        };
 
-    loop {
-        match receiver.recv_timeout(POLL) {
-            Ok(Ok(events)) => {
-                let mut changed = BTreeSet::new();
-                let mut first: Option<Instant> = None;
-                for event in &events {
-                    if !is_edit(&event.kind) {
-                        continue;
-                    }
-                    let mut relevant = false;
-                    for path in &event.paths {
-                        if let Some(name) = project_file(&watched, path) {
-                            changed.insert(name);
-                            relevant = true;
+        let mut session = Session {
+            root: root.clone(),
+            prefix: options.prefix,
+            schemas,
+            recipients: options.recipients,
+            print: options.print,
+            terminal: std::io::stdout().is_terminal(),
+            color: options.color,
+            graph: Graph::default(),
+            texts: HashMap::new(),
+            shared,
+            address,
+        };
+        session.start(compilation)?;
+
+        loop {
+            match receiver.recv_timeout(POLL) {
+                Ok(Ok(events)) => {
+                    let mut changed = BTreeSet::new();
+                    let mut first: Option<Instant> = None;
+                    for event in &events {
+                        if !is_edit(&event.kind) {
+                            continue;
+                        }
+                        let mut relevant = false;
+                        for path in &event.paths {
+                            if let Some(name) = project_file(&watched, path) {
+                                changed.insert(name);
+                                relevant = true;
+                            }
+                        }
+                        if relevant {
+                            first = Some(first.map_or(event.time, |time| time.min(event.time)));
                         }
                     }
-                    if relevant {
-                        first = Some(first.map_or(event.time, |time| time.min(event.time)));
+                    let changed = session.files(changed);
+                    if !changed.is_empty() {
+                        session.change(&changed, first.unwrap_or_else(Instant::now))?;
                     }
                 }
-                let changed = session.files(changed);
-                if !changed.is_empty() {
-                    session.change(&changed, first.unwrap_or_else(Instant::now))?;
+                Ok(Err(errors)) => {
+                    for error in errors {
+                        eprintln!("herald: watching {}: {error}", root.display());
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(project_error("the file watcher stopped".into()));
                 }
             }
-            Ok(Err(errors)) => {
-                for error in errors {
-                    eprintln!("herald: watching {}: {error}", root.display());
-                }
-            }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => {
-                return Err(project_error("the file watcher stopped".into()));
+            if !watched.is_dir() {
+                return Err(project_error("the directory was removed".into()));
             }
         }
-        if !watched.is_dir() {
-            return Err(project_error("the directory was removed".into()));
-        }
+    }
+}
+
+fn project_error(root: &Path, reason: String) -> Error {
+    Error::Project {
+        path: root.to_path_buf(),
+        reason,
     }
 }
 
@@ -193,11 +229,12 @@ fn project_file(root: &Path, path: &Path) -> Option<String> {
 }
 
 /// The state kept between changes.
-struct Session<'a> {
-    arguments: &'a Arguments,
+struct Session {
     root: PathBuf,
+    prefix: String,
     schemas: Schemas,
-    contacts: Contacts,
+    recipients: Recipients,
+    print: fn(&str) -> Result<(), Error>,
     terminal: bool,
     color: bool,
     /// The dependencies as of the last compilation.
@@ -210,7 +247,7 @@ struct Session<'a> {
     address: Option<std::net::SocketAddr>,
 }
 
-impl Session<'_> {
+impl Session {
     fn start(&mut self, compilation: Compilation) -> Result<(), Error> {
         let started = Instant::now();
         self.remember(&compilation);
@@ -306,12 +343,7 @@ impl Session<'_> {
                     })
                 })
                 .collect();
-            match preview::recipients(
-                self.arguments,
-                &compilation,
-                &manifest.value,
-                &self.contacts,
-            ) {
+            match (self.recipients)(&compilation, &manifest.value) {
                 Ok(recipients) => {
                     let outputs = preview::render_all(
                         templates,
@@ -429,12 +461,7 @@ impl Session<'_> {
     fn reporter<'c>(&self, compilation: &'c Compilation, color: bool) -> Reporter<'c> {
         Reporter {
             sources: &compilation.project.sources,
-            prefix: self
-                .arguments
-                .project
-                .to_string_lossy()
-                .trim_start_matches("./")
-                .to_string(),
+            prefix: self.prefix.clone(),
             color,
         }
     }
@@ -451,15 +478,7 @@ impl Session<'_> {
             .project
             .manifest
             .as_ref()
-            .and_then(|manifest| {
-                preview::recipients(
-                    self.arguments,
-                    &compilation,
-                    &manifest.value,
-                    &self.contacts,
-                )
-                .ok()
-            })
+            .and_then(|manifest| (self.recipients)(&compilation, &manifest.value).ok())
             .unwrap_or_default();
         self.shared.publish(page::Snapshot {
             compilation,
@@ -470,6 +489,6 @@ impl Session<'_> {
     }
 
     fn print(&self, text: &str) -> Result<(), Error> {
-        crate::print(text)
+        (self.print)(text)
     }
 }

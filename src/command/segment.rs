@@ -5,88 +5,72 @@
 
 use std::path::PathBuf;
 
-use jiff::Timestamp;
-
-use super::ast::Range;
-use super::check::check_text;
-use super::functions::Clock;
-use super::location::FilterLocation;
-use super::sql::{Selection, SqlCompiler, Sqlite};
-use crate::cli::Arguments;
+use super::{Now, OutputFormat, Settings, print};
 use crate::codes::Code;
 use crate::compiler::compile;
 use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
 use crate::error::Error;
 use crate::report::{Format, Reporter};
+use crate::segment::ast::Range;
+use crate::segment::check::{Site, check_text};
+use crate::segment::functions::Clock;
+use crate::segment::location::FilterLocation;
+use crate::segment::sql::{Parameter, Selection, SqlCompiler, Sqlite};
+use crate::source::SourceMap;
 use crate::store::Store;
 use crate::suggestion::did_you_mean;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum OutputFormat {
-    Human,
-    Json,
-}
-
 /// What `herald segment` was asked.
-#[derive(Clone, Copy, Debug)]
-pub struct Request<'a> {
-    pub name: Option<&'a str>,
-    pub filter: Option<&'a str>,
-    pub list: bool,
-    pub explain: bool,
-    pub now: Option<&'a str>,
+#[derive(Debug)]
+pub struct Request {
+    pub target: Target,
+    pub action: Action,
+    pub now: Option<Now>,
     pub format: OutputFormat,
 }
 
-/// Parses `--now`: RFC 3339, or a local `YYYY-MM-DD HH:MM` in the project's time zone.
-pub fn parse_now(text: &str, timezone: &str) -> Result<Timestamp, Error> {
-    if let Ok(timestamp) = text.parse::<Timestamp>() {
-        return Ok(timestamp);
-    }
-    let zone = jiff::tz::TimeZone::get(timezone).unwrap_or(jiff::tz::TimeZone::UTC);
-    jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M", text.trim())
-        .ok()
-        .and_then(|civil| civil.to_zoned_datetime(zone).ok())
-        .map(|zoned| zoned.timestamp())
-        .ok_or_else(|| {
-            Error::Usage(format!(
-                "--now `{text}` is not a time; give RFC 3339 (`2026-12-20T08:00:00Z`) or local `YYYY-MM-DD HH:MM`"
-            ))
-        })
+/// The filter to run.
+#[derive(Debug)]
+pub enum Target {
+    /// A segment of the project, by its path below segments/.
+    Name(String),
+    /// An expression given on the command line.
+    Filter(String),
 }
 
-pub fn run(arguments: &Arguments, request: &Request) -> Result<i32, Error> {
-    let mut compilation = compile(&arguments.project)?;
+/// What to do with the filter's SQL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Count,
+    List,
+    Explain,
+}
+
+pub fn run(settings: &Settings, request: &Request) -> Result<i32, Error> {
+    let mut compilation = compile(&settings.project)?;
     let Some(manifest) = compilation.project.manifest.as_ref() else {
         // The manifest did not load; its diagnostics say why.
         return report_and_fail(
-            arguments,
+            settings,
             &compilation.project.sources,
             compilation.diagnostics,
         );
     };
     let timezone = manifest.value.timezone.value.clone();
-    let store_path = arguments.store.clone().unwrap_or_else(|| {
-        arguments
-            .project
-            .join(manifest.value.store.as_deref().unwrap_or("herald.db"))
-    });
-    let now = match request.now {
-        Some(text) => parse_now(text, &timezone)?,
-        None => Timestamp::now(),
-    };
+    let store_path = settings.store.existing(&manifest.value);
+    let now = Now::or_current(request.now.as_ref(), &timezone)?;
     let catalog = compilation.filters.catalog.clone();
     let segments = compilation.filters.segment_exprs();
 
-    let expr = match (request.name, request.filter) {
-        (Some(name), _) => {
+    let expr = match &request.target {
+        Target::Name(name) => {
             let Some(filter) = compilation.filters.segment(name) else {
                 let names = compilation
                     .filters
                     .filters
                     .iter()
                     .filter_map(|f| match &f.site {
-                        super::check::Site::Segment(name) => Some(name.as_str()),
+                        Site::Segment(name) => Some(name.as_str()),
                         _ => None,
                     });
                 let hint = match did_you_mean(name, names) {
@@ -105,7 +89,7 @@ pub fn run(arguments: &Arguments, request: &Request) -> Result<i32, Error> {
                 .cloned()
                 .collect();
             if !relevant.is_empty() {
-                return report_and_fail(arguments, &compilation.project.sources, relevant);
+                return report_and_fail(settings, &compilation.project.sources, relevant);
             }
             match &filter.expr {
                 Some(expr) if filter.valid => expr.clone(),
@@ -116,7 +100,7 @@ pub fn run(arguments: &Arguments, request: &Request) -> Result<i32, Error> {
                 }
             }
         }
-        (None, Some(text)) => {
+        Target::Filter(text) => {
             let file = compilation.project.sources.add(
                 "--filter".into(),
                 PathBuf::from("--filter"),
@@ -147,23 +131,18 @@ pub fn run(arguments: &Arguments, request: &Request) -> Result<i32, Error> {
                 }
             }
             if diagnostics.has_errors() {
-                return report_and_fail(arguments, &compilation.project.sources, diagnostics);
+                return report_and_fail(settings, &compilation.project.sources, diagnostics);
             }
             if !diagnostics.is_empty() {
                 eprint!(
                     "{}",
-                    render(arguments, &compilation.project.sources, &diagnostics)
+                    render(settings, &compilation.project.sources, &diagnostics)
                 );
             }
             match expr {
                 Some(expr) => expr,
                 None => return Ok(1),
             }
-        }
-        (None, None) => {
-            return Err(Error::Usage(
-                "give a segment name or --filter EXPR".to_string(),
-            ));
         }
     };
 
@@ -174,7 +153,7 @@ pub fn run(arguments: &Arguments, request: &Request) -> Result<i32, Error> {
         segments: &segments,
         dialect: &Sqlite,
     };
-    let selection = if request.list {
+    let selection = if request.action == Action::List {
         Selection::Ids
     } else {
         Selection::Count
@@ -183,15 +162,10 @@ pub fn run(arguments: &Arguments, request: &Request) -> Result<i32, Error> {
         .query(&expr, selection)
         .map_err(|error| Error::Usage(error.to_string()))?;
 
-    if !store_path.is_file() {
-        return Err(Error::Store(crate::store::StoreError {
-            path: store_path,
-            reason: "no such file (import contacts first)".into(),
-        }));
-    }
+    let store_path = store_path?;
     let store = Store::open_with_catalog(&store_path, catalog).map_err(Error::Store)?;
 
-    if request.explain {
+    if request.action == Action::Explain {
         let mut out = format!("{}\n", query.sql);
         if !query.parameters.is_empty() {
             out.push_str("\nparameters:\n");
@@ -209,9 +183,9 @@ pub fn run(arguments: &Arguments, request: &Request) -> Result<i32, Error> {
                 .parameters
                 .iter()
                 .map(|p| match p {
-                    super::sql::Parameter::Text(text) => serde_json::json!(text),
-                    super::sql::Parameter::Integer(value) => serde_json::json!(value),
-                    super::sql::Parameter::Real(value) => serde_json::json!(value),
+                    Parameter::Text(text) => serde_json::json!(text),
+                    Parameter::Integer(value) => serde_json::json!(value),
+                    Parameter::Real(value) => serde_json::json!(value),
                 })
                 .collect();
             out = format!(
@@ -219,32 +193,28 @@ pub fn run(arguments: &Arguments, request: &Request) -> Result<i32, Error> {
                 serde_json::json!({"sql": query.sql, "parameters": parameters})
             );
         }
-        crate::print(&out)?;
+        print(&out)?;
         return Ok(0);
     }
-    if request.list {
+    if request.action == Action::List {
         let ids = store.ids(&query).map_err(Error::Store)?;
         let out = match request.format {
             OutputFormat::Json => format!("{}\n", serde_json::json!({ "ids": ids })),
             OutputFormat::Human => ids.iter().map(|id| format!("{id}\n")).collect(),
         };
-        crate::print(&out)?;
+        print(&out)?;
     } else {
         let count = store.count(&query).map_err(Error::Store)?;
         let out = match request.format {
             OutputFormat::Json => format!("{}\n", serde_json::json!({ "count": count })),
             OutputFormat::Human => format!("{count}\n"),
         };
-        crate::print(&out)?;
+        print(&out)?;
     }
     Ok(0)
 }
 
-fn render(
-    arguments: &Arguments,
-    sources: &crate::source::SourceMap,
-    diagnostics: &Diagnostics,
-) -> String {
+fn render(settings: &Settings, sources: &SourceMap, diagnostics: &Diagnostics) -> String {
     let mut diagnostics = diagnostics.clone();
     diagnostics.sort();
     // A filter from the command line is shown as `--filter`, not as a file
@@ -256,11 +226,7 @@ fn render(
     let prefix = if command_line {
         String::new()
     } else {
-        arguments
-            .project
-            .to_string_lossy()
-            .trim_start_matches("./")
-            .to_string()
+        settings.prefix()
     };
     let reporter = Reporter {
         sources,
@@ -272,10 +238,10 @@ fn render(
 
 /// Prints the diagnostics on standard error and exits 1.
 fn report_and_fail(
-    arguments: &Arguments,
-    sources: &crate::source::SourceMap,
+    settings: &Settings,
+    sources: &SourceMap,
     diagnostics: Diagnostics,
 ) -> Result<i32, Error> {
-    eprint!("{}", render(arguments, sources, &diagnostics));
+    eprint!("{}", render(settings, sources, &diagnostics));
     Ok(1)
 }

@@ -1,0 +1,449 @@
+//! `herald contacts import`, `herald contacts clean` and `herald contacts
+//! show`: they read the manifest (the data model, the default phone region,
+//! the time zone), open the store and drive [`crate::contacts`]. Exit
+//! status: 0 all rows fine, 1 some rejected (or the file has an unknown
+//! column, or no such contact), 2 the command could not run.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value as Json;
+
+use super::{Now, OutputFormat, Settings, print};
+use crate::contacts::{batch, clean, import, normalise, show};
+use crate::error::Error;
+use crate::loader::Project;
+use crate::model::Manifest;
+use crate::report::{Format, Reporter};
+use crate::store::{Store, StoreError};
+
+/// What `herald contacts` was asked.
+#[derive(Debug)]
+pub enum Request {
+    Import {
+        file: PathBuf,
+        /// CSV, else JSONL.
+        csv: bool,
+        rejects: Option<PathBuf>,
+        format: OutputFormat,
+    },
+    Clean {
+        dry_run: bool,
+        now: Option<Now>,
+        format: OutputFormat,
+    },
+    Show {
+        id: String,
+        events: usize,
+        now: Option<Now>,
+        format: OutputFormat,
+    },
+}
+
+pub fn run(settings: &Settings, request: &Request) -> Result<i32, Error> {
+    with_project(settings, |project, manifest| match request {
+        Request::Import {
+            file,
+            csv,
+            rejects,
+            format,
+        } => import_contacts(settings, manifest, file, *csv, rejects.as_deref(), *format),
+        Request::Clean {
+            dry_run,
+            now,
+            format,
+        } => clean_contacts(settings, project, manifest, *dry_run, now.as_ref(), *format),
+        Request::Show {
+            id,
+            events,
+            now,
+            format,
+        } => show_contact(
+            settings,
+            project,
+            manifest,
+            id,
+            *events,
+            now.as_ref(),
+            *format,
+        ),
+    })
+}
+
+/// Runs `command` on the loaded project and its manifest; exits 1 after
+/// printing the diagnostics that say why the manifest did not load.
+pub(super) fn with_project(
+    settings: &Settings,
+    command: impl FnOnce(&Project, &Manifest) -> Result<i32, Error>,
+) -> Result<i32, Error> {
+    let (project, diagnostics) =
+        crate::loader::load(&settings.project, &crate::schema::Schemas::new())?;
+    let Some(manifest) = &project.manifest else {
+        let reporter = Reporter {
+            sources: &project.sources,
+            prefix: settings.prefix(),
+            color: false,
+        };
+        eprint!("{}", reporter.render(Format::Human, &diagnostics));
+        return Ok(1);
+    };
+    command(&project, &manifest.value)
+}
+
+pub(super) fn open_store(path: &Path, manifest: &Manifest) -> Result<Store, Error> {
+    let store = Store::open(path, manifest).map_err(Error::Store)?;
+    // Imports look every row up by id, email and phone: keep those indexes
+    // in memory (64 MB of page cache) and every statement prepared.
+    store
+        .connection()
+        .execute_batch("PRAGMA cache_size = -65536")
+        .map_err(|error| {
+            Error::Store(StoreError {
+                path: path.to_path_buf(),
+                reason: error.to_string(),
+            })
+        })?;
+    store.connection().set_prepared_statement_cache_capacity(64);
+    // SQLite 3.54 weighs `column = ?` terms outside an index by their bound
+    // value and then re-prepares the statement at every new binding: the
+    // per-row lookups spent a third of the import re-parsing SQL. The
+    // query-planner stability guarantee keeps one plan per statement.
+    store
+        .connection()
+        .set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )
+        .map_err(|error| {
+            Error::Store(StoreError {
+                path: path.to_path_buf(),
+                reason: error.to_string(),
+            })
+        })?;
+    Ok(store)
+}
+
+pub(super) fn rules(manifest: &Manifest) -> Result<normalise::Rules, Error> {
+    normalise::Rules::new(
+        manifest.country.as_ref().map(|c| c.value.as_str()),
+        &manifest.timezone.value,
+    )
+    .map_err(Error::Usage)
+}
+
+pub(super) fn report(
+    what: &str,
+    file: &Path,
+    summary: &batch::Summary,
+    rejects: &Path,
+    format: OutputFormat,
+) -> Result<i32, Error> {
+    let out = match format {
+        OutputFormat::Json => {
+            let mut value = serde_json::to_value(summary).unwrap_or(Json::Null);
+            if summary.rejected > 0 {
+                value["rejects"] = Json::String(rejects.display().to_string());
+            }
+            format!("{value}\n")
+        }
+        OutputFormat::Human => {
+            let mut line = format!(
+                "{}: {} {what}: {} inserted, {} updated, {} unchanged, {} rejected",
+                file.display(),
+                summary.inserted + summary.updated + summary.unchanged + summary.rejected,
+                summary.inserted,
+                summary.updated,
+                summary.unchanged,
+                summary.rejected
+            );
+            if summary.rejected > 0 {
+                line.push_str(&format!(" (see {})", rejects.display()));
+            }
+            line.push('\n');
+            line
+        }
+    };
+    print(&out)?;
+    Ok(i32::from(summary.rejected > 0))
+}
+
+pub(super) fn file_size(file: &Path) -> Result<u64, Error> {
+    std::fs::metadata(file)
+        .map(|m| m.len())
+        .map_err(|error| Error::Usage(format!("cannot read {}: {error}", file.display())))
+}
+
+fn import_contacts(
+    settings: &Settings,
+    manifest: &Manifest,
+    file: &Path,
+    csv: bool,
+    rejects: Option<&Path>,
+    format: OutputFormat,
+) -> Result<i32, Error> {
+    let size = file_size(file)?;
+    let rules = rules(manifest)?;
+    let path = settings.store.path(manifest);
+    let store = open_store(&path, manifest)?;
+    let layout = import::Layout::new(store.catalog());
+    let rejects_path = rejects.map_or_else(|| batch::default_rejects(file, csv), Path::to_path_buf);
+    let now = jiff::Timestamp::now().as_second();
+    let bar = batch::progress(size, "importing contacts");
+    let failed = |reason: String| {
+        Error::Store(StoreError {
+            path: path.clone(),
+            reason,
+        })
+    };
+    let mut keys =
+        import::Keys::load(store.connection()).map_err(|error| failed(error.to_string()))?;
+    keys.bulk(store.connection())
+        .map_err(|error| failed(error.to_string()))?;
+    // The two formats differ in how a line is read and normalised; batching,
+    // writing and rejects are the same.
+    type Normalise<'a> = Box<dyn Fn(&batch::Line) -> Result<import::Record, String> + Sync + 'a>;
+    let (layout, rules) = (&layout, &rules);
+    let (mut read, mut rejects, normalise): (_, _, Normalise) = if csv {
+        let field = |name: &str| layout.field(name);
+        let (header, fields, read) = match import::csv_reader(file, &field) {
+            Ok(opened) => opened,
+            Err(problems) => {
+                for problem in problems {
+                    eprintln!("herald: {}:1: {problem}", file.display());
+                }
+                eprintln!("herald: nothing was imported");
+                keys.finish(store.connection())
+                    .map_err(|error| failed(error.to_string()))?;
+                return Ok(1);
+            }
+        };
+        let normalise = move |line: &batch::Line| -> Result<import::Record, String> {
+            let batch::Raw::Csv(cells) = &line.raw else {
+                return Err("not a CSV record".into());
+            };
+            let values: Vec<(import::Field, Json)> = fields
+                .iter()
+                .cloned()
+                .zip(cells.iter().map(|cell| Json::String(cell.clone())))
+                .collect();
+            import::normalise(layout, rules, &values)
+        };
+        (
+            read,
+            batch::Rejects::new(rejects_path.clone(), Some(header)),
+            Box::new(normalise),
+        )
+    } else {
+        let read = import::jsonl_reader(file).map_err(Error::Usage)?;
+        let normalise = move |line: &batch::Line| -> Result<import::Record, String> {
+            let batch::Raw::Json(text) = &line.raw else {
+                return Err("not a JSON line".into());
+            };
+            let fields = import::json_fields(layout, text)?;
+            import::normalise(layout, rules, &fields)
+        };
+        (
+            read,
+            batch::Rejects::new(rejects_path.clone(), None),
+            Box::new(normalise),
+        )
+    };
+    let mut write = |connection: &rusqlite::Connection, record: &import::Record| {
+        import::write(connection, layout, &mut keys, now, record)
+    };
+    let summary = batch::run(
+        store.connection(),
+        &mut *read,
+        &*normalise,
+        &mut write,
+        &mut rejects,
+        bar.as_ref(),
+        batch::CHUNK,
+    );
+    // Whether the import finished or failed, the indexes a bulk load
+    // dropped are built before the store is left.
+    let finished = keys.finish(store.connection());
+    let summary = summary.map_err(failed)?;
+    finished.map_err(|error| failed(error.to_string()))?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    report("contacts", file, &summary, &rejects_path, format)
+}
+
+fn clean_contacts(
+    settings: &Settings,
+    project: &Project,
+    manifest: &Manifest,
+    dry_run: bool,
+    now: Option<&Now>,
+    format: OutputFormat,
+) -> Result<i32, Error> {
+    let now = Now::or_current(now, &manifest.timezone.value)?;
+    let rules = rules(manifest)?;
+    let cutoff = match &manifest.policies.lapse_after {
+        Some(text) => {
+            let duration = crate::duration::Duration::parse(&text.value)
+                .map_err(|reason| Error::Usage(format!("policies.lapse_after: {reason}")))?;
+            let clock = crate::segment::functions::Clock::new(now, &manifest.timezone.value);
+            Some(clock.ago(duration).as_second())
+        }
+        None => None,
+    };
+    let mut conversions: Vec<String> = project
+        .campaigns
+        .iter()
+        .filter_map(|c| c.value.goal.as_ref().map(|g| g.event.value.clone()))
+        .chain(
+            project
+                .journeys
+                .iter()
+                .filter_map(|j| j.value.goal.as_ref().map(|g| g.event.value.clone())),
+        )
+        .collect();
+    if conversions.is_empty() && manifest.events.keys().any(|e| e.value == "purchase") {
+        conversions.push("purchase".into());
+    }
+    conversions.sort();
+    conversions.dedup();
+    let path = settings.store.existing(manifest)?;
+    let store = open_store(&path, manifest)?;
+    let clean_settings = clean::Settings {
+        rules: &rules,
+        now: now.as_second(),
+        cutoff,
+        conversions: conversions.clone(),
+        dry_run,
+    };
+    let mut changes: Vec<clean::Change> = Vec::new();
+    let mut counts = [0u64; 3];
+    let mut lines = String::new();
+    let checked = clean::run(store.connection(), &clean_settings, &mut |change| {
+        let index = match change.action {
+            "suppress" => 0,
+            "lapse" => 1,
+            _ => 2,
+        };
+        counts[index] += 1;
+        if dry_run {
+            match format {
+                OutputFormat::Json if changes.len() < 100_000 => changes.push(change.clone()),
+                OutputFormat::Json => {}
+                OutputFormat::Human => {
+                    let what = match &change.channel {
+                        Some(channel) => format!("{} {channel}", change.action),
+                        None => change.action.to_string(),
+                    };
+                    lines.push_str(&format!("{}  {what}: {}\n", change.contact, change.reason));
+                }
+            }
+        }
+    })
+    .map_err(|error| {
+        Error::Store(StoreError {
+            path: path.clone(),
+            reason: error.to_string(),
+        })
+    })?;
+    let out = match format {
+        OutputFormat::Json => format!(
+            "{}\n",
+            serde_json::json!({
+                "checked": checked,
+                "suppressed_invalid": counts[0],
+                "lapsed": counts[1],
+                "no_longer_lapsed": counts[2],
+                "dry_run": dry_run,
+                "changes": changes,
+            })
+        ),
+        OutputFormat::Human => {
+            let mut out = lines;
+            let verb = if dry_run { "would be" } else { "" };
+            let verb = |text: &str| {
+                if dry_run {
+                    format!("{verb} {text}")
+                } else {
+                    text.to_string()
+                }
+            };
+            out.push_str(&format!(
+                "{checked} contacts checked: {} {}, {} {}, {} {}",
+                counts[0],
+                verb("suppressed as invalid"),
+                counts[1],
+                verb("marked lapsed"),
+                counts[2],
+                verb("no longer lapsed"),
+            ));
+            if cutoff.is_none() {
+                out.push_str(" (no `policies.lapse_after` in herald.yaml: lapses not checked)");
+            } else if conversions.is_empty() {
+                out.push_str(" (no goal events or `purchase` event: conversions unknown)");
+            }
+            if dry_run {
+                out.push_str("; dry run, nothing changed");
+            }
+            out.push('\n');
+            out
+        }
+    };
+    print(&out)?;
+    Ok(0)
+}
+
+fn show_contact(
+    settings: &Settings,
+    project: &Project,
+    manifest: &Manifest,
+    id: &str,
+    events: usize,
+    now: Option<&Now>,
+    format: OutputFormat,
+) -> Result<i32, Error> {
+    let timezone = &manifest.timezone.value;
+    let now = Now::or_current(now, timezone)?;
+    let path = settings.store.existing(manifest)?;
+    let store = open_store(&path, manifest)?;
+    let failed = |error: rusqlite::Error| {
+        Error::Store(StoreError {
+            path: path.clone(),
+            reason: error.to_string(),
+        })
+    };
+    let Some(resolved) = show::resolve(store.connection(), id).map_err(failed)? else {
+        eprintln!("herald: no contact `{id}` in {}", path.display());
+        return Ok(1);
+    };
+    let Some(contact) = store.contact(&resolved).map_err(Error::Store)? else {
+        eprintln!("herald: no contact `{id}` in {}", path.display());
+        return Ok(1);
+    };
+    let (filters, _) = crate::segment::check::check(project);
+    let segments = filters.segment_exprs();
+    let clock = crate::segment::functions::Clock::new(now, timezone);
+    let evaluator = crate::segment::eval::Evaluator {
+        catalog: &filters.catalog,
+        clock: &clock,
+        segments: &segments,
+        context: Default::default(),
+        trigger: None,
+    };
+    let members: Vec<String> = filters
+        .filters
+        .iter()
+        .filter_map(|filter| match (&filter.site, &filter.expr) {
+            (crate::segment::check::Site::Segment(name), Some(expr)) if filter.valid => {
+                evaluator.matches(expr, &contact).then(|| name.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    let described =
+        show::describe(store.connection(), &contact, members, events).map_err(failed)?;
+    let out = match format {
+        OutputFormat::Json => format!("{described}\n"),
+        OutputFormat::Human => show::render(&described),
+    };
+    print(&out)?;
+    Ok(0)
+}

@@ -1,0 +1,48 @@
+//! The command layer: one module per `herald` command. [`Settings::new`]
+//! validates the parsed arguments into settings and a [`Command`] before
+//! anything runs; [`run`] dispatches it. Commands read the project, drive
+//! the library's stages and print; the library below this layer never sees
+//! clap's types and never prints results of its own.
+
+mod check;
+mod contacts;
+mod events;
+mod explain;
+mod output;
+mod render;
+mod schema;
+mod segment;
+mod settings;
+mod watch;
+
+pub use self::output::{OutputFormat, print};
+pub use self::settings::{NOW_FORMS, Now, Settings, StoreLocation};
+
+use crate::error::Error;
+
+/// A command with its validated arguments.
+#[derive(Debug)]
+pub enum Command {
+    Check(check::Request),
+    Explain(explain::Request),
+    Schema(schema::Request),
+    Segment(segment::Request),
+    Contacts(contacts::Request),
+    Events(events::Request),
+    Render(render::Request),
+    Watch(watch::Request),
+}
+
+/// Runs the command; returns the exit status.
+pub fn run(settings: &Settings) -> Result<i32, Error> {
+    match &settings.command {
+        Command::Check(request) => check::run(settings, request),
+        Command::Explain(request) => explain::run(request),
+        Command::Schema(request) => schema::run(request),
+        Command::Segment(request) => segment::run(settings, request),
+        Command::Contacts(request) => contacts::run(settings, request),
+        Command::Events(request) => events::run(settings, request),
+        Command::Render(request) => render::run(settings, request),
+        Command::Watch(request) => watch::run(settings, request),
+    }
+}

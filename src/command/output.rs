@@ -1,0 +1,31 @@
+//! What commands print: the `--format` choice every command but `check`
+//! offers, and the one way to write to standard output.
+
+use std::io::Write;
+
+use crate::error::Error;
+
+/// `--format` of the commands that print results rather than diagnostics
+/// (`check` has its own [`crate::report::Format`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Human,
+    Json,
+}
+
+/// Writes `text` to standard output and flushes it.
+pub fn print(text: &str) -> Result<(), Error> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => Ok(()),
+        // A closed pipe (`herald check | head`) is not the user's problem.
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(source) => Err(Error::Io {
+            path: "<stdout>".into(),
+            source,
+        }),
+    }
+}
