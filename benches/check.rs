@@ -240,16 +240,32 @@ fn main() {
     let (filters, _) = herald::segment::check::check(&loaded);
     let filter = start.elapsed();
     let start = Instant::now();
-    let _ = herald::resolver::resolve(&loaded, &filters);
+    let (resolution, _) = herald::resolver::resolve(&loaded, &filters);
     let resolve = start.elapsed();
     let start = Instant::now();
-    let _ = herald::template::check::check(&loaded);
-    let template = start.elapsed();
+    let journeys = herald::journey::compile(&loaded, &resolution.journeys, &resolution.policies);
+    let journey = start.elapsed();
     let start = Instant::now();
-    let _ = herald::lint::check(&loaded, &filters);
+    let templates = herald::template::Templates::new(&loaded);
+    let _ = herald::template::check::check(&loaded, templates.as_ref());
+    let template = start.elapsed();
+    let compilation = herald::Compilation {
+        project: loaded,
+        filters,
+        segment_references: resolution.segment_references,
+        timezone: resolution.timezone,
+        policies: resolution.policies,
+        providers: resolution.providers,
+        campaigns: resolution.campaigns,
+        journeys,
+        templates,
+        diagnostics: Default::default(),
+    };
+    let start = Instant::now();
+    let _ = herald::lint::check(&compilation);
     let lint = start.elapsed();
     println!(
-        "stages: load + schema {load:?}, filters {filter:?}, resolve {resolve:?}, templates {template:?}, lint and conflicts {lint:?}"
+        "stages: load + schema {load:?}, filters {filter:?}, resolve {resolve:?}, journeys {journey:?}, templates {template:?}, lint and conflicts {lint:?}"
     );
 
     let binary = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/herald");

@@ -1,30 +1,55 @@
-//! The static pipeline: load → schema → resolve → filters → templates →
-//! lint and conflicts, chained into one
-//! [`Compilation`] that `check` (and later `plan`, `run` and `watch`) share.
-//! Lint levels from the manifest are applied last, once every stage has
+//! The static pipeline, one stage after another: load (files, YAML with
+//! positions, schema) → filters (parse and type-check every filter) →
+//! resolve (names, cycles, settings; typed policies, providers, campaigns
+//! and times) → journeys (state machines) → templates (compiled once,
+//! checked) → lint and conflicts (on the typed program). The result is one
+//! [`Compilation`] that `check`, `render`, `watch` and later `plan` and
+//! `run` share; nothing after these stages reads a YAML string again. Lint
+//! levels from the manifest are applied last, once every stage has
 //! reported.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
+use jiff::tz::TimeZone;
+
+use crate::campaign::Campaign;
 use crate::codes::Code;
 use crate::diagnostic::{Diagnostics, Severity};
 use crate::error::Error;
+use crate::journey::StateMachine;
 use crate::loader::{self, Project};
 use crate::model::{LintLevel, Text};
+use crate::policy::Policies;
+use crate::provider::Provider;
 use crate::resolver::{self, Resolution};
 use crate::schema::Schemas;
+use crate::segment::check::Filters;
 use crate::source::FileId;
+use crate::template::Templates;
 
-/// A compiled project: what was read, what resolution learned, and every diagnostic.
+/// A compiled project: what was read, the typed program `check` validated,
+/// and every diagnostic. Values that failed a check are left out (or at
+/// their defaults) and the failure is among the diagnostics.
 #[derive(Debug)]
 pub struct Compilation {
+    /// The files as read, with positions, for diagnostics and templates.
     pub project: Project,
-    pub resolution: Resolution,
     /// Every filter of the project, parsed and type-checked.
-    pub filters: crate::segment::check::Filters,
+    pub filters: Filters,
+    /// For every segment, the segments its filter refers to.
+    pub segment_references: BTreeMap<String, Vec<String>>,
+    /// The project's time zone; `None` without a manifest or with an unknown zone.
+    pub timezone: Option<TimeZone>,
+    pub policies: Policies,
+    /// Providers by name.
+    pub providers: BTreeMap<String, Provider>,
+    /// Every campaign, typed, in the order of `project.campaigns`.
+    pub campaigns: Vec<Campaign>,
     /// Every journey as a state machine, in the order of `project.journeys`.
-    pub journeys: Vec<crate::journey::StateMachine>,
+    pub journeys: Vec<StateMachine>,
+    /// The compiled templates and every message's parts; `None` without a manifest.
+    pub templates: Option<Templates>,
     pub diagnostics: Diagnostics,
 }
 
@@ -40,18 +65,34 @@ pub fn compile_with(root: &Path, schemas: &Schemas) -> Result<Compilation, Error
     diagnostics.extend(filtered);
     let (resolution, resolved) = resolver::resolve(&project, &filters);
     diagnostics.extend(resolved);
-    diagnostics.extend(crate::template::check::check(&project));
-    let (journeys, linted) = crate::lint::check(&project, &filters);
-    diagnostics.extend(linted);
-    apply_lint_levels(&project, &mut diagnostics);
-    diagnostics.sort();
-    Ok(Compilation {
-        project,
-        resolution,
-        filters,
+    let Resolution {
+        segment_references,
+        timezone,
+        policies,
+        providers,
+        campaigns,
         journeys,
+    } = resolution;
+    let journeys = crate::journey::compile(&project, &journeys, &policies);
+    let templates = Templates::new(&project);
+    diagnostics.extend(crate::template::check::check(&project, templates.as_ref()));
+    let mut compilation = Compilation {
+        project,
+        filters,
+        segment_references,
+        timezone,
+        policies,
+        providers,
+        campaigns,
+        journeys,
+        templates,
         diagnostics,
-    })
+    };
+    let linted = crate::lint::check(&compilation);
+    compilation.diagnostics.extend(linted);
+    apply_lint_levels(&compilation.project, &mut compilation.diagnostics);
+    compilation.diagnostics.sort();
+    Ok(compilation)
 }
 
 /// Applies `lint:` levels: `allow` drops a rule's diagnostics, `warn` and

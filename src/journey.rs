@@ -1,4 +1,5 @@
-//! Journeys compiled to explicit state machines.
+//! The journey stage: every journey compiled to an explicit state machine,
+//! from the definitions and the times resolution typed.
 //!
 //! Each step is a state; its transitions say where a contact goes next and
 //! why (the next step, a `goto`, an event, a timer, a branch case). The
@@ -6,10 +7,68 @@
 //! it was; the lint rules walk the same graph to find unreachable steps,
 //! loops without a wait and waits past the goal window.
 
-use crate::duration::{Duration, Wait};
-use crate::loader::Definition;
-use crate::model::{Journey, Step, Text};
+use crate::campaign::Goal;
+use crate::duration::{Duration, Reentry, TimeOfDay, Wait};
+use crate::loader::{Definition, Project};
+use crate::model::{Journey, MessageType, Step, Text};
+use crate::policy::Policies;
 use crate::source::{FileId, Span};
+
+/// A journey's times as resolution parsed them (each `None` when absent or
+/// invalid, which resolution reported).
+#[derive(Clone, Debug, Default)]
+pub struct JourneyTimes {
+    /// An anniversary trigger's local time of day.
+    pub at: Option<TimeOfDay>,
+    pub reentry: Option<Reentry>,
+    pub goal: Option<Goal>,
+    /// One per step, in order.
+    pub steps: Vec<StepTimes>,
+}
+
+/// A step's `wait` or `wait_for.timeout`, typed.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StepTimes {
+    pub wait: Option<Wait>,
+    pub timeout: Option<Duration>,
+}
+
+/// What starts a journey.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    Event(String),
+    /// Entry into a segment.
+    Segment(String),
+    /// The anniversary of a date attribute, at a local time of day.
+    Anniversary {
+        attribute: String,
+        at: TimeOfDay,
+    },
+}
+
+/// An anniversary trigger's time when the journey names none.
+const DEFAULT_ANNIVERSARY_TIME: TimeOfDay = TimeOfDay {
+    hour: 10,
+    minute: 0,
+};
+
+/// The journey stage: one state machine per journey, in the order of
+/// `project.journeys`; `times` is resolution's, in the same order.
+pub fn compile(
+    project: &Project,
+    times: &[JourneyTimes],
+    policies: &Policies,
+) -> Vec<StateMachine> {
+    let none = JourneyTimes::default();
+    project
+        .journeys
+        .iter()
+        .enumerate()
+        .map(|(index, journey)| {
+            StateMachine::compile(journey, times.get(index).unwrap_or(&none), policies)
+        })
+        .collect()
+}
 
 /// Where a transition leads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,6 +121,8 @@ pub struct State {
     pub action: Action,
     /// The step's first key, where diagnostics about the step point.
     pub span: Span,
+    /// A `wait` step's wait (`None` for other actions, or when invalid).
+    pub wait: Option<Wait>,
     pub transitions: Vec<Transition>,
 }
 
@@ -80,19 +141,36 @@ impl State {
     }
 }
 
-/// A journey's state machine; the entry state is 0.
+/// A journey's state machine, with what decides who enters and when it
+/// ends; the entry state is 0.
 #[derive(Clone, Debug)]
 pub struct StateMachine {
     pub journey: String,
     pub file: FileId,
+    pub kind: MessageType,
+    /// `None` when the trigger names no kind or several (reported by resolution).
+    pub trigger: Option<Trigger>,
+    /// Only members of this segment enter.
+    pub entry_segment: Option<String>,
+    /// The journey's own re-entry rule, else the project's.
+    pub reentry: Reentry,
+    /// Events that end the journey at once.
+    pub exit: Vec<String>,
+    pub goal: Option<Goal>,
+    pub priority: Option<i32>,
     pub states: Vec<State>,
 }
 
 impl StateMachine {
     /// Compiles a journey. Steps with several actions or unknown targets were
     /// reported by resolution; here they are read as well as they can be.
-    pub fn compile(definition: &Definition<Journey>) -> StateMachine {
-        let steps = &definition.value.steps;
+    pub fn compile(
+        definition: &Definition<Journey>,
+        times: &JourneyTimes,
+        policies: &Policies,
+    ) -> StateMachine {
+        let journey = &definition.value;
+        let steps = &journey.steps;
         let file = definition.file;
         let spans = step_spans(definition);
         let find = |target: &Text| -> Target {
@@ -112,19 +190,48 @@ impl StateMachine {
                 };
                 let next = step.next.as_ref().map_or(following, find);
                 let span = spans[index];
-                let (action, transitions) = transitions(step, next, &find);
+                let step_times = times.steps.get(index).copied().unwrap_or_default();
+                let (action, transitions) = transitions(step, step_times, next, &find);
                 State {
                     index,
                     id: step.id.as_ref().map(|id| id.value.clone()),
                     action,
                     span,
+                    wait: step_times.wait.filter(|_| action == Action::Wait),
                     transitions,
                 }
             })
             .collect();
+        let trigger = &journey.trigger;
+        let triggers = [
+            trigger
+                .event
+                .as_ref()
+                .map(|e| Trigger::Event(e.value.clone())),
+            trigger
+                .segment
+                .as_ref()
+                .map(|s| Trigger::Segment(s.value.clone())),
+            trigger.anniversary.as_ref().map(|a| Trigger::Anniversary {
+                attribute: a.value.clone(),
+                at: times.at.unwrap_or(DEFAULT_ANNIVERSARY_TIME),
+            }),
+        ];
+        let mut named = triggers.into_iter().flatten();
+        let trigger = match (named.next(), named.next()) {
+            (Some(trigger), None) => Some(trigger),
+            _ => None,
+        };
         StateMachine {
             journey: definition.name.clone(),
             file,
+            kind: journey.kind,
+            trigger,
+            entry_segment: journey.entry.segment.as_ref().map(|s| s.value.clone()),
+            reentry: times.reentry.unwrap_or(policies.reentry),
+            exit: journey.exit.iter().map(|e| e.value.clone()).collect(),
+            goal: times.goal.clone(),
+            priority: journey.priority,
             states,
         }
     }
@@ -289,6 +396,7 @@ pub fn step_spans(definition: &Definition<Journey>) -> Vec<Span> {
 
 fn transitions(
     step: &Step,
+    times: StepTimes,
     next: Target,
     find: &dyn Fn(&Text) -> Target,
 ) -> (Action, Vec<Transition>) {
@@ -300,18 +408,15 @@ fn transitions(
     if step.send.is_some() {
         return (Action::Send, vec![done(None)]);
     }
-    if let Some(wait) = &step.wait {
-        let delay = match Wait::parse(&wait.value) {
-            Ok(Wait::For(duration)) => Some(duration),
+    if step.wait.is_some() {
+        let delay = match times.wait {
+            Some(Wait::For(duration)) => Some(duration),
             _ => None,
         };
         return (Action::Wait, vec![done(delay)]);
     }
     if let Some(wait_for) = &step.wait_for {
-        let timeout = wait_for
-            .timeout
-            .as_ref()
-            .and_then(|t| Duration::parse(&t.value).ok());
+        let timeout = times.timeout;
         let mut transitions = vec![Transition {
             cause: Cause::Event(wait_for.event.value.clone()),
             target: wait_for.goto.as_ref().map_or(next, find),

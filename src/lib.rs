@@ -20,6 +20,8 @@ pub mod journey;
 pub mod lint;
 pub mod loader;
 pub mod model;
+pub mod policy;
+pub mod provider;
 pub mod report;
 pub mod resolver;
 pub mod schema;

@@ -29,16 +29,9 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::Context;
 use super::audience::{Audiences, disjoint};
+use crate::campaign::Schedule;
 use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::duration::Duration;
-use crate::source::Span;
-
-pub(super) fn project_zone(context: &Context) -> Option<TimeZone> {
-    context
-        .manifest
-        .and_then(|m| TimeZone::get(&m.timezone.value).ok())
-}
 
 /// The send times of every campaign over its year, as timestamps.
 pub(super) fn campaign_times(context: &Context, zone: &TimeZone) -> Vec<Vec<Timestamp>> {
@@ -47,32 +40,27 @@ pub(super) fn campaign_times(context: &Context, zone: &TimeZone) -> Vec<Vec<Time
         .map(|z| z.timestamp())
         .unwrap_or(Timestamp::UNIX_EPOCH);
     context
-        .project
         .campaigns
         .iter()
         .map(|campaign| {
-            let schedule = &campaign.value.schedule;
-            let start = schedule
-                .from
-                .as_ref()
-                .and_then(|d| jiff::civil::Date::strptime("%Y-%m-%d", d.value.trim()).ok())
-                .and_then(|d| d.to_zoned_datetime(zone.clone()).ok())
-                .map_or(default_start, |z| z.timestamp());
-            if schedule.at.is_some() {
-                return crate::campaign::occurrences(
-                    schedule,
-                    zone,
-                    Timestamp::MIN,
-                    Timestamp::MAX,
-                )
-                .iter()
-                .map(|z| z.timestamp())
-                .collect();
-            }
-            let end = start
-                .checked_add(SignedDuration::from_hours(24 * 366))
-                .unwrap_or(Timestamp::MAX);
-            crate::campaign::occurrences(schedule, zone, start, end)
+            let Some(schedule) = &campaign.schedule else {
+                return Vec::new();
+            };
+            let (start, end) = match schedule {
+                Schedule::Once(_) => (Timestamp::MIN, Timestamp::MAX),
+                Schedule::Recurring(_) => {
+                    let start = schedule
+                        .first_date()
+                        .and_then(|d| d.to_zoned_datetime(zone.clone()).ok())
+                        .map_or(default_start, |z| z.timestamp());
+                    let end = start
+                        .checked_add(SignedDuration::from_hours(24 * 366))
+                        .unwrap_or(Timestamp::MAX);
+                    (start, end)
+                }
+            };
+            schedule
+                .occurrences(start, end, zone)
                 .iter()
                 .map(|z| z.timestamp())
                 .collect()
@@ -81,16 +69,13 @@ pub(super) fn campaign_times(context: &Context, zone: &TimeZone) -> Vec<Vec<Time
 }
 
 pub(super) fn check(context: &Context, out: &mut Diagnostics) {
-    let Some(manifest) = context.manifest else {
-        return;
-    };
-    if manifest.policies.frequency_caps.is_empty() {
+    if context.policies.frequency_caps.is_empty() {
         return;
     }
-    let Some(zone) = project_zone(context) else {
+    let Some(zone) = context.timezone else {
         return;
     };
-    let times = campaign_times(context, &zone);
+    let times = campaign_times(context, zone);
     let audiences = Audiences::new(context.project, context.filters);
     let texts: Vec<Option<String>> = context
         .project
@@ -99,25 +84,18 @@ pub(super) fn check(context: &Context, out: &mut Diagnostics) {
         .map(|c| audiences.campaign(c))
         .collect();
     let campaigns = &context.project.campaigns;
-    for cap in &manifest.policies.frequency_caps {
-        let Ok(period) = Duration::parse(&cap.per.value) else {
-            continue;
-        };
+    for cap in &context.policies.frequency_caps {
         // Calendar periods count as 30 and 365 days: a cap is a rate, not a calendar.
-        let period = SignedDuration::from_mins(period.approximate_minutes());
+        let period = SignedDuration::from_mins(cap.window.period.approximate_minutes());
         let on_channel = |index: usize| {
-            cap.channel.as_ref().is_none_or(|channel| {
-                campaigns[index]
-                    .value
-                    .channels
-                    .iter()
-                    .any(|c| c.value == channel.value)
-            })
+            cap.channel
+                .as_ref()
+                .is_none_or(|channel| context.campaigns[index].channels.contains(channel))
         };
         for index in (0..campaigns.len()).filter(|&i| on_channel(i)) {
             // The campaigns that may reach the same contacts on the cap's channel.
             let mut overlapping: Vec<usize> = vec![index];
-            let limit = cap.max as usize;
+            let limit = cap.window.count as usize;
             let mut worst: Option<(Timestamp, usize)> = None;
             for &at in &times[index] {
                 let end = at.checked_add(period).unwrap_or(Timestamp::MAX);
@@ -153,16 +131,11 @@ pub(super) fn check(context: &Context, out: &mut Diagnostics) {
             }
             let Some((at, _)) = worst else { continue };
             let campaign = &campaigns[index];
-            let span = campaign
-                .node
-                .entry("schedule")
-                .map_or(Span::new(campaign.file, 0, 0), |(key, _)| {
-                    key.span(campaign.file)
-                });
+            let span = context.campaigns[index].schedule_span;
             let scope = cap
                 .channel
                 .as_ref()
-                .map_or("all channels".to_string(), |c| format!("`{}`", c.value));
+                .map_or("all channels".to_string(), |c| format!("`{c}`"));
             let others: Vec<&str> = overlapping
                 .iter()
                 .filter(|&&o| o != index)
@@ -177,12 +150,12 @@ pub(super) fn check(context: &Context, out: &mut Diagnostics) {
                         "from {} campaign `{}` and campaigns with overlapping audiences send more than {} messages on {scope} within {}",
                         at.to_zoned_datetime(zone.clone()).strftime("%Y-%m-%d %H:%M"),
                         campaign.name,
-                        cap.max,
-                        cap.per.value
+                        cap.window.count,
+                        cap.window.period
                     ),
                 )
                 .label("schedule exceeds a frequency cap")
-                .with_secondary(cap.per.span(context.project.manifest_file().unwrap_or(campaign.file)), "the cap")
+                .with_secondary(cap.span, "the cap")
                 .help(if others.is_empty() {
                     "send less often, or raise the cap".to_string()
                 } else {

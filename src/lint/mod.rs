@@ -26,19 +26,28 @@ mod wait_for_exit_event;
 mod wait_without_timeout;
 mod weights_not_100;
 
+use jiff::tz::TimeZone;
+
+use crate::campaign::Campaign;
+use crate::compiler::Compilation;
 use crate::diagnostic::Diagnostics;
 use crate::journey::StateMachine;
 use crate::loader::{Definition, Project};
 use crate::model::{Journey, Manifest};
+use crate::policy::Policies;
 use crate::segment::check::Filters;
 
-/// What every rule reads.
+/// What every rule reads: the compiled program, with shortcuts.
 pub struct Context<'a> {
     pub project: &'a Project,
     pub manifest: Option<&'a Manifest>,
     pub filters: &'a Filters,
     /// One state machine per journey, in the order of `project.journeys`.
     pub machines: &'a [StateMachine],
+    /// One typed campaign per campaign, in the order of `project.campaigns`.
+    pub campaigns: &'a [Campaign],
+    pub policies: &'a Policies,
+    pub timezone: Option<&'a TimeZone>,
 }
 
 impl<'a> Context<'a> {
@@ -69,18 +78,20 @@ const RULES: &[Rule] = &[
     unguarded_negative_condition::check,
 ];
 
-/// Compiles every journey and runs every rule.
-pub fn check(project: &Project, filters: &Filters) -> (Vec<StateMachine>, Diagnostics) {
-    let machines: Vec<StateMachine> = project.journeys.iter().map(StateMachine::compile).collect();
+/// Runs every rule on a compiled program.
+pub fn check(compilation: &Compilation) -> Diagnostics {
     let context = Context {
-        project,
-        manifest: project.manifest.as_ref().map(|m| &m.value),
-        filters,
-        machines: &machines,
+        project: &compilation.project,
+        manifest: compilation.project.manifest.as_ref().map(|m| &m.value),
+        filters: &compilation.filters,
+        machines: &compilation.journeys,
+        campaigns: &compilation.campaigns,
+        policies: &compilation.policies,
+        timezone: compilation.timezone.as_ref(),
     };
     let mut diagnostics = Diagnostics::default();
     for rule in RULES {
         rule(&context, &mut diagnostics);
     }
-    (machines, diagnostics)
+    diagnostics
 }

@@ -60,14 +60,7 @@ fn first_sends(journey: &crate::model::Journey, machine: &StateMachine) -> Vec<(
 }
 
 pub(super) fn check(context: &Context, out: &mut Diagnostics) {
-    let window = context
-        .manifest
-        .and_then(|m| m.policies.conflict_window.as_ref())
-        .and_then(|w| Duration::parse(&w.value).ok())
-        .unwrap_or(Duration {
-            amount: 1,
-            unit: crate::duration::Unit::Day,
-        });
+    let window = context.policies.conflict_window;
     let window_minutes = window.approximate_minutes();
     let audiences = Audiences::new(context.project, context.filters);
     journeys(context, &audiences, window, window_minutes, out);
@@ -183,10 +176,10 @@ fn campaigns(
     window_minutes: i64,
     out: &mut Diagnostics,
 ) {
-    let Some(zone) = super::frequency_cap_exceeded::project_zone(context) else {
+    let Some(zone) = context.timezone else {
         return;
     };
-    let schedules = super::frequency_cap_exceeded::campaign_times(context, &zone);
+    let schedules = super::frequency_cap_exceeded::campaign_times(context, zone);
     let window_span = SignedDuration::from_mins(window_minutes);
     let mut reported: BTreeSet<usize> = BTreeSet::new();
     let texts: Vec<Option<String>> = context

@@ -25,17 +25,14 @@
 use super::Context;
 use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::duration::Duration;
 use crate::journey::Action;
 
 pub(super) fn check(context: &Context, out: &mut Diagnostics) {
-    for (journey, machine) in context.journeys() {
-        let Some(goal) = &journey.value.goal else {
+    for machine in context.machines {
+        let Some(goal) = &machine.goal else {
             continue;
         };
-        let Ok(window) = Duration::parse(&goal.within.value) else {
-            continue;
-        };
+        let window = goal.window;
         let arrival = machine.earliest_arrival();
         for state in machine.states.iter().filter(|s| s.action == Action::Send) {
             let Some(at) = arrival[state.index] else {
@@ -49,12 +46,12 @@ pub(super) fn check(context: &Context, out: &mut Diagnostics) {
                         format!(
                             "{} of journey `{}` sends {} after entry at the earliest, after the goal window of {window}",
                             state.describe(),
-                            journey.name,
+                            machine.journey,
                             describe_minutes(at)
                         ),
                     )
                     .label("sent after the goal window closed")
-                    .with_secondary(goal.within.span(journey.file), "the goal window")
+                    .with_secondary(goal.window_span, "the goal window")
                     .help("shorten the waits before this step, or widen the goal's `within`"),
                 );
             }

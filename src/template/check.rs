@@ -63,17 +63,17 @@ const KNOWN_CALLABLES: [&str; 30] = [
 /// How many sample contacts `check` renders every message for.
 pub const SAMPLE_COUNT: usize = 6;
 
-/// Runs the template stage.
-pub fn check(project: &Project) -> Diagnostics {
+/// Runs the template stage on the templates compiled from `project`
+/// (`Templates::new`, built once by the compiler and kept).
+pub fn check(project: &Project, templates: Option<&Templates>) -> Diagnostics {
     let mut diagnostics = Diagnostics::default();
-    let (Some(templates), Some(manifest)) = (Templates::new(project), project.manifest.as_ref())
-    else {
+    let (Some(templates), Some(manifest)) = (templates, project.manifest.as_ref()) else {
         return diagnostics;
     };
     let manifest = &manifest.value;
     let sources = &project.sources;
     let mut checker = Checker {
-        templates: &templates,
+        templates,
         sources,
         manifest,
         analyses: HashMap::new(),

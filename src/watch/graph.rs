@@ -105,7 +105,7 @@ impl Graph {
                 .or_default()
                 .extend(names);
         }
-        let references = &compilation.resolution.segment_references;
+        let references = &compilation.segment_references;
         for (file, named) in uses {
             let mut seen = BTreeSet::new();
             let mut pending: Vec<String> = named.into_iter().collect();

@@ -1,0 +1,254 @@
+//! Provider settings by kind (what each kind needs and uses) and secret
+//! detection: secret fields must read the environment, and no other field
+//! may hold something shaped like a credential.
+
+use super::Resolver;
+use crate::codes::Code;
+use crate::diagnostic::Diagnostic;
+use crate::model::{self, ProviderKind, Text};
+use crate::provider::{Provider, ProviderConfig, Secret};
+use crate::source::FileId;
+
+impl Resolver<'_> {
+    /// Checks a provider's settings; the typed provider when every setting
+    /// its kind needs is there.
+    pub(super) fn provider(
+        &mut self,
+        file: FileId,
+        name: &Text,
+        provider: &model::Provider,
+    ) -> Option<Provider> {
+        use ProviderKind as K;
+        let fields: [(&str, &Option<Text>); 10] = [
+            ("base_url", &provider.base_url),
+            ("url", &provider.url),
+            ("host", &provider.host),
+            ("username", &provider.username),
+            ("login", &provider.login),
+            ("password", &provider.password),
+            ("token", &provider.token),
+            ("api_key", &provider.api_key),
+            ("secret", &provider.secret),
+            ("path", &provider.path),
+        ];
+        let (required, allowed): (&[&str], &[&str]) = match provider.kind.value {
+            K::File => (&["path"], &["path"]),
+            K::Webhook => (&["url"], &["url", "secret", "token"]),
+            K::Smtp => (&["host"], &["host", "username", "password"]),
+            K::Telegram => (&["token"], &["token", "base_url"]),
+            K::Smsc => (&["login", "password"], &["login", "password", "base_url"]),
+            K::Unisender => (&["api_key"], &["api_key", "base_url"]),
+            K::Whatsapp => (&["token"], &["token", "base_url", "username"]),
+            K::Viber => (&["token"], &["token", "base_url"]),
+            K::Vk => (&["token"], &["token", "base_url"]),
+        };
+        let kind_name = format!("{:?}", provider.kind.value).to_lowercase();
+        for setting in required {
+            let present = fields
+                .iter()
+                .any(|(key, value)| key == setting && value.is_some());
+            if !present {
+                self.push(
+                    Diagnostic::new(
+                        Code::ProviderSetting,
+                        name.span(file),
+                        format!(
+                            "provider `{}` (kind `{kind_name}`) needs `{setting}`",
+                            name.value
+                        ),
+                    )
+                    .label(format!("`{setting}` missing"))
+                    .help(match *setting {
+                        "password" | "token" | "api_key" | "secret" => format!(
+                            "add `{setting}: ${{env:{}_{}}}`",
+                            name.value.to_uppercase().replace('-', "_"),
+                            setting.to_uppercase()
+                        ),
+                        _ => format!("add `{setting}:`"),
+                    }),
+                );
+            }
+        }
+        if provider.port.is_some() && provider.kind.value != K::Smtp {
+            self.push(
+                Diagnostic::new(
+                    Code::ProviderSetting,
+                    name.span(file),
+                    format!(
+                        "provider `{}` (kind `{kind_name}`) does not use `port`",
+                        name.value
+                    ),
+                )
+                .help("remove `port`"),
+            );
+        }
+        for (key, value) in fields {
+            let Some(value) = value else { continue };
+            if !allowed.contains(&key) && key != "base_url" {
+                self.push(
+                    Diagnostic::new(
+                        Code::ProviderSetting,
+                        value.span(file),
+                        format!("provider kind `{kind_name}` does not use `{key}`"),
+                    )
+                    .label("not used")
+                    .help(format!("settings of `{kind_name}`: {}", allowed.join(", "))),
+                );
+            }
+            let secret_field = matches!(key, "password" | "token" | "api_key" | "secret");
+            self.secret(file, &name.value, key, value, secret_field);
+        }
+        typed(provider)
+    }
+
+    /// A secret field must be exactly `${env:NAME}`; any field that holds
+    /// something shaped like a credential is reported too.
+    pub(super) fn secret(
+        &mut self,
+        file: FileId,
+        provider: &str,
+        key: &str,
+        value: &Text,
+        secret_field: bool,
+    ) {
+        let text = value.value.trim();
+        if secret_field {
+            if is_env_reference(text) {
+                return;
+            }
+            let variable = format!("{provider}_{key}")
+                .to_uppercase()
+                .replace(|c: char| !c.is_ascii_alphanumeric(), "_");
+            self.push(
+                Diagnostic::new(Code::LiteralSecret, value.span(file), format!("`{key}` holds a literal secret"))
+                    .label("secret written into the file")
+                    .help(format!("read it from the environment: `{key}: ${{env:{variable}}}`, and revoke the value committed here")),
+            );
+        } else if let Some(reason) = looks_like_secret(text) {
+            self.push(
+                Diagnostic::new(
+                    Code::LiteralSecret,
+                    value.span(file),
+                    format!("`{key}` looks like it holds a secret ({reason})"),
+                )
+                .label("secret-looking value")
+                .help(
+                    "move the secret into an environment variable and refer to it as `${env:NAME}`",
+                ),
+            );
+        }
+    }
+}
+
+/// The typed provider; `None` when a setting its kind needs is missing.
+fn typed(provider: &model::Provider) -> Option<Provider> {
+    let text = |value: &Option<Text>| value.as_ref().map(|text| text.value.trim().to_string());
+    let secret = |value: &Option<Text>| value.as_ref().map(|text| Secret::new(&text.value));
+    let config = match provider.kind.value {
+        ProviderKind::File => ProviderConfig::File {
+            path: text(&provider.path)?,
+        },
+        ProviderKind::Webhook => ProviderConfig::Webhook {
+            url: text(&provider.url)?,
+            secret: secret(&provider.secret),
+            token: secret(&provider.token),
+        },
+        ProviderKind::Smtp => ProviderConfig::Smtp {
+            host: text(&provider.host)?,
+            port: provider.port,
+            username: text(&provider.username),
+            password: secret(&provider.password),
+        },
+        ProviderKind::Telegram => ProviderConfig::Telegram {
+            token: secret(&provider.token)?,
+        },
+        ProviderKind::Smsc => ProviderConfig::Smsc {
+            login: text(&provider.login)?,
+            password: secret(&provider.password)?,
+        },
+        ProviderKind::Unisender => ProviderConfig::Unisender {
+            api_key: secret(&provider.api_key)?,
+        },
+        ProviderKind::Whatsapp => ProviderConfig::Whatsapp {
+            token: secret(&provider.token)?,
+            username: text(&provider.username),
+        },
+        ProviderKind::Viber => ProviderConfig::Viber {
+            token: secret(&provider.token)?,
+        },
+        ProviderKind::Vk => ProviderConfig::Vk {
+            token: secret(&provider.token)?,
+        },
+    };
+    Some(Provider {
+        config,
+        base_url: text(&provider.base_url),
+        rate_limit: provider.rate_limit,
+    })
+}
+
+/// `${env:NAME}` with a conventional variable name.
+pub fn is_env_reference(text: &str) -> bool {
+    crate::provider::env_variable(text).is_some()
+}
+
+/// Why a value outside a secret field looks like a credential, if it does.
+pub fn looks_like_secret(text: &str) -> Option<&'static str> {
+    if text.contains("${env:") {
+        return None;
+    }
+    if let Some((scheme, rest)) = text.split_once("://")
+        && !scheme.is_empty()
+        && let Some(authority) = rest.split('/').next()
+        && let Some((userinfo, _)) = authority.rsplit_once('@')
+        && userinfo.contains(':')
+    {
+        return Some("a password inside a URL");
+    }
+    // Telegram bot tokens: digits, a colon and 35 URL-safe characters.
+    if let Some((id, key)) = text.split_once(':')
+        && id.len() >= 6
+        && id.chars().all(|c| c.is_ascii_digit())
+        && key.len() >= 30
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Some("a bot token");
+    }
+    let prefixes = [
+        "sk_live_",
+        "sk_test_",
+        "xoxb-",
+        "ghp_",
+        "AKIA",
+        "-----BEGIN",
+    ];
+    if prefixes.iter().any(|prefix| text.starts_with(prefix)) {
+        return Some("a known key format");
+    }
+    let token_like = text.len() >= 32
+        && !text.contains(char::is_whitespace)
+        && !text.contains('/')
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-+=.".contains(c))
+        && text.chars().any(|c| c.is_ascii_digit())
+        && text.chars().any(|c| c.is_ascii_alphabetic());
+    token_like.then_some("a long random-looking token")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_recognised() {
+        assert!(is_env_reference("${env:SMSC_PASSWORD}"));
+        assert!(!is_env_reference("${env:}"));
+        assert!(looks_like_secret("123456789:AAH9x8q0mYVbWt2Fz9Zq6nC0kL1pR3sT4uV").is_some());
+        assert!(looks_like_secret("https://user:pa55@hooks.example.com/x").is_some());
+        assert!(looks_like_secret("https://hooks.example.com/herald").is_none());
+        assert!(looks_like_secret("smtp.example.com").is_none());
+    }
+}
