@@ -1,148 +1,262 @@
-//! Who a campaign or journey can reach, as one filter text with every
-//! `in segment` reference written out, so that the segment language's static
-//! analysis can try to prove two audiences disjoint. What it cannot prove
-//! disjoint may overlap: the conflict rules report only possible overlaps
-//! that the author can rule out by tightening a filter.
+//! Who a campaign or journey can reach, as the parsed filters with every
+//! `in segment` reference replaced by that segment's tree, so that the
+//! segment language's static analysis can try to prove two audiences
+//! disjoint. What it cannot prove disjoint may overlap: the conflict rules
+//! report only possible overlaps that the author can rule out by tightening
+//! a filter.
 
 use std::collections::BTreeMap;
 
-use crate::loader::{Definition, Project};
+use crate::loader::Definition;
 use crate::model::{Campaign, Journey};
 use crate::segment::analysis::analyse;
 use crate::segment::ast::{Expr, ExprKind};
-use crate::segment::check::Filters;
+use crate::segment::check::{Filters, Site};
 
-/// Filters of every segment, expanded on demand.
+/// References are written out to this depth; deeper ones (cycles, reported
+/// by resolution) stay references.
+const MAX_DEPTH: usize = 8;
+
+/// The parsed filters the audiences are made of.
 pub struct Audiences<'a> {
-    segments: BTreeMap<&'a str, &'a str>,
+    /// Every filter's text, one after another. The trees below are shifted
+    /// to point into it, because the analysis recognises a condition's
+    /// operand by its text as written.
+    text: String,
+    /// The filter of every segment whose filter is valid (an invalid one was
+    /// reported already and takes no part).
+    segments: BTreeMap<&'a str, Expr>,
+    /// Campaign audience and journey trigger filters; `None` when one does
+    /// not parse.
+    conditions: BTreeMap<&'a Site, Option<Expr>>,
+}
+
+/// An audience: conditions every member meets, joined by `and`. No
+/// conditions means everyone.
+#[derive(Clone, Debug)]
+pub struct Audience {
+    conjuncts: Vec<Expr>,
+    /// A part could not be read (its filter does not parse): nothing can be
+    /// proved about it.
+    opaque: bool,
 }
 
 impl<'a> Audiences<'a> {
-    pub fn new(project: &'a Project, filters: &'a Filters) -> Audiences<'a> {
-        // Only segments whose filters are valid take part; an invalid one was reported already.
-        let segments = project
-            .segments
-            .iter()
-            .filter(|segment| {
-                filters
-                    .segment(&segment.name)
-                    .is_none_or(|filter| filter.valid)
-            })
-            .map(|segment| (segment.name.as_str(), segment.value.filter.value.as_str()))
-            .collect();
-        Audiences { segments }
-    }
-
-    /// The filter text of a segment with its references written out.
-    pub fn segment(&self, name: &str) -> Option<String> {
-        self.segments.get(name).map(|text| self.expand(text, 0))
-    }
-
-    /// Writes out every `in segment "x"` as `(x's filter)`, to a bounded depth
-    /// (cycles were reported by resolution and stop here).
-    pub fn expand(&self, text: &str, depth: usize) -> String {
-        let Ok(expr) = crate::segment::parse(text) else {
-            return text.to_string();
-        };
-        let mut references: Vec<(usize, usize, String)> = Vec::new();
-        expr.walk(&mut |node| {
-            if let ExprKind::InSegment(name) = &node.kind {
-                references.push((node.range.start, node.range.end, name.text.clone()));
-            }
-        });
-        if references.is_empty() || depth > 8 {
-            return text.to_string();
-        }
-        let mut result = text.to_string();
-        references.sort_by_key(|(start, _, _)| std::cmp::Reverse(*start));
-        for (start, end, name) in references {
-            if let Some(inner) = self.segments.get(name.as_str()) {
-                result.replace_range(start..end, &format!("({})", self.expand(inner, depth + 1)));
+    pub fn new(filters: &'a Filters) -> Audiences<'a> {
+        let mut text = String::new();
+        let mut segments = BTreeMap::new();
+        let mut conditions = BTreeMap::new();
+        for filter in &filters.filters {
+            let take = |text: &mut String| {
+                filter.expr.clone().map(|mut expr| {
+                    expr.shift(text.len());
+                    text.push_str(&filter.text);
+                    text.push('\n');
+                    expr
+                })
+            };
+            match &filter.site {
+                Site::Segment(name) if filter.valid => {
+                    if let Some(expr) = take(&mut text) {
+                        segments.insert(name.as_str(), expr);
+                    }
+                }
+                Site::Audience { .. } | Site::Trigger { .. } => {
+                    conditions.insert(&filter.site, take(&mut text));
+                }
+                _ => {}
             }
         }
-        result
+        Audiences {
+            text,
+            segments,
+            conditions,
+        }
+    }
+
+    /// A segment's filter with its references written out.
+    fn segment(&self, name: &str) -> Option<Expr> {
+        self.segments.get(name).map(|expr| self.expand(expr, 0))
+    }
+
+    /// Replaces every `in segment "x"` by x's filter, to a bounded depth.
+    fn expand(&self, expr: &Expr, depth: usize) -> Expr {
+        let mut expanded = expr.clone();
+        if depth <= MAX_DEPTH {
+            self.replace(&mut expanded, depth);
+        }
+        expanded
+    }
+
+    fn replace(&self, expr: &mut Expr, depth: usize) {
+        match &mut expr.kind {
+            ExprKind::InSegment(name) => {
+                if let Some(inner) = self.segments.get(name.text.as_str()) {
+                    *expr = self.expand(inner, depth + 1);
+                }
+            }
+            ExprKind::Or(items) | ExprKind::And(items) => {
+                for item in items {
+                    self.replace(item, depth);
+                }
+            }
+            ExprKind::Not(inner) => self.replace(inner, depth),
+            ExprKind::Did(predicate) => {
+                if let Some(condition) = &mut predicate.selection.condition {
+                    self.replace(condition, depth);
+                }
+            }
+            ExprKind::Condition(condition) => {
+                if let crate::segment::ast::Operand::Aggregate { selection, .. } =
+                    &mut condition.operand
+                    && let Some(inner) = &mut selection.condition
+                {
+                    self.replace(inner, depth);
+                }
+            }
+            ExprKind::Reachable(_) => {}
+        }
+    }
+
+    /// The conditions of a filter written at `site`, if it has one.
+    fn condition(&self, site: Site, audience: &mut Audience) {
+        match self.conditions.get(&site) {
+            Some(Some(expr)) => audience.push(self.expand(expr, 0)),
+            _ => audience.opaque = true,
+        }
     }
 
     /// A campaign's audience: its segment and extra filter (exclusions only
-    /// shrink it, so they are left out of overlap proofs).
-    pub fn campaign(&self, campaign: &Definition<Campaign>) -> Option<String> {
+    /// shrink it, so they are left out of overlap proofs). `None` when its
+    /// segment is unknown or invalid.
+    pub fn campaign(&self, campaign: &Definition<Campaign>) -> Option<Audience> {
         let audience = &campaign.value.audience;
-        let mut parts = Vec::new();
+        let mut result = Audience::everyone();
         if let Some(segment) = &audience.segment {
-            parts.push(self.segment(&segment.value)?);
+            result.push(self.segment(&segment.value)?);
         }
-        if let Some(filter) = &audience.filter {
-            parts.push(self.expand(&filter.value, 0));
+        if audience.filter.is_some() {
+            let site = Site::Audience {
+                campaign: campaign.name.clone(),
+            };
+            self.condition(site, &mut result);
         }
-        Some(conjunction(parts))
+        Some(result)
     }
 
     /// A journey's audience: the trigger's filter and the entry segment.
-    pub fn journey(&self, journey: &Definition<Journey>) -> Option<String> {
-        let mut parts = Vec::new();
+    pub fn journey(&self, journey: &Definition<Journey>) -> Option<Audience> {
+        let mut result = Audience::everyone();
         if let Some(segment) = &journey.value.trigger.segment {
-            parts.push(self.segment(&segment.value)?);
+            result.push(self.segment(&segment.value)?);
         }
-        if let Some(filter) = &journey.value.trigger.filter {
-            parts.push(self.expand(&filter.value, 0));
+        if journey.value.trigger.filter.is_some() {
+            let site = Site::Trigger {
+                journey: journey.name.clone(),
+            };
+            self.condition(site, &mut result);
         }
         if let Some(segment) = &journey.value.entry.segment {
-            parts.push(self.segment(&segment.value)?);
+            result.push(self.segment(&segment.value)?);
         }
-        Some(conjunction(parts))
+        Some(result)
+    }
+
+    /// Whether the static analysis proves that no contact is in both audiences.
+    pub fn disjoint(&self, first: &Audience, second: &Audience) -> bool {
+        if first.conjuncts.is_empty()
+            || second.conjuncts.is_empty()
+            || first.opaque
+            || second.opaque
+        {
+            return false;
+        }
+        let conjuncts: Vec<Expr> = first
+            .conjuncts
+            .iter()
+            .chain(&second.conjuncts)
+            .cloned()
+            .collect();
+        let range = conjuncts[0].range;
+        let flat = Expr {
+            range,
+            kind: ExprKind::And(conjuncts),
+        };
+        analyse(&flat, &self.text)
+            .iter()
+            .any(|issue| issue.code == crate::codes::Code::NeverMatches)
     }
 }
 
-fn conjunction(parts: Vec<String>) -> String {
-    if parts.is_empty() {
-        return String::new();
+impl Audience {
+    fn everyone() -> Audience {
+        Audience {
+            conjuncts: Vec::new(),
+            opaque: false,
+        }
     }
-    parts
-        .iter()
-        .map(|part| format!("({part})"))
-        .collect::<Vec<_>>()
-        .join(" and ")
-}
 
-/// Whether the static analysis proves that no contact is in both audiences.
-/// An empty audience text means everyone.
-pub fn disjoint(first: &str, second: &str) -> bool {
-    if first.is_empty() || second.is_empty() {
-        return false;
-    }
-    let text = format!("({first}) and ({second})");
-    let Ok(expr) = crate::segment::parse(&text) else {
-        return false;
-    };
-    let flat = Expr {
-        range: expr.range,
-        kind: ExprKind::And(flatten(expr)),
-    };
-    analyse(&flat, &text)
-        .iter()
-        .any(|issue| issue.code == crate::codes::Code::NeverMatches)
-}
-
-/// The conjuncts of nested `and`s, so facts from both audiences meet in one list.
-fn flatten(expr: Expr) -> Vec<Expr> {
-    match expr.kind {
-        ExprKind::And(items) => items.into_iter().flat_map(flatten).collect(),
-        _ => vec![expr],
+    /// Adds a condition; nested `and`s are flattened so that facts from
+    /// every part meet in one list.
+    fn push(&mut self, expr: Expr) {
+        match expr.kind {
+            ExprKind::And(items) => {
+                for item in items {
+                    self.push(item);
+                }
+            }
+            _ => self.conjuncts.push(expr),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::disjoint;
+    use super::*;
+
+    /// Audiences over segment filters given as text, and each audience
+    /// as the conjunction of some of those segments.
+    fn audiences(segments: &[(&'static str, &str)]) -> Audiences<'static> {
+        let mut audiences = Audiences {
+            text: String::new(),
+            segments: BTreeMap::new(),
+            conditions: BTreeMap::new(),
+        };
+        for (name, text) in segments {
+            let mut expr = crate::segment::parse(text).expect("parses");
+            expr.shift(audiences.text.len());
+            audiences.text.push_str(text);
+            audiences.text.push('\n');
+            audiences.segments.insert(name, expr);
+        }
+        audiences
+    }
+
+    fn of(audiences: &Audiences, names: &[&str]) -> Audience {
+        let mut audience = Audience::everyone();
+        for name in names {
+            audience.push(audiences.segment(name).expect("segment"));
+        }
+        audience
+    }
 
     #[test]
     fn contradicting_audiences_are_disjoint_and_others_may_overlap() {
-        assert!(disjoint(
-            "orders_count = 0",
-            "(orders_count > 0 and city = \"Москва\")"
-        ));
-        assert!(disjoint("(gender = \"female\")", "gender = \"male\""));
-        assert!(!disjoint("orders_count > 0", "city = \"Москва\""));
-        assert!(!disjoint("", "orders_count > 0"));
+        let all = audiences(&[
+            ("prospects", "orders_count = 0"),
+            ("buyers", "orders_count > 0"),
+            (
+                "moscow_buyers",
+                "in segment \"buyers\" and city = \"Москва\"",
+            ),
+            ("women", "(gender = \"female\")"),
+            ("men", "gender = \"male\""),
+            ("moscow", "city = \"Москва\""),
+        ]);
+        let disjoint = |a: &[&str], b: &[&str]| all.disjoint(&of(&all, a), &of(&all, b));
+        assert!(disjoint(&["prospects"], &["moscow_buyers"]));
+        assert!(disjoint(&["women"], &["men"]));
+        assert!(!disjoint(&["buyers"], &["moscow"]));
+        assert!(!disjoint(&[], &["buyers"]));
     }
 }

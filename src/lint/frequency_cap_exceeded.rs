@@ -28,7 +28,7 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 
 use super::Context;
-use super::audience::{Audiences, disjoint};
+use super::audience::Audience;
 use crate::campaign::Schedule;
 use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Diagnostics};
@@ -76,8 +76,8 @@ pub(super) fn check(context: &Context, out: &mut Diagnostics) {
         return;
     };
     let times = campaign_times(context, zone);
-    let audiences = Audiences::new(context.project, context.filters);
-    let texts: Vec<Option<String>> = context
+    let audiences = &context.audiences;
+    let texts: Vec<Option<Audience>> = context
         .project
         .campaigns
         .iter()
@@ -112,7 +112,7 @@ pub(super) fn check(context: &Context, out: &mut Diagnostics) {
                         let (Some(a), Some(b)) = (&texts[index], &texts[other]) else {
                             continue;
                         };
-                        if disjoint(a, b) {
+                        if audiences.disjoint(a, b) {
                             continue;
                         }
                         overlapping.push(other);

@@ -21,14 +21,13 @@
 //! ```
 
 use super::Context;
-use super::audience::{Audiences, disjoint};
 use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::source::Span;
 
 pub(super) fn check(context: &Context, out: &mut Diagnostics) {
     let journeys = &context.project.journeys;
-    let audiences = Audiences::new(context.project, context.filters);
+    let audiences = &context.audiences;
     for (index, first) in journeys.iter().enumerate() {
         let Some(first_trigger) = &first.value.trigger.event else {
             continue;
@@ -46,7 +45,7 @@ pub(super) fn check(context: &Context, out: &mut Diagnostics) {
             }
             if let (Some(first_audience), Some(second_audience)) =
                 (audiences.journey(first), audiences.journey(second))
-                && disjoint(&first_audience, &second_audience)
+                && audiences.disjoint(&first_audience, &second_audience)
             {
                 continue;
             }

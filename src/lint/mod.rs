@@ -28,6 +28,7 @@ mod weights_not_100;
 
 use jiff::tz::TimeZone;
 
+use self::audience::Audiences;
 use crate::campaign::Campaign;
 use crate::compiler::Compilation;
 use crate::diagnostic::Diagnostics;
@@ -48,6 +49,8 @@ pub struct Context<'a> {
     pub campaigns: &'a [Campaign],
     pub policies: &'a Policies,
     pub timezone: Option<&'a TimeZone>,
+    /// The audiences of campaigns and journeys, for the conflict rules.
+    pub audiences: Audiences<'a>,
 }
 
 impl<'a> Context<'a> {
@@ -88,6 +91,7 @@ pub fn check(compilation: &Compilation) -> Diagnostics {
         campaigns: &compilation.campaigns,
         policies: &compilation.policies,
         timezone: compilation.timezone.as_ref(),
+        audiences: Audiences::new(&compilation.filters),
     };
     let mut diagnostics = Diagnostics::default();
     for rule in RULES {

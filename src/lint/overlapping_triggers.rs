@@ -31,7 +31,7 @@ use std::collections::BTreeSet;
 use jiff::{SignedDuration, Timestamp};
 
 use super::Context;
-use super::audience::{Audiences, disjoint};
+use super::audience::{Audience, Audiences};
 use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::duration::Duration;
@@ -62,9 +62,9 @@ fn first_sends(journey: &crate::model::Journey, machine: &StateMachine) -> Vec<(
 pub(super) fn check(context: &Context, out: &mut Diagnostics) {
     let window = context.policies.conflict_window;
     let window_minutes = window.approximate_minutes();
-    let audiences = Audiences::new(context.project, context.filters);
-    journeys(context, &audiences, window, window_minutes, out);
-    campaigns(context, &audiences, window, window_minutes, out);
+    let audiences = &context.audiences;
+    journeys(context, audiences, window, window_minutes, out);
+    campaigns(context, audiences, window, window_minutes, out);
 }
 
 /// Journeys on the same trigger that can both send on a channel within the
@@ -82,7 +82,7 @@ fn journeys(
         journey: &'a crate::loader::Definition<crate::model::Journey>,
         trigger: String,
         sends: Vec<(String, i64)>,
-        audience: Option<String>,
+        audience: Option<Audience>,
     }
     let facts: Vec<Facts> = context
         .journeys()
@@ -107,7 +107,7 @@ fn journeys(
             let (Some(a), Some(b)) = (&first.audience, &second.audience) else {
                 return None;
             };
-            (!disjoint(a, b)).then_some((first, channel))
+            (!audiences.disjoint(a, b)).then_some((first, channel))
         });
         let Some((first, channel)) = collision else {
             continue;
@@ -182,7 +182,7 @@ fn campaigns(
     let schedules = super::frequency_cap_exceeded::campaign_times(context, zone);
     let window_span = SignedDuration::from_mins(window_minutes);
     let mut reported: BTreeSet<usize> = BTreeSet::new();
-    let texts: Vec<Option<String>> = context
+    let texts: Vec<Option<Audience>> = context
         .project
         .campaigns
         .iter()
@@ -224,7 +224,7 @@ fn campaigns(
             let (Some(a), Some(b)) = (&texts[index], &texts[other]) else {
                 continue;
             };
-            if disjoint(a, b) {
+            if audiences.disjoint(a, b) {
                 continue;
             }
             let schedule_span = |c: &crate::loader::Definition<crate::model::Campaign>| {

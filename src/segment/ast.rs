@@ -339,3 +339,91 @@ impl Expr {
         names
     }
 }
+
+impl Expr {
+    /// Moves every range of the tree by `offset` bytes, for trees whose
+    /// filter text is placed at `offset` in a longer text (the conflict
+    /// rules analyse several filters' trees against one text).
+    pub fn shift(&mut self, offset: usize) {
+        self.range.shift(offset);
+        match &mut self.kind {
+            ExprKind::Or(items) | ExprKind::And(items) => {
+                for item in items {
+                    item.shift(offset);
+                }
+            }
+            ExprKind::Not(inner) => inner.shift(offset),
+            ExprKind::Condition(condition) => condition.shift(offset),
+            ExprKind::InSegment(name) | ExprKind::Reachable(name) => name.range.shift(offset),
+            ExprKind::Did(predicate) => predicate.selection.shift(offset),
+        }
+    }
+}
+
+impl Range {
+    fn shift(&mut self, offset: usize) {
+        self.start += offset;
+        self.end += offset;
+    }
+}
+
+impl Condition {
+    fn shift(&mut self, offset: usize) {
+        self.test_range.shift(offset);
+        match &mut self.operand {
+            Operand::Field(name) => name.range.shift(offset),
+            Operand::Function {
+                argument, range, ..
+            } => {
+                argument.range.shift(offset);
+                range.shift(offset);
+            }
+            Operand::Aggregate {
+                selection,
+                property,
+                range,
+                ..
+            } => {
+                selection.shift(offset);
+                if let Some(property) = property {
+                    property.range.shift(offset);
+                }
+                range.shift(offset);
+            }
+        }
+        match &mut self.test {
+            Test::Compare(_, literal)
+            | Test::Contains(literal)
+            | Test::StartsWith(literal)
+            | Test::EndsWith(literal)
+            | Test::Has(literal)
+            | Test::Before(TimePoint::Literal(literal))
+            | Test::After(TimePoint::Literal(literal)) => literal.range.shift(offset),
+            Test::Between(low, high) => {
+                low.range.shift(offset);
+                high.range.shift(offset);
+            }
+            Test::In(list) | Test::NotIn(list) | Test::HasAny(list) | Test::HasAll(list) => {
+                for literal in list {
+                    literal.range.shift(offset);
+                }
+            }
+            Test::Within(duration)
+            | Test::Before(TimePoint::Ago(duration))
+            | Test::After(TimePoint::Ago(duration)) => duration.range.shift(offset),
+            Test::IsSet | Test::IsNotSet => {}
+        }
+    }
+}
+
+impl EventSelection {
+    fn shift(&mut self, offset: usize) {
+        self.event.range.shift(offset);
+        if let Some(window) = &mut self.window {
+            window.range.shift(offset);
+        }
+        if let Some(condition) = &mut self.condition {
+            condition.shift(offset);
+        }
+    }
+}
