@@ -10,7 +10,6 @@ use crate::compiler::{Compilation, compile};
 use crate::error::Error;
 use crate::model::Manifest;
 use crate::store::Store;
-use crate::template::Templates;
 use crate::template::preview::{Recipient, human, render_all, select};
 use crate::template::samples::{self, SAMPLE_NOW};
 
@@ -38,7 +37,7 @@ pub struct Request {
 pub fn run(settings: &Settings, request: &Request) -> Result<i32, Error> {
     let compilation = compile(&settings.project)?;
     let project = &compilation.project;
-    let (Some(templates), Some(manifest)) = (Templates::new(project), project.manifest.as_ref())
+    let (Some(templates), Some(manifest)) = (&compilation.templates, project.manifest.as_ref())
     else {
         return Err(Error::Usage(
             "herald.yaml has errors; run `herald check` first".into(),
@@ -49,9 +48,9 @@ pub fn run(settings: &Settings, request: &Request) -> Result<i32, Error> {
         Some(now) => now.instant(&manifest.timezone.value)?.to_string(),
         None => SAMPLE_NOW.to_string(),
     };
-    let targets = select(&templates, &request.target, request.variant.as_deref())?;
+    let targets = select(templates, &request.target, request.variant.as_deref())?;
     let recipients = recipients(&settings.store, &compilation, manifest, &request.contacts)?;
-    let outputs = render_all(&templates, manifest, &targets, &recipients, &now);
+    let outputs = render_all(templates, manifest, &targets, &recipients, &now);
     let failed = outputs.iter().any(|output| output.error.is_some());
     let text = match request.format {
         OutputFormat::Json => {

@@ -362,7 +362,7 @@ mod tests {
     fn a_stream_renders_every_contact_once() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/render/project");
         let compilation = crate::compile(&root).expect("fixture compiles");
-        let templates = Templates::new(&compilation.project).expect("templates");
+        let templates = compilation.templates.as_ref().expect("templates");
         let manifest = &compilation
             .project
             .manifest
@@ -375,7 +375,7 @@ mod tests {
             .find(|target| target.name == "promo")
             .expect("promo");
         let renderer = Renderer::new(
-            &templates,
+            templates,
             target,
             &vars_value(manifest),
             "2026-03-02T09:00:00Z",

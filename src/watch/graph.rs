@@ -15,7 +15,7 @@ use minijinja::machinery::parse;
 
 use crate::compiler::Compilation;
 use crate::loader::MANIFEST;
-use crate::template::{ChannelMessage, Origin, Target, Templates, base_name, context};
+use crate::template::{ChannelMessage, Origin, Target, base_name, context};
 
 /// The dependencies of one compilation.
 #[derive(Clone, Debug, Default)]
@@ -27,7 +27,8 @@ pub struct Graph {
 }
 
 impl Graph {
-    pub fn new(compilation: &Compilation, templates: Option<&Templates>) -> Graph {
+    pub fn new(compilation: &Compilation) -> Graph {
+        let templates = compilation.templates.as_ref();
         let project = &compilation.project;
         let file_name = |file| project.sources.file(file).name.clone();
         let mut graph = Graph::default();

@@ -32,9 +32,9 @@ use crate::loader::MANIFEST;
 use crate::model::Manifest;
 use crate::report::Reporter;
 use crate::schema::Schemas;
+use crate::template::Target;
 use crate::template::preview::{self, Recipient};
 use crate::template::samples::SAMPLE_NOW;
-use crate::template::{Target, Templates};
 
 use self::graph::{Graph, message_key};
 
@@ -252,8 +252,7 @@ impl Session {
         let started = Instant::now();
         self.remember(&compilation);
         let mut out = self.header("started");
-        let templates = Templates::new(&compilation.project);
-        self.graph = Graph::new(&compilation, templates.as_ref());
+        self.graph = Graph::new(&compilation);
         out.push_str(&self.diagnostics(&compilation));
         let _ = writeln!(
             out,
@@ -269,7 +268,7 @@ impl Session {
             "checked in {} ms · Ctrl-C stops",
             started.elapsed().as_millis()
         );
-        self.publish(compilation, templates);
+        self.publish(compilation);
         self.print(&out)
     }
 
@@ -304,8 +303,7 @@ impl Session {
             }
         };
         self.remember(&compilation);
-        let templates = Templates::new(&compilation.project);
-        let mut graph = Graph::new(&compilation, templates.as_ref());
+        let mut graph = Graph::new(&compilation);
         let current = graph.clone();
         graph.merge(&self.graph);
         self.graph = current;
@@ -321,7 +319,9 @@ impl Session {
         out.push_str(&self.diagnostics(&compilation));
 
         let mut previews = 0;
-        if let (Some(templates), Some(manifest)) = (&templates, &compilation.project.manifest) {
+        if let (Some(templates), Some(manifest)) =
+            (&compilation.templates, &compilation.project.manifest)
+        {
             let affected: BTreeSet<String> = if changed.contains(MANIFEST) {
                 graph.renders.keys().cloned().collect()
             } else {
@@ -365,7 +365,7 @@ impl Session {
             "{}",
             self.footer(started, saved, Some((&compilation, previews)))
         );
-        self.publish(compilation, templates);
+        self.publish(compilation);
         self.print(&out)
     }
 
@@ -467,7 +467,7 @@ impl Session {
     }
 
     /// Hands the compilation to the preview page, if one is served.
-    fn publish(&self, compilation: Compilation, templates: Option<Templates>) {
+    fn publish(&self, compilation: Compilation) {
         if self.address.is_none() {
             return;
         }
@@ -482,7 +482,6 @@ impl Session {
             .unwrap_or_default();
         self.shared.publish(page::Snapshot {
             compilation,
-            templates,
             recipients,
             diagnostics,
         });

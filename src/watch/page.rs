@@ -12,15 +12,14 @@ use minijinja::value::Value;
 
 use crate::compiler::Compilation;
 use crate::diagnostic::Severity;
+use crate::template::PartKind;
 use crate::template::preview::{self, Recipient};
 use crate::template::samples::SAMPLE_NOW;
-use crate::template::{PartKind, Templates};
 
 /// What one check of the project left for the page.
 pub struct Snapshot {
     pub compilation: Compilation,
     /// `None` when the manifest has errors.
-    pub templates: Option<Templates>,
     pub recipients: Vec<Recipient>,
     /// The diagnostics as `herald check` prints them, without colour.
     pub diagnostics: String,
@@ -77,7 +76,7 @@ pub fn render(snapshot: Option<&Snapshot>, version: u64, contact: Option<&str>) 
             .collect();
         root.insert("contacts", Value::from(contacts));
         if let (Some(templates), Some(manifest), Some(recipient)) =
-            (&snapshot.templates, &project.manifest, chosen)
+            (&snapshot.compilation.templates, &project.manifest, chosen)
         {
             let outputs = preview::render_all(
                 templates,
