@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use serde_json::Value as Json;
 
 use super::{Now, OutputFormat, Settings, print};
+use crate::Compilation;
 use crate::contacts::{batch, clean, import, normalise, show};
+use crate::diagnostic::Diagnostics;
 use crate::error::Error;
 use crate::loader::Project;
 use crate::model::Manifest;
@@ -40,33 +42,56 @@ pub enum Request {
 }
 
 pub fn run(settings: &Settings, request: &Request) -> Result<i32, Error> {
-    with_project(settings, |project, manifest| match request {
+    match request {
         Request::Import {
             file,
             csv,
             rejects,
             format,
-        } => import_contacts(settings, manifest, file, *csv, rejects.as_deref(), *format),
+        } => with_project(settings, |_, manifest| {
+            import_contacts(settings, manifest, file, *csv, rejects.as_deref(), *format)
+        }),
         Request::Clean {
             dry_run,
             now,
             format,
-        } => clean_contacts(settings, project, manifest, *dry_run, now.as_ref(), *format),
+        } => {
+            // Cleaning acts on the program `check` validates: the lapse
+            // period and the conversion goals come typed from the compilation.
+            let compilation = crate::compile(&settings.project)?;
+            let Some(manifest) = &compilation.project.manifest else {
+                return Ok(unloaded(
+                    settings,
+                    &compilation.project,
+                    &compilation.diagnostics,
+                ));
+            };
+            clean_contacts(
+                settings,
+                &compilation,
+                &manifest.value,
+                *dry_run,
+                now.as_ref(),
+                *format,
+            )
+        }
         Request::Show {
             id,
             events,
             now,
             format,
-        } => show_contact(
-            settings,
-            project,
-            manifest,
-            id,
-            *events,
-            now.as_ref(),
-            *format,
-        ),
-    })
+        } => with_project(settings, |project, manifest| {
+            show_contact(
+                settings,
+                project,
+                manifest,
+                id,
+                *events,
+                now.as_ref(),
+                *format,
+            )
+        }),
+    }
 }
 
 /// Runs `command` on the loaded project and its manifest; exits 1 after
@@ -78,15 +103,20 @@ pub(super) fn with_project(
     let (project, diagnostics) =
         crate::loader::load(&settings.project, &crate::schema::Schemas::new())?;
     let Some(manifest) = &project.manifest else {
-        let reporter = Reporter {
-            sources: &project.sources,
-            prefix: settings.prefix(),
-            color: false,
-        };
-        eprint!("{}", reporter.render(Format::Human, &diagnostics));
-        return Ok(1);
+        return Ok(unloaded(settings, &project, &diagnostics));
     };
     command(&project, &manifest.value)
+}
+
+/// Prints the diagnostics that say why the manifest did not load; exit status 1.
+fn unloaded(settings: &Settings, project: &Project, diagnostics: &Diagnostics) -> i32 {
+    let reporter = Reporter {
+        sources: &project.sources,
+        prefix: settings.prefix(),
+        color: false,
+    };
+    eprint!("{}", reporter.render(Format::Human, diagnostics));
+    1
 }
 
 pub(super) fn open_store(path: &Path, manifest: &Manifest) -> Result<Store, Error> {
@@ -270,9 +300,11 @@ fn import_contacts(
     report("contacts", file, &summary, &rejects_path, format)
 }
 
+/// Lapses and conversions come from the compiled program: the policies'
+/// typed `lapse_after` and the goals of campaigns and journeys.
 fn clean_contacts(
     settings: &Settings,
-    project: &Project,
+    compilation: &Compilation,
     manifest: &Manifest,
     dry_run: bool,
     now: Option<&Now>,
@@ -280,26 +312,27 @@ fn clean_contacts(
 ) -> Result<i32, Error> {
     let now = Now::or_current(now, &manifest.timezone.value)?;
     let rules = rules(manifest)?;
-    let cutoff = match &manifest.policies.lapse_after {
-        Some(text) => {
-            let duration = crate::duration::Duration::parse(&text.value)
-                .map_err(|reason| Error::Usage(format!("policies.lapse_after: {reason}")))?;
-            let clock = crate::segment::functions::Clock::new(now, &manifest.timezone.value);
-            Some(clock.ago(duration).as_second())
-        }
-        None => None,
-    };
-    let mut conversions: Vec<String> = project
+    let lapse_after = compilation.policies.lapse_after;
+    if lapse_after.is_none() && manifest.policies.lapse_after.is_some() {
+        return Err(Error::Usage(
+            "policies.lapse_after is not a duration; `herald check` says why".into(),
+        ));
+    }
+    let cutoff = lapse_after.map(|duration| {
+        let clock = crate::segment::functions::Clock::new(now, &manifest.timezone.value);
+        clock.ago(duration).as_second()
+    });
+    let goals = compilation
         .campaigns
         .iter()
-        .filter_map(|c| c.value.goal.as_ref().map(|g| g.event.value.clone()))
+        .filter_map(|campaign| campaign.goal.as_ref())
         .chain(
-            project
+            compilation
                 .journeys
                 .iter()
-                .filter_map(|j| j.value.goal.as_ref().map(|g| g.event.value.clone())),
-        )
-        .collect();
+                .filter_map(|journey| journey.goal.as_ref()),
+        );
+    let mut conversions: Vec<String> = goals.map(|goal| goal.event.clone()).collect();
     if conversions.is_empty() && manifest.events.keys().any(|e| e.value == "purchase") {
         conversions.push("purchase".into());
     }
