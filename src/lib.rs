@@ -2,8 +2,10 @@
 //!
 //! The pipeline reads in the module names: [`loader`] (files, YAML with
 //! positions) → [`schema`] (validation against the generated JSON schemas)
-//! → [`resolver`] (names, cycles, secrets) → [`compiler`] (the chain, and
-//! lint levels). Every stage reports [`diagnostic::Diagnostic`]s whose codes
+//! → [`segment`] (filters) → [`resolver`] (names, cycles, settings; typed
+//! [`policy`], [`provider`] and [`campaign`] values) → [`journey`] (state
+//! machines) → [`template`] → [`lint`], chained by [`compiler`] into one
+//! typed [`Compilation`]. Every stage reports [`diagnostic::Diagnostic`]s whose codes
 //! come from the one table in [`codes`]; [`report`] renders them. The
 //! commands live in [`command`], the arguments they are built from in [`cli`].
 

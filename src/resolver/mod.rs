@@ -2,10 +2,10 @@
 //! Every reference to a segment, template, channel, provider, event,
 //! attribute or step resolves, or is a diagnostic with a "did you mean".
 //!
-//! One file per seam: [`references`] (names), [`manifest`] (the manifest's
-//! settings and `lint:` keys), [`providers`] (provider settings and secret
-//! detection), [`schedules`] (durations, times and campaign schedules),
-//! [`kpis`], [`steps`] (journey triggers and step rules) and [`cycles`]
+//! One file per seam: `references` (names), `manifest` (the manifest's
+//! settings and `lint:` keys), `providers` (provider settings and secret
+//! detection), `schedules` (durations, times and campaign schedules),
+//! `kpis`, `steps` (journey triggers and step rules) and `cycles`
 //! (segment reference cycles).
 
 mod cycles;
