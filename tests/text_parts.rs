@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Arc, LazyLock};
 
-use herald::template::email::html_to_text;
+use herald::template::text_part::html_to_text;
 use herald::template::text_part::{self, TextParts};
 use herald::template::{PartKind, Templates};
 use minijinja::{Environment, Value};

@@ -11,7 +11,7 @@ use std::ops::Range;
 
 use crate::model::MessageType;
 use crate::template::PartKind;
-use crate::template::text_part::TextParts;
+use crate::template::text_part::{TextParts, html_to_text};
 
 /// An assembled email.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,12 +20,6 @@ pub struct Email {
     /// Headers beyond From, To and Subject.
     pub headers: Vec<(String, String)>,
 }
-
-/// Width past which the text part wraps a paragraph: none in practice.
-/// The text part keeps a paragraph on one line, which every client reflows
-/// to its screen; text wrapped at 78 columns breaks into ragged halves on a
-/// phone, and transfer encoding keeps long lines within SMTP's limits.
-const TEXT_WIDTH: usize = 10_000;
 
 /// Assembles an email from its rendered parts. `texts`, when given,
 /// remembers text parts produced from HTML across messages, with the byte
@@ -64,22 +58,6 @@ pub fn assemble(
         ));
     }
     Email { parts, headers }
-}
-
-/// The plain text of an HTML part, links kept as footnotes, a paragraph to
-/// a line. Tables are read as a column of cells: an email's tables lay it
-/// out, and drawn as a grid they would fill the text with borders and
-/// padding.
-pub fn html_to_text(html: &str) -> String {
-    let config = html2text::config::plain_no_decorate()
-        .link_footnotes(true)
-        .no_link_wrapping()
-        .raw_mode(true);
-    match config.string_from_read(html.as_bytes(), TEXT_WIDTH) {
-        Ok(text) => text.trim_end().to_string(),
-        // html2text accepts any input; keep the HTML rather than lose the part.
-        Err(_) => html.to_string(),
-    }
 }
 
 /// Puts the preheader, hidden, first in the body: clients show the first

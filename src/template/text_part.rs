@@ -52,7 +52,27 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::template::email::html_to_text;
+/// Width past which the text part wraps a paragraph: none in practice.
+/// The text part keeps a paragraph on one line, which every client reflows
+/// to its screen; text wrapped at 78 columns breaks into ragged halves on a
+/// phone, and transfer encoding keeps long lines within SMTP's limits.
+const TEXT_WIDTH: usize = 10_000;
+
+/// The plain text of an HTML part, links kept as footnotes, a paragraph to
+/// a line. Tables are read as a column of cells: an email's tables lay it
+/// out, and drawn as a grid they would fill the text with borders and
+/// padding.
+pub fn html_to_text(html: &str) -> String {
+    let config = html2text::config::plain_no_decorate()
+        .link_footnotes(true)
+        .no_link_wrapping()
+        .raw_mode(true);
+    match config.string_from_read(html.as_bytes(), TEXT_WIDTH) {
+        Ok(text) => text.trim_end().to_string(),
+        // html2text accepts any input; keep the HTML rather than lose the part.
+        Err(_) => html.to_string(),
+    }
+}
 
 /// Opens and closes a marker; between them, the value's number in decimal.
 const OPEN: char = '\u{E000}';
