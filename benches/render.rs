@@ -24,7 +24,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use herald::segment::eval::{Contact, Value as Stored};
+use herald::contact::{Contact, Value as Stored};
 use herald::store::Store;
 use herald::template::renderer::{Renderer, Rendering};
 use herald::template::{self, Templates};

@@ -10,10 +10,12 @@
 //! commands live in [`command`], the arguments they are built from in [`cli`].
 
 pub mod campaign;
+pub mod channel;
 pub mod cli;
 pub mod codes;
 pub mod command;
 pub mod compiler;
+pub mod contact;
 pub mod contacts;
 pub mod diagnostic;
 pub mod duration;

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer};
 
+use crate::channel::ChannelKind;
 use crate::source::{FileId, Span};
 
 /// A value with the byte range it was read from.
@@ -273,6 +274,23 @@ pub struct EventType {
     pub properties: BTreeMap<Text, Attribute>,
 }
 
+/// The field for `kind` of a struct with one optional field per channel
+/// kind, named after it ([`Channels`], [`Messages`]).
+macro_rules! per_channel_field {
+    ($self:ident, $kind:expr) => {
+        match $kind {
+            ChannelKind::Email => $self.email.as_ref(),
+            ChannelKind::Sms => $self.sms.as_ref(),
+            ChannelKind::Telegram => $self.telegram.as_ref(),
+            ChannelKind::Whatsapp => $self.whatsapp.as_ref(),
+            ChannelKind::Viber => $self.viber.as_ref(),
+            ChannelKind::Vk => $self.vk.as_ref(),
+            ChannelKind::Ok => $self.ok.as_ref(),
+            ChannelKind::Push => $self.push.as_ref(),
+        }
+    };
+}
+
 /// Channels by kind; only declared channels can be used.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -287,28 +305,17 @@ pub struct Channels {
     pub push: Option<Channel>,
 }
 
-/// Every channel kind herald knows, in the order used for listings.
-pub const CHANNEL_KINDS: [&str; 8] = [
-    "email", "sms", "telegram", "whatsapp", "viber", "vk", "ok", "push",
-];
-
 impl Channels {
+    /// The channel of this kind, when declared.
+    pub fn get(&self, kind: ChannelKind) -> Option<&Channel> {
+        per_channel_field!(self, kind)
+    }
+
     /// The declared channels with their kind names.
     pub fn declared(&self) -> Vec<(&'static str, &Channel)> {
-        let all = [
-            &self.email,
-            &self.sms,
-            &self.telegram,
-            &self.whatsapp,
-            &self.viber,
-            &self.vk,
-            &self.ok,
-            &self.push,
-        ];
-        CHANNEL_KINDS
-            .iter()
-            .zip(all)
-            .filter_map(|(name, channel)| channel.as_ref().map(|channel| (*name, channel)))
+        ChannelKind::ALL
+            .into_iter()
+            .filter_map(|kind| Some((kind.name(), self.get(kind)?)))
             .collect()
     }
 }
@@ -604,21 +611,16 @@ pub struct Messages {
 }
 
 impl Messages {
+    /// The message for this channel kind, when given.
+    pub fn get(&self, kind: ChannelKind) -> Option<&Message> {
+        per_channel_field!(self, kind)
+    }
+
+    /// The given messages with their channel kind names.
     pub fn by_channel(&self) -> Vec<(&'static str, &Message)> {
-        let all = [
-            &self.email,
-            &self.sms,
-            &self.telegram,
-            &self.whatsapp,
-            &self.viber,
-            &self.vk,
-            &self.ok,
-            &self.push,
-        ];
-        CHANNEL_KINDS
-            .iter()
-            .zip(all)
-            .filter_map(|(name, message)| message.as_ref().map(|message| (*name, message)))
+        ChannelKind::ALL
+            .into_iter()
+            .filter_map(|kind| Some((kind.name(), self.get(kind)?)))
             .collect()
     }
 }

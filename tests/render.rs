@@ -94,7 +94,7 @@ fn unknown_target_is_a_usage_error_with_a_suggestion() {
 /// A contact store in a temporary directory, written through the store's
 /// own API for the fixture's data model.
 fn store_with_contacts() -> tempfile::TempDir {
-    use herald::segment::eval::{Contact, Value};
+    use herald::contact::{Contact, Value};
     let directory = tempfile::tempdir().expect("temporary directory");
     let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/render/project");
     let compilation = herald::compile(&project).expect("fixture compiles");

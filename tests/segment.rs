@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use assert_cmd::Command;
+use herald::contact::{Contact, Event, Value};
 use herald::model::Manifest;
-use herald::segment::eval::{Contact, Event, Value};
 use herald::store::Store;
 
 const MANIFEST: &str = r#"timezone: Europe/Moscow

@@ -5,10 +5,11 @@
 
 use std::collections::BTreeMap;
 
+use herald::contact::{Contact, Event, Value};
 use herald::model::Manifest;
 use herald::segment::ast::Expr;
 use herald::segment::catalog::Catalog;
-use herald::segment::eval::{Contact, Evaluator, Event, Value};
+use herald::segment::eval::Evaluator;
 use herald::segment::functions::Clock;
 use herald::segment::sql::{Selection, SqlCompiler, Sqlite};
 use herald::segment::typecheck::{self, Context};

@@ -5,25 +5,12 @@
 use rusqlite::{Connection, OptionalExtension};
 use serde_json::{Value as Json, json};
 
-use crate::segment::eval::{Contact, Value};
+use crate::contact::{Contact, timestamp_text};
 
 fn time(seconds: Option<i64>) -> Json {
-    match seconds.and_then(|s| jiff::Timestamp::from_second(s).ok()) {
-        Some(timestamp) => Json::String(timestamp.to_string()),
-        None => Json::Null,
-    }
-}
-
-fn attribute(value: &Value) -> Json {
-    match value {
-        Value::String(text) => json!(text),
-        Value::Integer(number) => json!(number),
-        Value::Number(number) => json!(number),
-        Value::Boolean(flag) => json!(flag),
-        Value::Date(date) => json!(date.to_string()),
-        Value::Datetime(seconds) => time(Some(*seconds)),
-        Value::List(items) => json!(items),
-    }
+    seconds
+        .and_then(timestamp_text)
+        .map_or(Json::Null, Json::String)
 }
 
 /// The contact's id, following an alias.
@@ -55,7 +42,7 @@ pub fn describe(
     let attributes: serde_json::Map<String, Json> = contact
         .attributes
         .iter()
-        .map(|(name, value)| (name.clone(), attribute(value)))
+        .map(|(name, value)| (name.clone(), value.to_json()))
         .collect();
     let rows = |sql: &str, columns: &[&str]| -> rusqlite::Result<Vec<Json>> {
         let mut statement = connection.prepare(sql)?;

@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 
 use jiff::tz::TimeZone;
 
-use super::{BUILTIN_FIELDS, Resolution, Resolver};
+use super::{Resolution, Resolver};
 use crate::codes::Code;
+use crate::contact;
 use crate::diagnostic::Diagnostic;
 use crate::loader::Definition;
 use crate::model::{self, Manifest, Text, ValueType};
@@ -52,10 +53,7 @@ impl<'a> Resolver<'a> {
             }
         }
         for (key, attribute) in &manifest.contact.attributes {
-            if BUILTIN_FIELDS
-                .iter()
-                .any(|(builtin, _)| *builtin == key.as_str())
-            {
+            if contact::is_builtin(key.as_str()) {
                 self.push(
                     Diagnostic::new(
                         Code::InvalidSetting,

@@ -24,7 +24,7 @@ use crate::campaign;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::journey::JourneyTimes;
 use crate::loader::{Definition, Project};
-use crate::model::{Campaign, Manifest, ValueType};
+use crate::model::{Campaign, Manifest};
 use crate::policy::Policies;
 use crate::provider::Provider;
 use crate::schema::Kind;
@@ -32,21 +32,6 @@ use crate::segment::check::{Filter, Filters};
 use crate::source::{FileId, Span};
 
 pub use providers::{is_env_reference, looks_like_secret};
-
-/// Built-in contact fields, available without declaration.
-pub const BUILTIN_FIELDS: [(&str, ValueType); 11] = [
-    ("id", ValueType::String),
-    ("email", ValueType::String),
-    ("phone", ValueType::String),
-    ("telegram_chat_id", ValueType::String),
-    ("whatsapp", ValueType::String),
-    ("viber_id", ValueType::String),
-    ("vk_id", ValueType::String),
-    ("push_token", ValueType::String),
-    ("timezone", ValueType::String),
-    ("locale", ValueType::String),
-    ("created_at", ValueType::Datetime),
-];
 
 /// What resolution learned and typed, for later stages.
 #[derive(Debug, Default)]

@@ -2,10 +2,12 @@
 //! template files each resolve, or are a diagnostic with a "did you mean";
 //! segments that nothing refers to are reported last.
 
-use super::{BUILTIN_FIELDS, Resolver};
+use super::Resolver;
+use crate::channel::ChannelKind;
 use crate::codes::Code;
+use crate::contact::{self, BUILTIN_FIELDS};
 use crate::diagnostic::Diagnostic;
-use crate::model::{CHANNEL_KINDS, Message, Messages, Text, ValueType};
+use crate::model::{Message, Messages, Text, ValueType};
 use crate::schema::Kind;
 use crate::segment::ast::Expr;
 use crate::source::{FileId, Span};
@@ -29,7 +31,7 @@ impl<'a> Resolver<'a> {
         if self.manifest().is_none() || declared.contains(&channel.as_str()) {
             return;
         }
-        let known_kind = CHANNEL_KINDS.contains(&channel.as_str());
+        let known_kind = ChannelKind::from_name(channel.as_str()).is_some();
         let diagnostic = Diagnostic::new(
             Code::UnknownChannel,
             channel.span(file),
@@ -107,10 +109,7 @@ impl<'a> Resolver<'a> {
             .iter()
             .find(|(k, _)| k.value == attribute.value)
             .map(|(_, a)| a.value_type());
-        let builtin = BUILTIN_FIELDS
-            .iter()
-            .find(|(name, _)| *name == attribute.as_str())
-            .map(|(_, t)| *t);
+        let builtin = contact::builtin_type(attribute.as_str());
         match declared.or(builtin) {
             None => {
                 let names = manifest

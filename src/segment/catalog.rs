@@ -5,8 +5,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::channel::ChannelKind;
+use crate::contact::BUILTIN_FIELDS;
 use crate::model::{Attribute, Manifest, ValueType};
-use crate::resolver::BUILTIN_FIELDS;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FieldType {
@@ -65,16 +66,7 @@ impl FieldType {
 
 /// The contact field that addresses a channel, which `reachable by` needs set.
 pub fn channel_address(channel: &str) -> Option<&'static str> {
-    Some(match channel {
-        "email" => "email",
-        "sms" => "phone",
-        "telegram" => "telegram_chat_id",
-        "whatsapp" => "whatsapp",
-        "viber" => "viber_id",
-        "vk" => "vk_id",
-        "push" => "push_token",
-        _ => return None,
-    })
+    ChannelKind::from_name(channel)?.address_field()
 }
 
 #[derive(Clone, Debug, Default)]
@@ -133,7 +125,7 @@ impl Catalog {
 
     /// Whether the attribute is one of the built-in contact fields.
     pub fn is_builtin(name: &str) -> bool {
-        BUILTIN_FIELDS.iter().any(|(builtin, _)| *builtin == name)
+        crate::contact::is_builtin(name)
     }
 
     /// Declared (not built-in) attributes, in name order.

@@ -7,60 +7,15 @@
 //! aside), and `not` is plain boolean negation.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-use jiff::civil::Date;
 use serde_json::Value as Json;
 
 use super::ast::*;
 use super::catalog::{Catalog, FieldType, channel_address};
 use super::functions::{self, Bound, Clock};
 use super::typecheck::{Context, FieldRef, Place, resolve_field};
-
-/// A value of a contact attribute or event property.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Value {
-    String(String),
-    Integer(i64),
-    Number(f64),
-    Boolean(bool),
-    Date(Date),
-    /// Unix seconds.
-    Datetime(i64),
-    List(Vec<String>),
-}
-
-/// One event of a contact.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Event {
-    pub id: String,
-    pub event: String,
-    /// Unix seconds.
-    pub at: i64,
-    pub properties: serde_json::Map<String, Json>,
-}
-
-/// A contact as the evaluator sees it.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Contact {
-    pub id: String,
-    /// Built-in fields (other than `id`) and declared attributes that are set.
-    pub attributes: BTreeMap<String, Value>,
-    /// Current consent by channel: `true` granted, `false` revoked.
-    pub consents: BTreeMap<String, bool>,
-    /// Channels the contact is suppressed on (`*` for all).
-    pub suppressions: BTreeSet<String>,
-    pub events: Vec<Event>,
-}
-
-impl Contact {
-    fn timezone(&self) -> Option<&str> {
-        match self.attributes.get("timezone") {
-            Some(Value::String(zone)) => Some(zone),
-            _ => None,
-        }
-    }
-}
+use crate::contact::{Contact, Event, Value};
 
 /// Converts a JSON property value to a typed value (`None` when missing or of another type).
 pub fn json_value(json: &Json, kind: &FieldType) -> Option<Value> {

@@ -16,9 +16,9 @@ use rusqlite::functions::{Context, FunctionFlags};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::contact::{Contact, Event, Value};
 use crate::model::Manifest;
 use crate::segment::catalog::{Catalog, FieldType};
-use crate::segment::eval::{Contact, Event, Value};
 use crate::segment::functions;
 use crate::segment::sql::Query;
 

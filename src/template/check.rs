@@ -8,10 +8,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use minijinja::machinery::parse;
 
 use crate::codes::Code;
+use crate::contact::BUILTIN_FIELDS;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::loader::Project;
 use crate::model::Manifest;
-use crate::resolver::BUILTIN_FIELDS;
 use crate::source::{SourceMap, Span};
 use crate::suggestion::did_you_mean;
 use crate::template::context::{self, Analysis, CallableKind, Reference};

@@ -802,7 +802,7 @@ pub fn vars_value(manifest: &Manifest) -> Value {
 /// A stored contact as the template value `contact`: its id and attributes,
 /// dates as ISO text and datetimes as RFC 3339 timestamps. A shared contact
 /// lets the thread that read it also free it.
-pub fn contact_value(contact: impl Into<Arc<crate::segment::eval::Contact>>) -> Value {
+pub fn contact_value(contact: impl Into<Arc<crate::contact::Contact>>) -> Value {
     Value::from_object(StoredContact(contact.into()))
 }
 
@@ -810,7 +810,7 @@ pub fn contact_value(contact: impl Into<Arc<crate::segment::eval::Contact>>) -> 
 /// template reads it: most templates read two or three of a contact's
 /// attributes, so copying all of them into a map would be wasted.
 #[derive(Debug)]
-struct StoredContact(Arc<crate::segment::eval::Contact>);
+struct StoredContact(Arc<crate::contact::Contact>);
 
 impl Object for StoredContact {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
@@ -818,7 +818,7 @@ impl Object for StoredContact {
     }
 
     fn get_value_by_str(self: &Arc<Self>, key: &str) -> Option<Value> {
-        use crate::segment::eval::Value as Stored;
+        use crate::contact::Value as Stored;
         if key == "id" {
             return Some(Value::from(self.0.id.as_str()));
         }
@@ -828,11 +828,9 @@ impl Object for StoredContact {
             Stored::Number(n) => Value::from(*n),
             Stored::Boolean(b) => Value::from(*b),
             Stored::Date(date) => Value::from(date.to_string()),
-            Stored::Datetime(seconds) => Value::from(
-                jiff::Timestamp::from_second(*seconds)
-                    .map(|t| t.to_string())
-                    .unwrap_or_default(),
-            ),
+            Stored::Datetime(seconds) => {
+                Value::from(crate::contact::timestamp_text(*seconds).unwrap_or_default())
+            }
             Stored::List(items) => items.iter().map(|s| Value::from(s.as_str())).collect(),
         })
     }

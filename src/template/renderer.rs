@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use minijinja::Template;
 use minijinja::value::Value;
 
-use crate::segment::eval::Contact;
+use crate::contact::Contact;
 use crate::template::text_part::TextParts;
 use crate::template::{
     ChannelMessage, Part, Rendered, SharedContext, Target, Templates, contact_value, render_message,
@@ -211,7 +211,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::segment::eval::{Contact, Value as Stored};
+    use crate::contact::{Contact, Value as Stored};
     use crate::template::{ContextInput, contact_value, context, vars_value};
 
     fn assert_sync<T: Sync>() {}

@@ -3,6 +3,7 @@
 //! unsubscribe link in promotional email, subject length, messenger length
 //! limits, and line breaks in header values.
 
+use crate::channel::ChannelKind;
 use crate::codes::Code;
 use crate::model::{Manifest, MessageType};
 use crate::template::{ChannelMessage, PartKind, Rendered, Target};
@@ -27,22 +28,17 @@ pub struct Finding {
     pub weight: usize,
 }
 
-/// The longest message a messenger channel's provider accepts.
+/// The longest message the channel takes: the manifest's `max_length`, or
+/// what the channel's platform accepts.
 pub fn length_limit(manifest: &Manifest, channel: &str) -> Option<usize> {
-    let declared = manifest
+    let kind = ChannelKind::from_name(channel)?;
+    match manifest
         .channels
-        .declared()
-        .into_iter()
-        .find(|(name, _)| *name == channel)
-        .and_then(|(_, declared)| declared.max_length);
-    if let Some(limit) = declared {
-        return Some(limit as usize);
-    }
-    match channel {
-        "telegram" | "whatsapp" | "vk" | "ok" => Some(4096),
-        "viber" => Some(1000),
-        "push" => Some(178),
-        _ => None,
+        .get(kind)
+        .and_then(|declared| declared.max_length)
+    {
+        Some(limit) => Some(limit as usize),
+        None => kind.text_limit(),
     }
 }
 

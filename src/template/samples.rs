@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use minijinja::value::Value;
 use serde::Serialize;
 
+use crate::contact::BUILTIN_FIELDS;
 use crate::model::{Attribute, Manifest, ValueType};
-use crate::resolver::BUILTIN_FIELDS;
 
 /// One generated contact.
 #[derive(Clone, Debug, Serialize)]
