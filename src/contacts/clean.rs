@@ -15,6 +15,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::normalise::{self, Rules};
+use crate::channel::ChannelKind;
 
 /// What cleaning would do to one contact.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -45,17 +46,10 @@ pub fn run(
     settings: &Settings,
     seen: &mut dyn FnMut(&Change),
 ) -> rusqlite::Result<u64> {
-    let addresses: Vec<&str> = [
-        "email",
-        "phone",
-        "telegram_chat_id",
-        "whatsapp",
-        "viber_id",
-        "vk_id",
-        "push_token",
-    ]
-    .into_iter()
-    .collect();
+    let addresses: Vec<&str> = ChannelKind::ALL
+        .into_iter()
+        .filter_map(ChannelKind::address_field)
+        .collect();
     let placeholders = |from: usize, count: usize| {
         (from..from + count)
             .map(|i| format!("?{i}"))
