@@ -207,12 +207,11 @@ impl<'t> Renderer<'t> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
     use std::path::Path;
 
     use super::*;
     use crate::contact::{Contact, Value as Stored};
-    use crate::template::{ContextInput, contact_value, context, vars_value};
+    use crate::template::{ContextInput, contact_value, context, json_value, vars_value};
 
     fn assert_sync<T: Sync>() {}
 
@@ -232,25 +231,15 @@ mod tests {
         }
     }
 
-    /// The same contact as a plain map, as contacts from files are.
+    /// The same contact as a plain map, as contacts from files are: its
+    /// attributes as JSON (`contacts show` prints them so) made template values.
     fn as_map(contact: &Contact) -> Value {
-        let mut map = BTreeMap::new();
-        map.insert("id".to_string(), Value::from(contact.id.clone()));
+        let mut map = serde_json::Map::new();
+        map.insert("id".to_string(), contact.id.clone().into());
         for (name, value) in &contact.attributes {
-            let value = match value {
-                Stored::String(s) => Value::from(s.clone()),
-                Stored::Integer(i) => Value::from(*i),
-                Stored::Datetime(seconds) => Value::from(
-                    jiff::Timestamp::from_second(*seconds)
-                        .expect("timestamp")
-                        .to_string(),
-                ),
-                Stored::List(items) => items.iter().map(|s| Value::from(s.clone())).collect(),
-                other => panic!("not used here: {other:?}"),
-            };
-            map.insert(name.clone(), value);
+            map.insert(name.clone(), value.to_json());
         }
-        Value::from(map)
+        json_value(&serde_json::Value::Object(map))
     }
 
     fn contacts() -> Vec<Contact> {
