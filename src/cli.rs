@@ -38,6 +38,14 @@ pub struct Arguments {
     pub command: Command,
 }
 
+/// `--format` of the commands that print results rather than diagnostics
+/// (`check` has its own [`crate::report::Format`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Human,
+    Json,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {
     /// Colour when standard output is a terminal and NO_COLOR is not set.
@@ -106,8 +114,8 @@ pub enum Command {
         #[arg(long, value_name = "TIME")]
         now: Option<String>,
         /// Output format: human, or json (`{"count": N}` or `{"ids": [...]}`).
-        #[arg(long, value_enum, default_value_t = crate::command::OutputFormat::Human)]
-        format: crate::command::OutputFormat,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+        format: OutputFormat,
     },
     /// Write the JSON schemas of herald's files, for editors and other tools.
     Schema {
@@ -159,8 +167,8 @@ pub enum Command {
         #[arg(long, value_name = "TIME")]
         now: Option<String>,
         /// Output format: human, or json (`{"renders": [...]}`).
-        #[arg(long, value_enum, default_value_t = crate::command::OutputFormat::Human)]
-        format: crate::command::OutputFormat,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+        format: OutputFormat,
     },
     /// Re-check the project and re-render previews on every save.
     ///
@@ -239,8 +247,8 @@ pub enum ContactsCommand {
         #[arg(long, value_name = "PATH")]
         rejects: Option<PathBuf>,
         /// Summary format: human, or json (`{"inserted", "updated", "unchanged", "rejected"}`).
-        #[arg(long, value_enum, default_value_t = crate::command::OutputFormat::Human)]
-        format: crate::command::OutputFormat,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+        format: OutputFormat,
     },
     /// Mark invalid and lapsed contacts, without deleting anything.
     ///
@@ -265,8 +273,8 @@ pub enum ContactsCommand {
         #[arg(long, value_name = "TIME")]
         now: Option<String>,
         /// Output format: human, or json.
-        #[arg(long, value_enum, default_value_t = crate::command::OutputFormat::Human)]
-        format: crate::command::OutputFormat,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+        format: OutputFormat,
     },
     /// Print a contact: attributes, consent and its history, suppressions,
     /// lapse, recent events and the segments it is in.
@@ -285,8 +293,8 @@ pub enum ContactsCommand {
         #[arg(long, value_name = "TIME")]
         now: Option<String>,
         /// Output format: human, or json.
-        #[arg(long, value_enum, default_value_t = crate::command::OutputFormat::Human)]
-        format: crate::command::OutputFormat,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+        format: OutputFormat,
     },
 }
 
@@ -312,7 +320,7 @@ pub enum EventsCommand {
         #[arg(long, value_name = "PATH")]
         rejects: Option<PathBuf>,
         /// Summary format: human, or json.
-        #[arg(long, value_enum, default_value_t = crate::command::OutputFormat::Human)]
-        format: crate::command::OutputFormat,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+        format: OutputFormat,
     },
 }

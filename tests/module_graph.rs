@@ -29,9 +29,6 @@ const ALLOWED: &[(&str, &str, &str)] = &[
     // `Compilation` is defined by the compile driver, which also runs lint
     // over it; in a module of its own it would be below both.
     ("", "lint", "compiler"),
-    // The `--format` value type is the command layer's, named by clap's
-    // argument definitions; it belongs below both.
-    ("", "cli", "command"),
     // `Settings` holds the validated command, so settings.rs builds every
     // command's request while each command reads the settings.
     ("command", "settings", "check"),

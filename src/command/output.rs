@@ -1,17 +1,11 @@
 //! What commands print: the `--format` choice every command but `check`
-//! offers, and the one way to write to standard output.
+//! offers (a command-line value, defined with the arguments in `cli.rs`),
+//! and the one way to write to standard output.
 
 use std::io::Write;
 
+pub use crate::cli::OutputFormat;
 use crate::error::Error;
-
-/// `--format` of the commands that print results rather than diagnostics
-/// (`check` has its own [`crate::report::Format`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum OutputFormat {
-    Human,
-    Json,
-}
 
 /// Writes `text` to standard output and flushes it.
 pub fn print(text: &str) -> Result<(), Error> {
