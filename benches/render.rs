@@ -261,7 +261,7 @@ fn generate(path: &Path, manifest: &herald::model::Manifest, count: usize) {
         let _ = std::fs::remove_file(format!("{}{suffix}", partial.display()));
     }
     let store = Store::open(&partial, manifest).expect("store opens");
-    store.connection().execute_batch("BEGIN").expect("begin");
+    store.begin().expect("begin");
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut random = move || {
         // xorshift: varied but reproducible contacts.
@@ -323,7 +323,7 @@ fn generate(path: &Path, manifest: &herald::model::Manifest, count: usize) {
         }
         store.put_contact(&contact).expect("contact stored");
     }
-    store.connection().execute_batch("COMMIT").expect("commit");
+    store.commit().expect("commit");
     drop(store);
     std::fs::rename(&partial, path).expect("store renamed");
     eprintln!(

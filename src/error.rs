@@ -10,8 +10,10 @@ pub enum Error {
     Project { path: PathBuf, reason: String },
     /// A command-line argument that parsed but makes no sense.
     Usage(String),
-    /// The contact store cannot be opened or read.
-    Store(crate::store::StoreError),
+    /// The contact store cannot be opened, read or written. Boxed so this
+    /// module depends on no store backend: a store's error converts into it
+    /// (`impl From<StoreError> for Error` in [`crate::store`]).
+    Store(Box<dyn std::error::Error + Send + Sync>),
     /// Writing output or a generated file failed.
     Io {
         path: PathBuf,

@@ -120,35 +120,8 @@ fn unloaded(settings: &Settings, project: &Project, diagnostics: &Diagnostics) -
 }
 
 pub(super) fn open_store(path: &Path, manifest: &Manifest) -> Result<Store, Error> {
-    let store = Store::open(path, manifest).map_err(Error::Store)?;
-    // Imports look every row up by id, email and phone: keep those indexes
-    // in memory (64 MB of page cache) and every statement prepared.
-    store
-        .connection()
-        .execute_batch("PRAGMA cache_size = -65536")
-        .map_err(|error| {
-            Error::Store(StoreError {
-                path: path.to_path_buf(),
-                reason: error.to_string(),
-            })
-        })?;
-    store.connection().set_prepared_statement_cache_capacity(64);
-    // SQLite 3.54 weighs `column = ?` terms outside an index by their bound
-    // value and then re-prepares the statement at every new binding: the
-    // per-row lookups spent a third of the import re-parsing SQL. The
-    // query-planner stability guarantee keeps one plan per statement.
-    store
-        .connection()
-        .set_db_config(
-            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
-            true,
-        )
-        .map_err(|error| {
-            Error::Store(StoreError {
-                path: path.to_path_buf(),
-                reason: error.to_string(),
-            })
-        })?;
+    let store = Store::open(path, manifest)?;
+    store.tune_for_merging()?;
     Ok(store)
 }
 
@@ -214,20 +187,18 @@ fn import_contacts(
     let rules = rules(manifest)?;
     let path = settings.store.path(manifest);
     let store = open_store(&path, manifest)?;
-    let layout = import::Layout::new(store.catalog());
+    let layout = import::Layout::new(&store);
     let rejects_path = rejects.map_or_else(|| batch::default_rejects(file, csv), Path::to_path_buf);
     let now = jiff::Timestamp::now().as_second();
     let bar = batch::progress(size, "importing contacts");
     let failed = |reason: String| {
-        Error::Store(StoreError {
+        Error::from(StoreError {
             path: path.clone(),
             reason,
         })
     };
-    let mut keys =
-        import::Keys::load(store.connection()).map_err(|error| failed(error.to_string()))?;
-    keys.bulk(store.connection())
-        .map_err(|error| failed(error.to_string()))?;
+    let mut keys = import::Keys::load(&store)?;
+    keys.bulk(&store)?;
     // The two formats differ in how a line is read and normalised; batching,
     // writing and rejects are the same.
     type Normalise<'a> = Box<dyn Fn(&batch::Line) -> Result<import::Record, String> + Sync + 'a>;
@@ -241,8 +212,7 @@ fn import_contacts(
                     eprintln!("herald: {}:1: {problem}", file.display());
                 }
                 eprintln!("herald: nothing was imported");
-                keys.finish(store.connection())
-                    .map_err(|error| failed(error.to_string()))?;
+                keys.finish(&store)?;
                 return Ok(1);
             }
         };
@@ -277,11 +247,9 @@ fn import_contacts(
             Box::new(normalise),
         )
     };
-    let mut write = |connection: &rusqlite::Connection, record: &import::Record| {
-        import::write(connection, layout, &mut keys, now, record)
-    };
+    let mut write = |record: &import::Record| import::write(&store, layout, &mut keys, now, record);
     let summary = batch::run(
-        store.connection(),
+        &store,
         &mut *read,
         &*normalise,
         &mut write,
@@ -291,9 +259,9 @@ fn import_contacts(
     );
     // Whether the import finished or failed, the indexes a bulk load
     // dropped are built before the store is left.
-    let finished = keys.finish(store.connection());
+    let finished = keys.finish(&store);
     let summary = summary.map_err(failed)?;
-    finished.map_err(|error| failed(error.to_string()))?;
+    finished?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -350,7 +318,7 @@ fn clean_contacts(
     let mut changes: Vec<clean::Change> = Vec::new();
     let mut counts = [0u64; 3];
     let mut lines = String::new();
-    let checked = clean::run(store.connection(), &clean_settings, &mut |change| {
+    let checked = clean::run(&store, &clean_settings, &mut |change| {
         let index = match change.action {
             "suppress" => 0,
             "lapse" => 1,
@@ -370,12 +338,6 @@ fn clean_contacts(
                 }
             }
         }
-    })
-    .map_err(|error| {
-        Error::Store(StoreError {
-            path: path.clone(),
-            reason: error.to_string(),
-        })
     })?;
     let out = match format {
         OutputFormat::Json => format!(
@@ -437,17 +399,11 @@ fn show_contact(
     let now = Now::or_current(now, timezone)?;
     let path = settings.store.existing(manifest)?;
     let store = open_store(&path, manifest)?;
-    let failed = |error: rusqlite::Error| {
-        Error::Store(StoreError {
-            path: path.clone(),
-            reason: error.to_string(),
-        })
-    };
-    let Some(resolved) = show::resolve(store.connection(), id).map_err(failed)? else {
+    let Some(resolved) = store.resolve_contact(id)? else {
         eprintln!("herald: no contact `{id}` in {}", path.display());
         return Ok(1);
     };
-    let Some(contact) = store.contact(&resolved).map_err(Error::Store)? else {
+    let Some(contact) = store.contact(&resolved)? else {
         eprintln!("herald: no contact `{id}` in {}", path.display());
         return Ok(1);
     };
@@ -471,8 +427,7 @@ fn show_contact(
             _ => None,
         })
         .collect();
-    let described =
-        show::describe(store.connection(), &contact, members, events).map_err(failed)?;
+    let described = show::describe(&store, &contact, members, events)?;
     let out = match format {
         OutputFormat::Json => format!("{described}\n"),
         OutputFormat::Human => show::render(&described),

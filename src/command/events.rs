@@ -55,11 +55,9 @@ fn ingest_events(
         };
         ingest::normalise(&types, &rules, text)
     };
-    let mut write = |connection: &rusqlite::Connection, record: &ingest::EventRecord| {
-        ingest::write(connection, record)
-    };
+    let mut write = |record: &ingest::EventRecord| ingest::write(&store, record);
     let summary = batch::run(
-        store.connection(),
+        &store,
         &mut *read,
         &normalise,
         &mut write,
@@ -68,7 +66,7 @@ fn ingest_events(
         batch::EVENT_CHUNK,
     )
     .map_err(|reason| {
-        Error::Store(StoreError {
+        Error::from(StoreError {
             path: path.clone(),
             reason,
         })

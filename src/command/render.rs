@@ -84,10 +84,10 @@ pub(super) fn recipients(
         Contacts::Store(id) => {
             let store_path = store.existing(manifest)?;
             let store = Store::open_with_catalog(&store_path, compilation.filters.catalog.clone())
-                .map_err(Error::Store)?;
+                .map_err(Error::from)?;
             let contact = store
                 .contact(id)
-                .map_err(Error::Store)?
+                .map_err(Error::from)?
                 .ok_or_else(|| Error::Usage(format!("no contact `{id}` in the store")))?;
             Ok(vec![Recipient {
                 id: contact.id.clone(),

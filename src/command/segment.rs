@@ -163,7 +163,7 @@ pub fn run(settings: &Settings, request: &Request) -> Result<i32, Error> {
         .map_err(|error| Error::Usage(error.to_string()))?;
 
     let store_path = store_path?;
-    let store = Store::open_with_catalog(&store_path, catalog).map_err(Error::Store)?;
+    let store = Store::open_with_catalog(&store_path, catalog).map_err(Error::from)?;
 
     if request.action == Action::Explain {
         let mut out = format!("{}\n", query.sql);
@@ -173,7 +173,7 @@ pub fn run(settings: &Settings, request: &Request) -> Result<i32, Error> {
                 out.push_str(&format!("  ?{} = {parameter}\n", index + 1));
             }
         }
-        let plan = store.plan(&query).map_err(Error::Store)?;
+        let plan = store.plan(&query).map_err(Error::from)?;
         out.push_str("\nquery plan:\n");
         for step in plan {
             out.push_str(&format!("  {step}\n"));
@@ -197,14 +197,14 @@ pub fn run(settings: &Settings, request: &Request) -> Result<i32, Error> {
         return Ok(0);
     }
     if request.action == Action::List {
-        let ids = store.ids(&query).map_err(Error::Store)?;
+        let ids = store.ids(&query).map_err(Error::from)?;
         let out = match request.format {
             OutputFormat::Json => format!("{}\n", serde_json::json!({ "ids": ids })),
             OutputFormat::Human => ids.iter().map(|id| format!("{id}\n")).collect(),
         };
         print(&out)?;
     } else {
-        let count = store.count(&query).map_err(Error::Store)?;
+        let count = store.count(&query).map_err(Error::from)?;
         let out = match request.format {
             OutputFormat::Json => format!("{}\n", serde_json::json!({ "count": count })),
             OutputFormat::Human => format!("{count}\n"),

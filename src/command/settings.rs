@@ -241,7 +241,7 @@ impl StoreLocation {
     pub fn existing(&self, manifest: &Manifest) -> Result<PathBuf, Error> {
         let path = self.path(manifest);
         if !path.is_file() {
-            return Err(Error::Store(StoreError {
+            return Err(Error::from(StoreError {
                 path,
                 reason: "no such file (import contacts first)".into(),
             }));

@@ -17,7 +17,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
-use rusqlite::Connection;
+use crate::store::{Durability, Store, StoreError};
 
 /// Contacts per transaction and per normalisation chunk.
 pub const CHUNK: usize = 10_000;
@@ -167,20 +167,24 @@ pub fn progress(total: u64, what: &str) -> Option<indicatif::ProgressBar> {
     Some(bar)
 }
 
+/// A store failure while writing, as the command reports it.
+fn failed(error: StoreError) -> String {
+    format!("writing to the store failed: {}", error.reason)
+}
+
 type Chunk<T> = Vec<(Line, Result<T, String>)>;
 
 /// A written chunk: its rejected records with the reasons, and the rest.
 type Written<T> = (Vec<(Line, String)>, Chunk<T>);
 
 /// Writes one normalised record: `Ok(Err(reason))` rejects it, `Err` is a store failure.
-pub type Writer<'a, T> =
-    dyn FnMut(&Connection, &T) -> rusqlite::Result<Result<Outcome, String>> + 'a;
+pub type Writer<'a, T> = dyn FnMut(&T) -> Result<Result<Outcome, String>, StoreError> + 'a;
 
 /// Reads, normalises (in parallel) and writes every record, `chunk`
 /// records a transaction.
 /// `write` returns `Ok(Err(reason))` to reject a record, `Err` when the store fails.
 pub fn run<T: Send>(
-    connection: &Connection,
+    store: &Store,
     read: &mut Reader<'_>,
     normalise: &(dyn Fn(&Line) -> Result<T, String> + Sync),
     write: &mut Writer<'_, T>,
@@ -228,7 +232,6 @@ pub fn run<T: Send>(
                 }
             }
         });
-        let sql = |error: rusqlite::Error| format!("writing to the store failed: {error}");
         let mut current = receiver.recv().ok();
         while let Some(message) = current {
             let (chunk, position) = message?;
@@ -236,18 +239,20 @@ pub fn run<T: Send>(
             // written, so taking it now costs no time; whether this chunk
             // is the last decides how its commit is synced.
             current = receiver.recv().ok();
-            let synchronous = if current.is_some() { "NORMAL" } else { "FULL" };
-            connection
-                .execute_batch(&format!("PRAGMA synchronous = {synchronous}"))
-                .map_err(sql)?;
-            let (rejected, spent) = write_chunk(connection, chunk, write, &mut summary)?;
+            let durability = if current.is_some() {
+                Durability::Deferred
+            } else {
+                Durability::Full
+            };
+            store.set_durability(durability).map_err(failed)?;
+            let (rejected, spent) = write_chunk(store, chunk, write, &mut summary)?;
             // Freeing a chunk's cells and records costs the writer a third
             // of its time: the reader, which allocated the cells, frees
             // them before it reads the next chunk.
             let _ = spent_sender.send(spent);
-            if let Err(error) = connection.execute_batch("COMMIT") {
-                let _ = connection.execute_batch("ROLLBACK");
-                return Err(sql(error));
+            if let Err(error) = store.commit() {
+                store.rollback();
+                return Err(failed(error));
             }
             // Rejects are written after the commit: a record is in the
             // store or in the rejects file of the run that committed it.
@@ -258,9 +263,7 @@ pub fn run<T: Send>(
                 bar.set_position(position);
             }
         }
-        connection
-            .execute_batch("PRAGMA synchronous = FULL")
-            .map_err(sql)?;
+        store.set_durability(Durability::Full).map_err(failed)?;
         Ok(())
     })?;
     rejects.finish()?;
@@ -305,23 +308,22 @@ fn normalise_chunk<T: Send>(
 /// commit; returns its rejected records and the lines written, for the
 /// caller to free. On a store failure the transaction is rolled back.
 fn write_chunk<T: Send>(
-    connection: &Connection,
+    store: &Store,
     chunk: Chunk<T>,
     write: &mut Writer<'_, T>,
     summary: &mut Summary,
 ) -> Result<Written<T>, String> {
-    let sql = |error: rusqlite::Error| format!("writing to the store failed: {error}");
-    connection.execute_batch("BEGIN IMMEDIATE").map_err(sql)?;
+    store.begin().map_err(failed)?;
     let mut spent = Vec::with_capacity(chunk.len());
     let mut local = Summary::default();
     let mut rejected = Vec::new();
     for (line, result) in chunk {
         let outcome = match &result {
-            Ok(record) => match write(connection, record) {
+            Ok(record) => match write(record) {
                 Ok(outcome) => outcome,
                 Err(error) => {
-                    let _ = connection.execute_batch("ROLLBACK");
-                    return Err(sql(error));
+                    store.rollback();
+                    return Err(failed(error));
                 }
             },
             Err(reason) => Err(reason.clone()),

@@ -12,59 +12,26 @@
 use std::io::{BufRead, Read};
 use std::path::Path;
 
-use rusqlite::types::Value as Sql;
-use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value as Json;
 
 use super::batch::{Line, Outcome, Raw, Reader};
 use super::normalise::{self, Rules};
-use crate::segment::catalog::{Catalog, FieldType};
-use crate::store::merge_indexes_present;
-use crate::store::schema::{self, identifier};
+use crate::segment::catalog::FieldType;
+use crate::store::{ConsentChange, MergeKey as Key, Scalar, Store, StoreError};
 use crate::suggestion::did_you_mean;
 
-/// The columns of `contacts` an import writes (every attribute but `id`).
+/// The columns of `contacts` an import writes (every attribute but `id`,
+/// in the store's order) and the declared channels.
 pub struct Layout {
     pub columns: Vec<(String, FieldType)>,
     pub channels: Vec<String>,
-    insert: String,
-    update: String,
-    select: String,
 }
 
 impl Layout {
-    pub fn new(catalog: &Catalog) -> Layout {
-        let columns: Vec<(String, FieldType)> = catalog
-            .attributes
-            .iter()
-            .filter(|(name, _)| name.as_str() != "id")
-            .map(|(name, kind)| (name.clone(), kind.clone()))
-            .collect();
-        let names: Vec<String> = columns.iter().map(|(name, _)| identifier(name)).collect();
-        let insert = format!(
-            "INSERT INTO contacts (id, {}) VALUES (?1, {})",
-            names.join(", "),
-            (2..=names.len() + 1)
-                .map(|i| format!("?{i}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        let update = format!(
-            "UPDATE contacts SET {} WHERE id = ?1",
-            names
-                .iter()
-                .enumerate()
-                .map(|(i, name)| format!("{name} = coalesce(?{}, {name})", i + 2))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        let select = format!("SELECT {} FROM contacts WHERE id = ?1", names.join(", "));
+    pub fn new(store: &Store) -> Layout {
         Layout {
-            columns,
-            channels: catalog.channels.clone(),
-            insert,
-            update,
-            select,
+            columns: store.contact_columns().to_vec(),
+            channels: store.catalog().channels.clone(),
         }
     }
 
@@ -142,7 +109,7 @@ pub struct Record {
     email: Option<String>,
     phone: Option<String>,
     /// One per layout column; `None` is "not given".
-    values: Vec<Option<Sql>>,
+    values: Vec<Option<Scalar>>,
     consents: Vec<Consent>,
 }
 
@@ -189,15 +156,15 @@ pub fn normalise(
                 let converted = match (name.as_str(), text) {
                     ("email", Some(text)) => normalise::email(text).map(|email| {
                         record.email = Some(email.clone());
-                        Some(Sql::Text(email))
+                        Some(Scalar::Text(email))
                     }),
                     ("phone", Some(text)) => normalise::phone(text, rules).map(|phone| {
                         record.phone = Some(phone.clone());
-                        Some(Sql::Text(phone))
+                        Some(Scalar::Text(phone))
                     }),
                     ("email" | "phone", None) => Err(format!("{name} `{value}` is not a string")),
                     ("timezone", Some(text)) => match jiff::tz::TimeZone::get(text) {
-                        Ok(_) => Ok(Some(Sql::Text(text.to_string()))),
+                        Ok(_) => Ok(Some(Scalar::Text(text.to_string()))),
                         Err(_) => Err(format!("`{text}` is not an IANA time zone")),
                     },
                     _ => normalise::value(value, kind, rules),
@@ -293,19 +260,16 @@ pub struct Keys {
 struct Exact {
     slots: Vec<u64>,
     len: usize,
-    /// The page cache size to restore after the load.
-    cache: i64,
     /// Whether the consent-history index was built early, for a merge
     /// that must look the history up.
     history_indexed: bool,
 }
 
 impl Exact {
-    fn new(cache: i64) -> Exact {
+    fn new() -> Exact {
         Exact {
             slots: vec![0; 1 << 20],
             len: 0,
-            cache,
             history_indexed: false,
         }
     }
@@ -362,27 +326,16 @@ impl Exact {
     }
 }
 
-#[derive(Clone, Copy)]
-enum Key {
-    Id = 1,
-    Email = 2,
-    Phone = 3,
-}
-
 /// Bits set per key: with 16 bits per expected key, about 1 lookup in
 /// 5,000 of a new key is wasted.
 const HASHES: u64 = 6;
 
 impl Keys {
-    pub fn load(connection: &Connection) -> rusqlite::Result<Keys> {
-        let version = data_version(connection)?;
-        let contacts: i64 =
-            connection.query_row("SELECT count(*) FROM contacts", [], |row| row.get(0))?;
-        let aliases: i64 =
-            connection.query_row("SELECT count(*) FROM contact_aliases", [], |row| row.get(0))?;
+    pub fn load(store: &Store) -> Result<Keys, StoreError> {
+        let version = store.change_counter()?;
         // Room for the store's keys and as many again from the file, at
         // least 8 MB: 4 million keys at 16 bits each.
-        let expected = ((contacts.max(0) as u64 * 3 + aliases.max(0) as u64) * 2).max(1 << 22);
+        let expected = (store.merge_key_count()? * 2).max(1 << 22);
         let size = (expected * 16).next_power_of_two();
         let mut keys = Keys {
             bits: vec![0; (size / 64) as usize],
@@ -390,132 +343,68 @@ impl Keys {
             version,
             exact: None,
         };
-        let mut statement = connection.prepare("SELECT id, email, phone FROM contacts")?;
-        let mut rows = statement.query([])?;
-        while let Some(row) = rows.next()? {
-            for (index, kind) in [(0, Key::Id), (1, Key::Email), (2, Key::Phone)] {
-                if let Ok(text) = row.get_ref(index)?.as_str() {
-                    keys.insert(kind, text);
-                }
-            }
-        }
-        let mut statement = connection.prepare("SELECT alias FROM contact_aliases")?;
-        let mut rows = statement.query([])?;
-        while let Some(row) = rows.next()? {
-            if let Ok(text) = row.get_ref(0)?.as_str() {
-                keys.insert(Key::Id, text);
-            }
-        }
+        store.each_merge_key(|kind, text| keys.insert(kind, text))?;
         Ok(keys)
     }
 
-    /// For an empty store: drops the email, phone and consent-history
-    /// indexes, to be built once by [`Keys::finish`] after the load, and
-    /// serves email and phone lookups from an exact in-memory map of the
-    /// keys this import writes. Returns whether it did. A store left
-    /// without them (a killed import) gets them back when next opened.
-    pub fn bulk(&mut self, connection: &Connection) -> rusqlite::Result<bool> {
-        connection.execute_batch("BEGIN IMMEDIATE")?;
-        let empty = || -> rusqlite::Result<bool> {
-            connection.query_row(
-                "SELECT NOT EXISTS (SELECT 1 FROM contacts)
-                   AND NOT EXISTS (SELECT 1 FROM contact_aliases)
-                   AND NOT EXISTS (SELECT 1 FROM consent_history)",
-                [],
-                |row| row.get(0),
-            )
-        };
-        let result = empty().and_then(|empty| {
-            if empty {
-                connection.execute_batch(schema::DROP_MERGE_INDEXES)?;
-            }
-            Ok(empty)
-        });
-        match result {
-            Ok(empty) => {
-                connection.execute_batch("COMMIT")?;
-                self.version = data_version(connection)?;
-                if empty {
-                    // Without the email and phone indexes the load touches
-                    // fewer pages: a quarter of the cache is as fast and leaves
-                    // room for the map.
-                    let cache: i64 =
-                        connection.query_row("PRAGMA cache_size", [], |row| row.get(0))?;
-                    connection.execute_batch("PRAGMA cache_size = -16384")?;
-                    self.exact = Some(Exact::new(cache));
-                }
-                Ok(empty)
-            }
-            Err(error) => {
-                let _ = connection.execute_batch("ROLLBACK");
-                Err(error)
-            }
+    /// For an empty store: the store drops its email, phone and
+    /// consent-history indexes until [`Keys::finish`]
+    /// ([`Store::start_bulk_load`]), and email and phone lookups are served
+    /// from an exact in-memory map of the keys this import writes. Returns
+    /// whether it did.
+    pub fn bulk(&mut self, store: &Store) -> Result<bool, StoreError> {
+        let empty = store.start_bulk_load()?;
+        self.version = store.change_counter()?;
+        if empty {
+            self.exact = Some(Exact::new());
         }
+        Ok(empty)
     }
 
     /// Builds the indexes [`Keys::bulk`] dropped, in its own transaction.
-    pub fn finish(&mut self, connection: &Connection) -> rusqlite::Result<()> {
-        let bulk = self.exact.take().map(|exact| exact.cache);
-        if bulk.is_some() || !merge_indexes_present(connection)? {
-            // The index sorter holds as much as the page cache: a smaller
-            // cache while building keeps the two under the import's peak.
-            let cache = match bulk {
-                Some(cache) => cache,
-                None => connection.query_row("PRAGMA cache_size", [], |row| row.get(0))?,
-            };
-            connection.execute_batch("PRAGMA cache_size = -16384")?;
-            let built = connection.execute_batch(&format!(
-                "BEGIN IMMEDIATE; {} COMMIT",
-                schema::MERGE_INDEXES
-            ));
-            if built.is_err() {
-                let _ = connection.execute_batch("ROLLBACK");
-            }
-            connection.pragma_update(None, "cache_size", cache)?;
-            built?;
-        }
-        Ok(())
+    pub fn finish(&mut self, store: &Store) -> Result<(), StoreError> {
+        self.exact = None;
+        store.finish_bulk_load()
     }
 
     /// Leaves bulk mode inside the current transaction: builds the indexes.
-    fn leave_bulk(&mut self, connection: &Connection) -> rusqlite::Result<()> {
-        if let Some(exact) = self.exact.take() {
-            connection.execute_batch(schema::MERGE_INDEXES)?;
-            connection.pragma_update(None, "cache_size", exact.cache)?;
+    fn leave_bulk(&mut self, store: &Store) -> Result<(), StoreError> {
+        if self.exact.take().is_some() {
+            store.leave_bulk_load()?;
         }
         Ok(())
     }
 
     /// Reloads when another connection has written since the last check.
-    fn refresh(&mut self, connection: &Connection) -> rusqlite::Result<()> {
-        if data_version(connection)? != self.version {
+    fn refresh(&mut self, store: &Store) -> Result<(), StoreError> {
+        if store.change_counter()? != self.version {
             // The in-memory map misses what the other connection wrote.
-            self.leave_bulk(connection)?;
-            *self = Keys::load(connection)?;
+            self.leave_bulk(store)?;
+            *self = Keys::load(store)?;
         }
         Ok(())
     }
 
-    /// Lists the email and phone of a contact written at `rowid` in the exact map.
+    /// Lists the email and phone of a contact written at `row` in the exact map.
     fn note(
         &mut self,
-        connection: &Connection,
+        store: &Store,
         email: Option<&str>,
         phone: Option<&str>,
-        rowid: i64,
-    ) -> rusqlite::Result<()> {
+        row: i64,
+    ) -> Result<(), StoreError> {
         let Some(exact) = &mut self.exact else {
             return Ok(());
         };
         let mut fits = true;
         if let Some(email) = email {
-            fits &= exact.add(Key::Email, email, rowid);
+            fits &= exact.add(Key::Email, email, row);
         }
         if let Some(phone) = phone {
-            fits &= exact.add(Key::Phone, phone, rowid);
+            fits &= exact.add(Key::Phone, phone, row);
         }
         if !fits {
-            self.leave_bulk(connection)?;
+            self.leave_bulk(store)?;
         }
         Ok(())
     }
@@ -543,60 +432,29 @@ impl Keys {
     }
 }
 
-fn data_version(connection: &Connection) -> rusqlite::Result<i64> {
-    connection
-        .prepare_cached("PRAGMA data_version")?
-        .query_row([], |row| row.get(0))
-}
-
-/// Merges one record into the store.
+/// Merges one record into the store: `Ok(Err(reason))` rejects it.
 pub fn write(
-    connection: &Connection,
+    store: &Store,
     layout: &Layout,
     keys: &mut Keys,
     now: i64,
     record: &Record,
-) -> rusqlite::Result<Result<Outcome, String>> {
-    keys.refresh(connection)?;
-    let lookup = |sql: &str, key: &str| -> rusqlite::Result<Option<String>> {
-        connection
-            .prepare_cached(sql)?
-            .query_row([key], |row| row.get::<_, String>(0))
-            .optional()
-    };
-    let by_id = match &record.id {
-        Some(id) if !keys.may_hold(Key::Id, id) => None,
-        Some(id) => match lookup("SELECT id FROM contacts WHERE id = ?1", id)? {
-            Some(found) => Some(found),
-            None => lookup(
-                "SELECT contact_id FROM contact_aliases WHERE alias = ?1",
-                id,
-            )?,
-        },
-        None => None,
-    };
-    let by_email = match &record.email {
-        Some(email) if !keys.may_hold(Key::Email, email) => None,
-        Some(email) => match &keys.exact {
-            Some(exact) => exact_lookup(connection, exact, Key::Email, email)?,
-            None => lookup(
-                "SELECT id FROM contacts WHERE email = ?1 ORDER BY rowid LIMIT 1",
-                email,
-            )?,
-        },
-        None => None,
-    };
-    let by_phone = match &record.phone {
-        Some(phone) if !keys.may_hold(Key::Phone, phone) => None,
-        Some(phone) => match &keys.exact {
-            Some(exact) => exact_lookup(connection, exact, Key::Phone, phone)?,
-            None => lookup(
-                "SELECT id FROM contacts WHERE phone = ?1 ORDER BY rowid LIMIT 1",
-                phone,
-            )?,
-        },
-        None => None,
-    };
+) -> Result<Result<Outcome, String>, StoreError> {
+    keys.refresh(store)?;
+    let find =
+        |keys: &Keys, kind: Key, key: &Option<String>| -> Result<Option<String>, StoreError> {
+            match key {
+                Some(key) if !keys.may_hold(kind, key) => Ok(None),
+                Some(key) => match (&keys.exact, kind) {
+                    (Some(exact), Key::Email | Key::Phone) => exact_lookup(store, exact, kind, key),
+                    _ => store.contact_with(kind, key),
+                },
+                None => Ok(None),
+            }
+        };
+    let by_id = find(keys, Key::Id, &record.id)?;
+    let by_email = find(keys, Key::Email, &record.email)?;
+    let by_phone = find(keys, Key::Phone, &record.phone)?;
     let mut target: Option<(&str, String)> = None;
     for (key, found) in [("id", by_id), ("email", by_email), ("phone", by_phone)] {
         let Some(found) = found else { continue };
@@ -615,75 +473,48 @@ pub fn write(
         None => {
             let Some(id) = record
                 .id
-                .clone()
-                .or_else(|| record.email.clone())
-                .or_else(|| record.phone.clone())
+                .as_deref()
+                .or(record.email.as_deref())
+                .or(record.phone.as_deref())
             else {
                 return Ok(Err("no id, email or phone to identify the contact".into()));
             };
-            let created = Sql::Integer(now);
+            let created = Scalar::Integer(now);
             let created_at = layout.index("created_at");
-            let id_value = Sql::Text(id);
-            let parameters =
-                std::iter::once(&id_value).chain(record.values.iter().enumerate().map(
-                    |(index, value)| match value {
-                        Some(value) => value,
-                        None if Some(index) == created_at => &created,
-                        None => &Sql::Null,
-                    },
-                ));
-            connection
-                .prepare_cached(&layout.insert)?
-                .execute(rusqlite::params_from_iter(parameters))?;
-            let Sql::Text(id) = id_value else {
-                unreachable!("the id is text")
-            };
-            keys.insert(Key::Id, &id);
+            let values = record
+                .values
+                .iter()
+                .enumerate()
+                .map(|(index, value)| match value {
+                    Some(value) => value,
+                    None if Some(index) == created_at => &created,
+                    None => &Scalar::Null,
+                });
+            let row = store.insert_contact(id, values)?;
+            keys.insert(Key::Id, id);
             remember(keys, record);
             if keys.exact.is_some() {
-                let rowid = connection.last_insert_rowid();
-                keys.note(
-                    connection,
-                    record.email.as_deref(),
-                    record.phone.as_deref(),
-                    rowid,
-                )?;
+                keys.note(store, record.email.as_deref(), record.phone.as_deref(), row)?;
             }
-            write_consents(connection, &id, &record.consents, now, true)?;
+            write_consents(store, id, &record.consents, now, true)?;
             Outcome::Inserted
         }
         Some((_, id)) => {
-            let existing: Vec<Sql> =
-                connection
-                    .prepare_cached(&layout.select)?
-                    .query_row([&id], |row| {
-                        (0..layout.columns.len())
-                            .map(|i| row.get::<_, Sql>(i))
-                            .collect()
-                    })?;
+            let existing = store.contact_values(&id)?.unwrap_or_default();
             let changed = record
                 .values
                 .iter()
                 .zip(&existing)
                 .any(|(given, stored)| given.as_ref().is_some_and(|given| given != stored));
             if changed {
-                let id_value = Sql::Text(id.clone());
-                let parameters = std::iter::once(&id_value).chain(
-                    record
-                        .values
-                        .iter()
-                        .map(|value| value.as_ref().unwrap_or(&Sql::Null)),
-                );
-                connection
-                    .prepare_cached(&layout.update)?
-                    .execute(rusqlite::params_from_iter(parameters))?;
+                store.update_contact(&id, &record.values)?;
                 remember(keys, record);
                 if keys.exact.is_some() {
                     // An email or phone the contact did not have yet.
                     let new = |name: &str, given: &Option<String>| match (layout.index(name), given)
                     {
                         (Some(index), Some(given)) => {
-                            !matches!(&existing[index], Sql::Text(stored) if stored == given)
+                            !matches!(existing.get(index), Some(Scalar::Text(stored)) if stored == given)
                         }
                         _ => false,
                     };
@@ -695,11 +526,10 @@ pub fn write(
                         .phone
                         .as_deref()
                         .filter(|_| new("phone", &record.phone));
-                    if email.is_some() || phone.is_some() {
-                        let rowid: i64 = connection
-                            .prepare_cached("SELECT rowid FROM contacts WHERE id = ?1")?
-                            .query_row([&id], |row| row.get(0))?;
-                        keys.note(connection, email, phone, rowid)?;
+                    if (email.is_some() || phone.is_some())
+                        && let Some(row) = store.contact_row(&id)?
+                    {
+                        keys.note(store, email, phone, row)?;
                     }
                 }
             }
@@ -707,12 +537,7 @@ pub fn write(
             if let Some(alias) = &record.id
                 && *alias != id
             {
-                aliased = connection
-                    .prepare_cached(
-                        "INSERT OR IGNORE INTO contact_aliases (alias, contact_id) VALUES (?1, ?2)",
-                    )?
-                    .execute(params![alias, id])?
-                    > 0;
+                aliased = store.add_alias(alias, &id)?;
                 keys.insert(Key::Id, alias);
             }
             // A merged record's dated consent is looked up in the history:
@@ -721,13 +546,10 @@ pub fn write(
                 && !exact.history_indexed
                 && record.consents.iter().any(|consent| consent.at.is_some())
             {
-                connection.execute_batch(
-                    "CREATE INDEX IF NOT EXISTS consent_history_by_contact
-                     ON consent_history (contact_id, channel, at)",
-                )?;
+                store.index_consent_history()?;
                 exact.history_indexed = true;
             }
-            let consented = write_consents(connection, &id, &record.consents, now, false)?;
+            let consented = write_consents(store, &id, &record.consents, now, false)?;
             if changed || aliased || consented {
                 Outcome::Updated
             } else {
@@ -738,27 +560,24 @@ pub fn write(
     Ok(Ok(outcome))
 }
 
-/// The id of the first contact (by rowid) with this email or phone, from the exact map.
+/// The id of the first contact (by row number) with this email or phone, from the exact map.
 fn exact_lookup(
-    connection: &Connection,
+    store: &Store,
     exact: &Exact,
     kind: Key,
     key: &str,
-) -> rusqlite::Result<Option<String>> {
-    let column = match kind {
-        Key::Email => 1,
-        Key::Phone => 2,
-        Key::Id => return Ok(None),
-    };
-    for rowid in exact.candidates(kind, key) {
-        let row: Option<(String, Option<String>)> = connection
-            .prepare_cached("SELECT id, email, phone FROM contacts WHERE rowid = ?1")?
-            .query_row([rowid], |row| Ok((row.get(0)?, row.get(column)?)))
-            .optional()?;
-        if let Some((id, Some(stored))) = row
-            && stored == key
-        {
-            return Ok(Some(id));
+) -> Result<Option<String>, StoreError> {
+    for row in exact.candidates(kind, key) {
+        let Some(stored) = store.contact_keys_at(row)? else {
+            continue;
+        };
+        let value = match kind {
+            Key::Email => &stored.email,
+            Key::Phone => &stored.phone,
+            Key::Id => return Ok(None),
+        };
+        if value.as_deref() == Some(key) {
+            return Ok(Some(stored.id));
         }
     }
     Ok(None)
@@ -778,84 +597,43 @@ fn remember(keys: &mut Keys, record: &Record) {
 /// the latest. Returns whether anything changed. A contact just inserted
 /// (`new`) has no consent or history yet, so nothing is looked up.
 fn write_consents(
-    connection: &Connection,
+    store: &Store,
     contact: &str,
     consents: &[Consent],
     now: i64,
     new: bool,
-) -> rusqlite::Result<bool> {
+) -> Result<bool, StoreError> {
     let mut changed = false;
     for consent in consents {
-        let status = if consent.granted {
-            "granted"
-        } else {
-            "revoked"
-        };
-        let current: Option<(String, Option<i64>)> = if new {
+        let current = if new {
             None
         } else {
-            connection
-                .prepare_cached(
-                    "SELECT status, at FROM consents WHERE contact_id = ?1 AND channel = ?2",
-                )?
-                .query_row(params![contact, consent.channel], |row| {
-                    Ok((row.get(0)?, row.get(1)?))
-                })
-                .optional()?
+            store.current_consent(contact, &consent.channel)?
         };
         if current
             .as_ref()
-            .is_some_and(|(current, _)| current == status)
+            .is_some_and(|current| current.granted == consent.granted)
         {
             continue;
         }
-        let at = consent.at.unwrap_or(now);
+        let change = ConsentChange {
+            channel: &consent.channel,
+            granted: consent.granted,
+            at: consent.at.unwrap_or(now),
+            source: consent.source.as_deref(),
+        };
         // An older change given again (the same file twice) is already in
         // the history.
-        if consent.at.is_some() && !new {
-            let recorded: bool = connection
-                .prepare_cached(
-                    "SELECT EXISTS (SELECT 1 FROM consent_history
-                     WHERE contact_id = ?1 AND channel = ?2 AND status = ?3 AND at = ?4)",
-                )?
-                .query_row(params![contact, consent.channel, status, at], |row| {
-                    row.get(0)
-                })?;
-            if recorded {
-                continue;
-            }
+        if consent.at.is_some() && !new && store.consent_recorded(contact, &change)? {
+            continue;
         }
-        connection
-            .prepare_cached(
-                "INSERT INTO consent_history (contact_id, channel, status, at, source)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![
-                contact,
-                consent.channel,
-                status,
-                at,
-                consent.source
-            ])?;
-        let latest = match &current {
-            Some((_, Some(current_at))) => at >= *current_at,
-            _ => true,
+        store.append_consent_history(contact, &change)?;
+        let latest = match current.and_then(|current| current.at) {
+            Some(current_at) => change.at >= current_at,
+            None => true,
         };
         if latest {
-            connection
-                .prepare_cached(
-                    "INSERT INTO consents (contact_id, channel, status, at, source)
-                     VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT (contact_id, channel) DO UPDATE SET
-                       status = excluded.status, at = excluded.at, source = excluded.source",
-                )?
-                .execute(params![
-                    contact,
-                    consent.channel,
-                    status,
-                    at,
-                    consent.source
-                ])?;
+            store.set_current_consent(contact, &change)?;
         }
         changed = true;
     }

@@ -8,13 +8,13 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value as Json;
 
 use super::batch::Outcome;
 use super::normalise::{self, Rules};
 use crate::model::Manifest;
 use crate::segment::catalog::FieldType;
+use crate::store::{Store, StoreError};
 use crate::suggestion::did_you_mean;
 
 /// The declared event types: properties with their types and which are required.
@@ -161,58 +161,43 @@ pub fn normalise(types: &EventTypes, rules: &Rules, text: &str) -> Result<EventR
     })
 }
 
-/// Stores one event.
-pub fn write(
-    connection: &Connection,
-    record: &EventRecord,
-) -> rusqlite::Result<Result<Outcome, String>> {
-    let lookup = |sql: &str| -> rusqlite::Result<Option<String>> {
-        connection
-            .prepare_cached(sql)?
-            .query_row([&record.contact_id], |row| row.get::<_, String>(0))
-            .optional()
+/// Stores one event: `Ok(Err(reason))` rejects it.
+pub fn write(store: &Store, record: &EventRecord) -> Result<Result<Outcome, String>, StoreError> {
+    let Some(contact) = store.resolve_contact(&record.contact_id)? else {
+        return Ok(Err(format!(
+            "unknown contact `{}`; import the contact first",
+            record.contact_id
+        )));
     };
-    let contact = match lookup("SELECT id FROM contacts WHERE id = ?1")? {
-        Some(contact) => contact,
-        None => match lookup("SELECT contact_id FROM contact_aliases WHERE alias = ?1")? {
-            Some(contact) => contact,
-            None => {
-                return Ok(Err(format!(
-                    "unknown contact `{}`; import the contact first",
-                    record.contact_id
-                )));
-            }
-        },
+    let event = crate::store::EventRecord {
+        id: &record.id,
+        contact: &contact,
+        event: &record.event,
+        at: record.at,
+        properties: &record.properties,
     };
-    let inserted = connection
-        .prepare_cached(
-            "INSERT INTO events (id, contact_id, event, at, properties) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (id) DO NOTHING",
-        )?
-        .execute(params![
-            record.id,
-            contact,
-            record.event,
-            record.at,
-            record.properties
-        ])?;
-    if inserted > 0 {
+    if store.add_event(&event)? {
         return Ok(Ok(Outcome::Inserted));
     }
-    let stored: (String, String, i64, String) = connection
-        .prepare_cached("SELECT contact_id, event, at, properties FROM events WHERE id = ?1")?
-        .query_row([&record.id], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-        })?;
-    let same_properties = stored.3 == record.properties
-        || serde_json::from_str::<Json>(&stored.3).ok()
+    let Some(stored) = store.stored_event(&record.id)? else {
+        return Ok(Err(format!(
+            "event `{}` could not be stored; try again",
+            record.id
+        )));
+    };
+    let same_properties = stored.properties == record.properties
+        || serde_json::from_str::<Json>(&stored.properties).ok()
             == serde_json::from_str::<Json>(&record.properties).ok();
-    if stored.0 == contact && stored.1 == record.event && stored.2 == record.at && same_properties {
+    if stored.contact == contact
+        && stored.event == record.event
+        && stored.at == record.at
+        && same_properties
+    {
         Ok(Ok(Outcome::Unchanged))
     } else {
         Ok(Err(format!(
             "event `{}` was already ingested with different content (contact `{}`, `{}`); event ids must be unique",
-            record.id, stored.0, stored.1
+            record.id, stored.contact, stored.event
         )))
     }
 }

@@ -3,9 +3,9 @@
 //! their declared types. Every function here returns the reason a value is
 //! refused, as the rejects file shows it.
 
+use crate::store::Scalar as Sql;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use rusqlite::types::Value as Sql;
 use serde_json::Value as Json;
 
 use crate::segment::catalog::FieldType;

@@ -2,10 +2,10 @@
 //! consent history, suppressions, lapse, recent events and the segments it
 //! is in (evaluated in memory at `--now`).
 
-use rusqlite::{Connection, OptionalExtension};
 use serde_json::{Value as Json, json};
 
 use crate::contact::{Contact, timestamp_text};
+use crate::store::{ConsentRecord, Store, StoreError};
 
 fn time(seconds: Option<i64>) -> Json {
     seconds
@@ -13,78 +13,58 @@ fn time(seconds: Option<i64>) -> Json {
         .map_or(Json::Null, Json::String)
 }
 
-/// The contact's id, following an alias.
-pub fn resolve(connection: &Connection, id: &str) -> rusqlite::Result<Option<String>> {
-    let direct = connection
-        .query_row("SELECT id FROM contacts WHERE id = ?1", [id], |row| {
-            row.get(0)
-        })
-        .optional()?;
-    match direct {
-        Some(id) => Ok(Some(id)),
-        None => connection
-            .query_row(
-                "SELECT contact_id FROM contact_aliases WHERE alias = ?1",
-                [id],
-                |row| row.get(0),
-            )
-            .optional(),
-    }
+fn text(value: Option<&str>) -> Json {
+    value.map_or(Json::Null, |text| Json::String(text.to_string()))
+}
+
+fn consent(record: &ConsentRecord) -> Json {
+    json!({
+        "channel": record.channel,
+        "status": if record.granted { "granted" } else { "revoked" },
+        "at": time(record.at),
+        "source": text(record.source.as_deref()),
+    })
 }
 
 /// Everything about one contact, as JSON (the human form is rendered from it).
 pub fn describe(
-    connection: &Connection,
+    store: &Store,
     contact: &Contact,
     segments: Vec<String>,
     events: usize,
-) -> rusqlite::Result<Json> {
+) -> Result<Json, StoreError> {
     let attributes: serde_json::Map<String, Json> = contact
         .attributes
         .iter()
         .map(|(name, value)| (name.clone(), value.to_json()))
         .collect();
-    let rows = |sql: &str, columns: &[&str]| -> rusqlite::Result<Vec<Json>> {
-        let mut statement = connection.prepare(sql)?;
-        let mut rows = statement.query([&contact.id])?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            let mut object = serde_json::Map::new();
-            for (index, name) in columns.iter().enumerate() {
-                let value = if *name == "at" || name.ends_with("_at") || *name == "last_activity" {
-                    time(row.get::<_, Option<i64>>(index)?)
-                } else {
-                    match row.get::<_, Option<String>>(index)? {
-                        Some(text) => Json::String(text),
-                        None => Json::Null,
-                    }
-                };
-                object.insert((*name).to_string(), value);
-            }
-            out.push(Json::Object(object));
-        }
-        Ok(out)
-    };
-    let consent = rows(
-        "SELECT channel, status, at, source FROM consents WHERE contact_id = ?1 ORDER BY channel",
-        &["channel", "status", "at", "source"],
-    )?;
-    let history = rows(
-        "SELECT channel, status, at, source FROM consent_history WHERE contact_id = ?1 ORDER BY channel, at, rowid",
-        &["channel", "status", "at", "source"],
-    )?;
-    let suppressions = rows(
-        "SELECT channel, reason, at, detail FROM suppressions WHERE contact_id = ?1 ORDER BY channel",
-        &["channel", "reason", "at", "detail"],
-    )?;
-    let lapse = rows(
-        "SELECT reason, last_activity, at, cleared_at FROM lapses WHERE contact_id = ?1",
-        &["reason", "last_activity", "at", "cleared_at"],
-    )?;
-    let aliases = rows(
-        "SELECT alias FROM contact_aliases WHERE contact_id = ?1 ORDER BY alias",
-        &["alias"],
-    )?;
+    let consents: Vec<Json> = store.consents(&contact.id)?.iter().map(consent).collect();
+    let history: Vec<Json> = store
+        .consent_history(&contact.id)?
+        .iter()
+        .map(consent)
+        .collect();
+    let suppressions: Vec<Json> = store
+        .suppressions(&contact.id)?
+        .into_iter()
+        .map(|suppression| {
+            json!({
+                "channel": suppression.channel,
+                "reason": suppression.reason,
+                "at": time(suppression.at),
+                "detail": text(suppression.detail.as_deref()),
+            })
+        })
+        .collect();
+    let lapse = store.lapse_of(&contact.id)?.map(|lapse| {
+        json!({
+            "reason": lapse.reason,
+            "last_activity": time(lapse.last_activity),
+            "at": time(Some(lapse.at)),
+            "cleared_at": time(lapse.cleared_at),
+        })
+    });
+    let aliases = store.aliases(&contact.id)?;
     let total = contact.events.len();
     let recent: Vec<Json> = contact
         .events
@@ -97,12 +77,12 @@ pub fn describe(
         .collect();
     Ok(json!({
         "id": contact.id,
-        "aliases": aliases.iter().filter_map(|a| a.get("alias").cloned()).collect::<Vec<_>>(),
+        "aliases": aliases,
         "attributes": attributes,
-        "consent": consent,
+        "consent": consents,
         "consent_history": history,
         "suppressions": suppressions,
-        "lapsed": lapse.into_iter().next(),
+        "lapsed": lapse,
         "events": {"total": total, "recent": recent},
         "segments": segments,
     }))

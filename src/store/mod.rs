@@ -1,5 +1,59 @@
-//! The contact store: one SQLite file in WAL mode holding contacts with
-//! typed attributes, consent, suppressions and events ([`schema`]).
+//! The contact store: it owns every SQL statement herald runs. One SQLite
+//! file in WAL mode holds contacts with typed attributes, consent,
+//! suppressions, events, lapses and the runner's tables ([`schema`]).
+//!
+//! Callers see a narrow API grouped by table family, each family an `impl
+//! Store` block in its own file, taking and returning domain values
+//! ([`Scalar`], [`crate::contact::Contact`], the families' row
+//! structs) and [`StoreError`], never rusqlite types:
+//!
+//! - [`contacts`]: contacts and their aliases: merge-key lookups, inserts
+//!   and coalescing updates, streaming every contact or every merge key, and
+//!   the bulk-load mode of an import into an empty store;
+//! - [`consents`]: the current consent per channel, its history, and
+//!   suppressions;
+//! - [`events`]: idempotent event ingestion and reading a contact's events;
+//! - [`lapses`]: what `contacts clean` reads (a page of contacts with their
+//!   last conversion) and the lapse marks it writes;
+//! - the runner's outbox and journey state will be two more families of the
+//!   same shape (their tables exist since schema version 2).
+//!
+//! Writes run inside explicit transactions ([`Store::begin`],
+//! [`Store::commit`], [`Store::rollback`]) so that a caller batches
+//! thousands of rows into one commit; statements are prepared once per
+//! connection and cached.
+//!
+//! ## A PostgreSQL backend
+//!
+//! Every family's functions are written so that a second backend can
+//! implement them with the same signatures; the segment SQL already has a
+//! [`crate::segment::sql::Dialect`]. How each family would map:
+//!
+//! - **contacts and aliases**: the same tables; `rowid` (the row number a
+//!   bulk import keys its in-memory map on) becomes a `bigserial` column;
+//!   the coalescing update is the same `UPDATE … SET c = coalesce($n, c)`;
+//!   [`Store::change_counter`] (SQLite's `PRAGMA data_version`) becomes a
+//!   counter row bumped by a statement trigger (or a fresh value on every
+//!   call, which only costs the import its Bloom-filter shortcut); the
+//!   bulk-load mode drops and
+//!   rebuilds the same indexes (`CREATE INDEX CONCURRENTLY` is not needed:
+//!   the table is empty).
+//! - **consents and suppressions**: `INSERT … ON CONFLICT … DO UPDATE`
+//!   is the same statement in both dialects.
+//! - **events**: `INSERT … ON CONFLICT (id) DO NOTHING`, the same; large
+//!   ingests would use `COPY` into a staging table, behind the same
+//!   per-record function.
+//! - **lapses**: plain keyed reads and upserts; the activity page is a
+//!   keyset-paginated query with correlated sub-selects, valid PostgreSQL.
+//! - **outbox** (to come): a sender leases rows with `SELECT … FOR UPDATE
+//!   SKIP LOCKED` and a lease deadline; SQLite, with one writer, leases with
+//!   an `UPDATE … RETURNING` inside `BEGIN IMMEDIATE`.
+//! - **journey state** (to come): one row per journey and contact, woken by
+//!   an index on `wake_at`; the same `SKIP LOCKED` lease for workers.
+//!
+//! Durability ([`Durability`]) and the page cache are SQLite's; a
+//! PostgreSQL backend maps `Deferred` to `synchronous_commit = off` for the
+//! transaction and ignores the cache sizes.
 //!
 //! Opening a store registers herald's SQL functions (Unicode case folding,
 //! calendar functions) on the connection: SQLite's own `lower` and `LIKE`
@@ -7,20 +61,28 @@
 //! [`crate::segment::functions`] keeps SQL and in-memory evaluation equal.
 
 pub mod attributes;
+pub mod consents;
+pub mod contacts;
+pub mod events;
+pub mod lapses;
 pub mod schema;
 
-use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
+use rusqlite::Connection;
 use rusqlite::functions::{Context, FunctionFlags};
-use rusqlite::types::ValueRef;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::types::{ToSqlOutput, ValueRef};
 
-use crate::contact::{Contact, Event, Value};
+use crate::contact::{Contact, Value};
 use crate::model::Manifest;
 use crate::segment::catalog::{Catalog, FieldType};
 use crate::segment::functions;
 use crate::segment::sql::Query;
+
+pub use consents::{ConsentChange, ConsentRecord, Suppression, SuppressionReason};
+pub use contacts::{ContactKeys, MergeKey};
+pub use events::{EventRecord, StoredEvent};
+pub use lapses::{ContactActivity, Lapse};
 
 /// A store that could not be opened, read or written.
 #[derive(Debug)]
@@ -37,10 +99,68 @@ impl std::fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
+/// The store's failures end a command like any other runtime failure; the
+/// conversion lives here so that [`crate::error`] does not depend on the store.
+impl From<StoreError> for crate::error::Error {
+    fn from(error: StoreError) -> crate::error::Error {
+        crate::error::Error::Store(Box::new(error))
+    }
+}
+
+/// One column value as the store keeps it: what an import writes and
+/// compares against, free of the database library's types.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Scalar {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(String),
+}
+
+impl rusqlite::ToSql for Scalar {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Scalar::Null => ToSqlOutput::Borrowed(ValueRef::Null),
+            Scalar::Integer(value) => ToSqlOutput::Borrowed(ValueRef::Integer(*value)),
+            Scalar::Real(value) => ToSqlOutput::Borrowed(ValueRef::Real(*value)),
+            Scalar::Text(text) => ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())),
+        })
+    }
+}
+
+impl Scalar {
+    fn read(value: ValueRef<'_>) -> Scalar {
+        match value {
+            ValueRef::Null => Scalar::Null,
+            ValueRef::Integer(value) => Scalar::Integer(value),
+            ValueRef::Real(value) => Scalar::Real(value),
+            ValueRef::Text(bytes) | ValueRef::Blob(bytes) => {
+                Scalar::Text(String::from_utf8_lossy(bytes).into_owned())
+            }
+        }
+    }
+}
+
+/// How hard a commit insists on reaching the disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// Survives a killed process; a power loss may take back the last
+    /// commits until the next [`Durability::Full`] one (WAL `synchronous =
+    /// NORMAL`).
+    Deferred,
+    /// Survives a power loss, with every commit before it (`synchronous = FULL`).
+    Full,
+}
+
 pub struct Store {
     connection: Connection,
     path: PathBuf,
     catalog: Catalog,
+    /// The prepared SQL of the `contacts` row, built once from the catalog.
+    statements: contacts::Statements,
+    /// While a bulk load runs ([`Store::start_bulk_load`]): the page cache
+    /// size to restore after it.
+    bulk_cache: std::cell::Cell<Option<i64>>,
 }
 
 impl Store {
@@ -55,13 +175,20 @@ impl Store {
             reason,
         };
         let connection = Connection::open(path).map_err(|e| error(e.to_string()))?;
-        let store = Store {
+        let store = Store::new(connection, path, catalog);
+        store.initialise().map_err(error)?;
+        Ok(store)
+    }
+
+    fn new(connection: Connection, path: &Path, catalog: Catalog) -> Store {
+        let statements = contacts::Statements::new(&catalog);
+        Store {
             connection,
             path: path.to_path_buf(),
             catalog,
-        };
-        store.initialise().map_err(error)?;
-        Ok(store)
+            statements,
+            bulk_cache: std::cell::Cell::new(None),
+        }
     }
 
     fn failure(&self, error: rusqlite::Error) -> StoreError {
@@ -69,6 +196,11 @@ impl Store {
             path: self.path.clone(),
             reason: error.to_string(),
         }
+    }
+
+    /// Runs `work` and turns its SQLite error into a [`StoreError`].
+    fn run<T>(&self, work: impl FnOnce() -> rusqlite::Result<T>) -> Result<T, StoreError> {
+        work().map_err(|error| self.failure(error))
     }
 
     fn initialise(&self) -> Result<(), String> {
@@ -117,6 +249,29 @@ impl Store {
         }
     }
 
+    /// Readies the connection for merging many records: every row is
+    /// looked up by id, email and phone, so those indexes stay in memory
+    /// (64 MB of page cache) and every statement stays prepared.
+    pub fn tune_for_merging(&self) -> Result<(), StoreError> {
+        self.run(|| {
+            self.connection
+                .execute_batch("PRAGMA cache_size = -65536")?;
+            self.connection.set_prepared_statement_cache_capacity(64);
+            // SQLite 3.54 weighs `column = ?` terms outside an index by their
+            // bound value and then re-prepares the statement at every new
+            // binding: the per-row lookups spent a third of the import
+            // re-parsing SQL. The query-planner stability guarantee keeps one
+            // plan per statement.
+            self.connection.set_db_config(
+                rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+                true,
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The raw connection, for tests, benchmarks and examples that seed a
+    /// store directly; herald's own code goes through the typed families.
     pub fn connection(&self) -> &Connection {
         &self.connection
     }
@@ -125,69 +280,37 @@ impl Store {
         &self.catalog
     }
 
-    /// Inserts or replaces a contact with its consent, suppressions and events.
-    pub fn put_contact(&self, contact: &Contact) -> Result<(), StoreError> {
-        self.put_contact_inner(contact).map_err(|e| self.failure(e))
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
-    fn put_contact_inner(&self, contact: &Contact) -> rusqlite::Result<()> {
-        let mut columns = vec!["id".to_string()];
-        let mut values: Vec<rusqlite::types::Value> = vec![contact.id.clone().into()];
-        for (name, value) in &contact.attributes {
-            if name == "id" || !self.catalog.attributes.contains_key(name) {
-                continue;
-            }
-            columns.push(schema::identifier(name));
-            values.push(sql_value(value));
-        }
-        let placeholders: Vec<String> = (1..=values.len()).map(|i| format!("?{i}")).collect();
-        self.connection.execute(
-            &format!(
-                "INSERT OR REPLACE INTO contacts ({}) VALUES ({})",
-                columns.join(", "),
-                placeholders.join(", ")
-            ),
-            rusqlite::params_from_iter(values),
-        )?;
-        for (channel, granted) in &contact.consents {
-            self.connection.execute(
-                "INSERT OR REPLACE INTO consents (contact_id, channel, status) VALUES (?1, ?2, ?3)",
-                params![
-                    contact.id,
-                    channel,
-                    if *granted { "granted" } else { "revoked" }
-                ],
-            )?;
-        }
-        for channel in &contact.suppressions {
-            self.connection.execute(
-                "INSERT OR REPLACE INTO suppressions (contact_id, channel, reason) VALUES (?1, ?2, 'unsubscribed')",
-                params![contact.id, channel],
-            )?;
-        }
-        for event in &contact.events {
-            self.put_event_inner(&contact.id, event)?;
-        }
-        Ok(())
+    /// Starts a write transaction, taking the write lock now rather than at
+    /// the first write (so a conflict shows here, not halfway through).
+    pub fn begin(&self) -> Result<(), StoreError> {
+        self.run(|| self.connection.execute_batch("BEGIN IMMEDIATE"))
     }
 
-    pub fn put_event(&self, contact_id: &str, event: &Event) -> Result<(), StoreError> {
-        self.put_event_inner(contact_id, event)
-            .map_err(|e| self.failure(e))
+    pub fn commit(&self) -> Result<(), StoreError> {
+        self.run(|| self.connection.execute_batch("COMMIT"))
     }
 
-    fn put_event_inner(&self, contact_id: &str, event: &Event) -> rusqlite::Result<()> {
-        self.connection.execute(
-            "INSERT OR REPLACE INTO events (id, contact_id, event, at, properties) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
-                event.id,
-                contact_id,
-                event.event,
-                event.at,
-                serde_json::Value::Object(event.properties.clone()).to_string()
-            ],
-        )?;
-        Ok(())
+    /// Abandons the open transaction; a store with none open is left as is.
+    pub fn rollback(&self) {
+        if !self.connection.is_autocommit() {
+            let _ = self.connection.execute_batch("ROLLBACK");
+        }
+    }
+
+    /// How the next commits are synced.
+    pub fn set_durability(&self, durability: Durability) -> Result<(), StoreError> {
+        let level = match durability {
+            Durability::Deferred => "NORMAL",
+            Durability::Full => "FULL",
+        };
+        self.run(|| {
+            self.connection
+                .execute_batch(&format!("PRAGMA synchronous = {level}"))
+        })
     }
 
     /// Runs a compiled count query.
@@ -228,98 +351,6 @@ impl Store {
             rows.collect()
         };
         run().map_err(|e| self.failure(e))
-    }
-
-    /// Reads one contact with its consent, suppressions and events, for in-memory evaluation.
-    pub fn contact(&self, id: &str) -> Result<Option<Contact>, StoreError> {
-        self.contact_inner(id).map_err(|e| self.failure(e))
-    }
-
-    fn contact_inner(&self, id: &str) -> rusqlite::Result<Option<Contact>> {
-        let names: Vec<(&String, &FieldType)> = self.catalog.attributes.iter().collect();
-        let columns: Vec<String> = names.iter().map(|(n, _)| schema::identifier(n)).collect();
-        let sql = format!("SELECT {} FROM contacts WHERE id = ?1", columns.join(", "));
-        let contact = self
-            .connection
-            .query_row(&sql, [id], |row| {
-                read_attributes(id.to_string(), row, 0, &names)
-            })
-            .optional()?;
-        let Some(mut contact) = contact else {
-            return Ok(None);
-        };
-        let mut statement = self
-            .connection
-            .prepare("SELECT channel, status FROM consents WHERE contact_id = ?1")?;
-        for row in statement.query_map([id], |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-        })? {
-            let (channel, status) = row?;
-            contact.consents.insert(channel, status == "granted");
-        }
-        let mut statement = self
-            .connection
-            .prepare("SELECT channel FROM suppressions WHERE contact_id = ?1")?;
-        for row in statement.query_map([id], |row| row.get::<_, String>(0))? {
-            contact.suppressions.insert(row?);
-        }
-        let mut statement = self.connection.prepare(
-            "SELECT id, event, at, properties FROM events WHERE contact_id = ?1 ORDER BY at, id",
-        )?;
-        for row in statement.query_map([id], |row| {
-            Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, i64>(2)?,
-                row.get::<_, String>(3)?,
-            ))
-        })? {
-            let (event_id, event, at, properties) = row?;
-            let properties = match serde_json::from_str(&properties) {
-                Ok(serde_json::Value::Object(map)) => map,
-                _ => serde_json::Map::new(),
-            };
-            contact.events.push(Event {
-                id: event_id,
-                event,
-                at,
-                properties,
-            });
-        }
-        Ok(Some(contact))
-    }
-
-    /// Streams every contact's attributes, in storage order, one row at a
-    /// time: a send (or the render benchmark) over millions of contacts
-    /// holds one row in memory, not the table. Consent, suppressions and
-    /// events are not read; [`Store::contact`] reads them for one contact.
-    /// `visit` breaks to stop early.
-    pub fn each_contact(
-        &self,
-        visit: impl FnMut(Contact) -> ControlFlow<()>,
-    ) -> Result<(), StoreError> {
-        self.each_contact_inner(visit).map_err(|e| self.failure(e))
-    }
-
-    fn each_contact_inner(
-        &self,
-        mut visit: impl FnMut(Contact) -> ControlFlow<()>,
-    ) -> rusqlite::Result<()> {
-        let names: Vec<(&String, &FieldType)> = self.catalog.attributes.iter().collect();
-        let columns: Vec<String> = names.iter().map(|(n, _)| schema::identifier(n)).collect();
-        let sql = format!(
-            "SELECT id, {} FROM contacts ORDER BY rowid",
-            columns.join(", ")
-        );
-        let mut statement = self.connection.prepare(&sql)?;
-        let mut rows = statement.query([])?;
-        while let Some(row) = rows.next()? {
-            let contact = read_attributes(row.get(0)?, row, 1, &names)?;
-            if visit(contact).is_break() {
-                break;
-            }
-        }
-        Ok(())
     }
 }
 
