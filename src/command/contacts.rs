@@ -10,7 +10,7 @@ use serde_json::Value as Json;
 
 use super::{Now, OutputFormat, Settings, print};
 use crate::Compilation;
-use crate::contacts::{batch, clean, import, normalise, show};
+use crate::contacts::{batch, clean, import, keys, normalise, read, show};
 use crate::diagnostic::Diagnostics;
 use crate::error::Error;
 use crate::loader::Project;
@@ -197,7 +197,7 @@ fn import_contacts(
             reason,
         })
     };
-    let mut keys = import::Keys::load(&store)?;
+    let mut keys = keys::Keys::load(&store)?;
     keys.bulk(&store)?;
     // The two formats differ in how a line is read and normalised; batching,
     // writing and rejects are the same.
@@ -205,7 +205,7 @@ fn import_contacts(
     let (layout, rules) = (&layout, &rules);
     let (mut read, mut rejects, normalise): (_, _, Normalise) = if csv {
         let field = |name: &str| layout.field(name);
-        let (header, fields, read) = match import::csv_reader(file, &field) {
+        let (header, fields, read) = match read::csv_reader(file, &field) {
             Ok(opened) => opened,
             Err(problems) => {
                 for problem in problems {
@@ -233,7 +233,7 @@ fn import_contacts(
             Box::new(normalise),
         )
     } else {
-        let read = import::jsonl_reader(file).map_err(Error::Usage)?;
+        let read = read::jsonl_reader(file).map_err(Error::Usage)?;
         let normalise = move |line: &batch::Line| -> Result<import::Record, String> {
             let batch::Raw::Json(text) = &line.raw else {
                 return Err("not a JSON line".into());

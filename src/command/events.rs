@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::contacts::{file_size, open_store, report, rules, with_project};
 use super::{OutputFormat, Settings};
-use crate::contacts::{batch, import, ingest};
+use crate::contacts::{batch, ingest, read};
 use crate::error::Error;
 use crate::model::Manifest;
 use crate::store::StoreError;
@@ -47,7 +47,7 @@ fn ingest_events(
     let rejects_path =
         rejects.map_or_else(|| batch::default_rejects(file, false), Path::to_path_buf);
     let bar = batch::progress(size, "ingesting events");
-    let mut read = import::jsonl_reader(file).map_err(Error::Usage)?;
+    let mut read = read::jsonl_reader(file).map_err(Error::Usage)?;
     let mut rejects = batch::Rejects::new(rejects_path.clone(), None);
     let normalise = |line: &batch::Line| -> Result<ingest::EventRecord, String> {
         let batch::Raw::Json(text) = &line.raw else {

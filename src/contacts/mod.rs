@@ -9,5 +9,7 @@ pub mod batch;
 pub mod clean;
 pub mod import;
 pub mod ingest;
+pub mod keys;
 pub mod normalise;
+pub mod read;
 pub mod show;

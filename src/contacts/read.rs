@@ -1,0 +1,172 @@
+//! The two input readers of `contacts import` and `events ingest`: CSV
+//! (delimiter guessed, header mapped to fields) and JSONL. Each yields
+//! records with the line they start on, and a problem when a record cannot
+//! even be read.
+
+use std::io::{BufRead, Read};
+use std::path::Path;
+
+use super::batch::{Line, Raw, Reader};
+use super::import::Field;
+
+/// Guesses the delimiter from the header: `;` (spreadsheets in many
+/// locales) when it has more of them than commas, else `,`.
+fn delimiter(path: &Path) -> std::io::Result<u8> {
+    let mut head = Vec::new();
+    std::fs::File::open(path)?
+        .take(64 * 1024)
+        .read_to_end(&mut head)?;
+    let first = head.split(|b| *b == b'\n').next().unwrap_or_default();
+    let count = |c: u8| first.iter().filter(|b| **b == c).count();
+    Ok(if count(b';') > count(b',') {
+        b';'
+    } else {
+        b','
+    })
+}
+
+/// An opened CSV file: its header, the header mapped to fields, and a record reader.
+pub type CsvInput<'a> = (Vec<String>, Vec<Field>, Box<Reader<'a>>);
+
+/// Opens a CSV file. An unknown column is an error for the whole file.
+pub fn csv_reader<'a>(
+    path: &Path,
+    map_field: &dyn Fn(&str) -> Result<Field, String>,
+) -> Result<CsvInput<'a>, Vec<String>> {
+    let io = |error: std::io::Error| vec![format!("cannot read {}: {error}", path.display())];
+    let delimiter = delimiter(path).map_err(io)?;
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .has_headers(false)
+        .from_reader(std::io::BufReader::with_capacity(1 << 20, file));
+    let mut header = csv::ByteRecord::new();
+    match reader.read_byte_record(&mut header) {
+        Ok(true) => {}
+        Ok(false) => return Err(vec![format!("{} is empty", path.display())]),
+        Err(error) => return Err(vec![format!("{}: {error}", path.display())]),
+    }
+    let names: Vec<String> = header
+        .iter()
+        .enumerate()
+        .map(|(index, cell)| {
+            let text = String::from_utf8_lossy(cell).into_owned();
+            let text = if index == 0 {
+                text.trim_start_matches('\u{feff}').to_string()
+            } else {
+                text
+            };
+            text.trim().to_string()
+        })
+        .collect();
+    let mut fields = Vec::new();
+    let mut problems = Vec::new();
+    for (index, name) in names.iter().enumerate() {
+        match map_field(name) {
+            Ok(field) if fields.contains(&field) => {
+                problems.push(format!("column {} `{name}` is given twice", index + 1))
+            }
+            Ok(field) => fields.push(field),
+            Err(problem) => problems.push(format!("column {}: {problem}", index + 1)),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let width = names.len();
+    let mut record = csv::ByteRecord::new();
+    let read = move || -> Result<Option<(Line, u64)>, String> {
+        loop {
+            match reader.read_byte_record(&mut record) {
+                Ok(false) => return Ok(None),
+                Ok(true) => {
+                    let number = record.position().map_or(0, |p| p.line());
+                    let at = reader.position().byte();
+                    // A blank line between records is no record.
+                    if record.len() == 1 && record.get(0).is_some_and(<[u8]>::is_empty) {
+                        continue;
+                    }
+                    let mut problem = None;
+                    let cells: Vec<String> = record
+                        .iter()
+                        .map(|cell| match std::str::from_utf8(cell) {
+                            Ok(text) => text.to_string(),
+                            Err(_) => {
+                                problem = Some("not valid UTF-8 (save the file as UTF-8)".into());
+                                String::from_utf8_lossy(cell).into_owned()
+                            }
+                        })
+                        .collect();
+                    if cells.len() != width {
+                        problem = Some(format!(
+                            "{} fields where the header has {width}",
+                            cells.len()
+                        ));
+                    }
+                    return Ok(Some((
+                        Line {
+                            number,
+                            raw: Raw::Csv(cells),
+                            problem,
+                        },
+                        at,
+                    )));
+                }
+                Err(error) => {
+                    // A malformed record (an unclosed quote) ends the file's
+                    // readable part; the error says where.
+                    return Err(format!("cannot read CSV: {error}"));
+                }
+            }
+        }
+    };
+    Ok((names, fields, Box::new(read)))
+}
+
+/// A JSONL reader: one line per record; blank lines are skipped.
+pub fn jsonl_reader<'a>(path: &Path) -> Result<Box<Reader<'a>>, String> {
+    let file = std::fs::File::open(path)
+        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+    let mut buffer = Vec::new();
+    let mut number = 0u64;
+    let mut at = 0u64;
+    let display = path.display().to_string();
+    Ok(Box::new(move || -> Result<Option<(Line, u64)>, String> {
+        loop {
+            buffer.clear();
+            let read = reader
+                .read_until(b'\n', &mut buffer)
+                .map_err(|error| format!("cannot read {display}: {error}"))?;
+            if read == 0 {
+                return Ok(None);
+            }
+            number += 1;
+            at += read as u64;
+            let bytes = if number == 1 {
+                buffer.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&buffer)
+            } else {
+                &buffer
+            };
+            let (text, problem) = match std::str::from_utf8(bytes) {
+                Ok(text) => (text.trim().to_string(), None),
+                Err(_) => (
+                    String::from_utf8_lossy(bytes).trim().to_string(),
+                    Some("not valid UTF-8".to_string()),
+                ),
+            };
+            if text.is_empty() {
+                continue;
+            }
+            return Ok(Some((
+                Line {
+                    number,
+                    raw: Raw::Json(text),
+                    problem,
+                },
+                at,
+            )));
+        }
+    }))
+}
