@@ -246,7 +246,8 @@ pub enum ContactsCommand {
         /// Where rejected rows go (default: FILE.rejects.csv or FILE.rejects.jsonl next to FILE).
         #[arg(long, value_name = "PATH")]
         rejects: Option<PathBuf>,
-        /// Summary format: human, or json (`{"inserted", "updated", "unchanged", "rejected"}`).
+        /// Summary format: human, or json (`{"inserted", "updated", "unchanged", "rejected"}`,
+        /// and `"merged"` when rows repeat an earlier row's contact).
         #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
         format: OutputFormat,
     },

@@ -697,7 +697,7 @@ fn an_import_into_an_empty_store_merges_like_one_with_indexes_and_builds_them() 
     std::fs::write(filled.path().join("c.csv"), file).unwrap();
     let (indexed, _, _) = herald(filled.path(), &["contacts", "import", "c.csv"]);
     assert_eq!(bulk, indexed);
-    insta::assert_snapshot!(bulk, @"c.csv: 7 contacts: 2 inserted, 4 updated, 0 unchanged, 1 rejected (see c.csv.rejects.csv)");
+    insta::assert_snapshot!(bulk, @"c.csv: 7 contacts: 2 inserted, 4 updated, 0 unchanged, 1 rejected (see c.csv.rejects.csv); 4 merged into earlier rows of the file");
     assert_eq!(dump(empty.path()), dump(filled.path()));
     assert_eq!(merge_indexes(empty.path()), 3);
     let rejects = std::fs::read_to_string(empty.path().join("c.csv.rejects.csv")).unwrap();
@@ -822,7 +822,7 @@ fn duplicates_within_one_file_merge_although_new_contacts_skip_lookups() {
     .unwrap();
     let (stdout, stderr, status) = herald(root, &["contacts", "import", "c.csv"]);
     assert_eq!(status, 0, "{stderr}");
-    insta::assert_snapshot!(stdout, @"c.csv: 4 contacts: 2 inserted, 2 updated, 0 unchanged, 0 rejected");
+    insta::assert_snapshot!(stdout, @"c.csv: 4 contacts: 2 inserted, 2 updated, 0 unchanged, 0 rejected; 2 merged into earlier rows of the file");
     assert_eq!(count(root, "SELECT count(*) FROM contacts"), 2);
     assert_eq!(
         count(
@@ -831,4 +831,284 @@ fn duplicates_within_one_file_merge_although_new_contacts_skip_lookups() {
         ),
         2
     );
+}
+
+/// The rejects of each line, as `line: reason`.
+fn reject_reasons(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap();
+    if path.extension().is_some_and(|e| e == "jsonl") {
+        return text
+            .lines()
+            .map(|line| {
+                let value: serde_json::Value = serde_json::from_str(line).unwrap();
+                format!("{}: {}", value["line"], value["reason"].as_str().unwrap())
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    reader
+        .records()
+        .map(|record| {
+            let record = record.unwrap();
+            format!("{}: {}", &record[0], &record[1])
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn a_rejects_path_that_is_the_input_is_refused_before_anything_is_read() {
+    let dir = project();
+    let root = dir.path();
+    let input = "id,email\nc1,a@example.ru\nc2,bad@\n";
+    std::fs::write(root.join("c.csv"), input).unwrap();
+    std::os::unix::fs::symlink(root.join("c.csv"), root.join("link.csv")).unwrap();
+    std::fs::create_dir(root.join("sub")).unwrap();
+    for rejects in ["c.csv", "./link.csv", "sub/../c.csv"] {
+        let (_, stderr, status) =
+            herald(root, &["contacts", "import", "c.csv", "--rejects", rejects]);
+        assert_eq!(status, 2, "{rejects}: {stderr}");
+        assert!(stderr.contains("is the input file"), "{stderr}");
+        assert_eq!(std::fs::read_to_string(root.join("c.csv")).unwrap(), input);
+    }
+    assert!(!root.join("herald.db").exists());
+    std::fs::write(root.join("e.jsonl"), "{}\n").unwrap();
+    let (_, stderr, status) = herald(
+        root,
+        &["events", "ingest", "e.jsonl", "--rejects", "e.jsonl"],
+    );
+    assert_eq!(status, 2, "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(root.join("e.jsonl")).unwrap(),
+        "{}\n"
+    );
+}
+
+#[test]
+fn an_unwritable_rejects_file_stops_the_import_before_anything_is_committed() {
+    let dir = project();
+    let root = dir.path();
+    std::fs::write(root.join("c.csv"), "id,email\nc1,a@example.ru\nc2,bad@\n").unwrap();
+    let (_, stderr, status) = herald(
+        root,
+        &[
+            "contacts",
+            "import",
+            "c.csv",
+            "--rejects",
+            "no/such/dir/r.csv",
+        ],
+    );
+    assert_eq!(status, 2, "{stderr}");
+    assert!(
+        stderr.contains("cannot create the rejects file no/such/dir/r.csv"),
+        "{stderr}"
+    );
+    assert!(!root.join("herald.db").exists());
+    // A file that opens but cannot take the rejects: the batch holding
+    // them is not committed.
+    if Path::new("/dev/full").exists() {
+        let (_, stderr, status) = herald(
+            root,
+            &["contacts", "import", "c.csv", "--rejects", "/dev/full"],
+        );
+        assert_eq!(status, 2, "{stderr}");
+        assert!(stderr.contains("cannot write /dev/full"), "{stderr}");
+        assert_eq!(count(root, "SELECT count(*) FROM contacts"), 0);
+        assert!(Path::new("/dev/full").exists());
+    }
+}
+
+#[test]
+fn a_new_contact_without_a_required_attribute_is_rejected_but_an_update_may_omit_it() {
+    let dir = project();
+    let root = dir.path();
+    let manifest = MANIFEST.replace(
+        "    city: string\n",
+        "    city: {type: string, required: true}\n",
+    );
+    std::fs::write(root.join("herald.yaml"), manifest).unwrap();
+    std::fs::write(
+        root.join("c.csv"),
+        "id,email,city\nc1,a@example.ru,Тула\nc2,b@example.ru,\n",
+    )
+    .unwrap();
+    let (stdout, _, status) = herald(root, &["contacts", "import", "c.csv"]);
+    assert_eq!(status, 1);
+    insta::assert_snapshot!(stdout, @"c.csv: 2 contacts: 1 inserted, 0 updated, 0 unchanged, 1 rejected (see c.csv.rejects.csv)");
+    insta::assert_snapshot!(reject_reasons(&root.join("c.csv.rejects.csv")), @"3: required attribute `city` is missing; a new contact needs it (`required: true` in herald.yaml)");
+    std::fs::write(root.join("update.csv"), "id,first_name\nc1,Анна\n").unwrap();
+    let (stdout, _, status) = herald(root, &["contacts", "import", "update.csv"]);
+    assert_eq!(status, 0);
+    insta::assert_snapshot!(stdout, @"update.csv: 1 contacts: 0 inserted, 1 updated, 0 unchanged, 0 rejected");
+}
+
+#[test]
+fn control_characters_in_ids_and_keys_are_rejected() {
+    let dir = project();
+    let root = dir.path();
+    std::fs::write(
+        root.join("c.csv"),
+        "id,email,phone\nr1,a@example.ru,\nr3\0,b@example.ru,\nr4,c\x01@example.ru,\nr5,,+7912\x07000-00-01\n",
+    )
+    .unwrap();
+    let (stdout, _, status) = herald(root, &["contacts", "import", "c.csv"]);
+    assert_eq!(status, 1);
+    insta::assert_snapshot!(stdout, @"c.csv: 4 contacts: 1 inserted, 0 updated, 0 unchanged, 3 rejected (see c.csv.rejects.csv)");
+    insta::assert_snapshot!(reject_reasons(&root.join("c.csv.rejects.csv")), @r#"
+    3: id "r3\0" contains the control character U+0000; ids and keys must be printable
+    4: email "c\u{1}@example.ru" contains the control character U+0001; ids and keys must be printable
+    5: phone "+7912\u{7}000-00-01" contains the control character U+0007; ids and keys must be printable
+    "#);
+    std::fs::write(
+        root.join("e.jsonl"),
+        "{\"id\": \"e\\u0000\", \"contact_id\": \"r1\", \"event\": \"purchase\", \"at\": \"2026-01-01T00:00:00Z\", \"properties\": {\"order_id\": \"o\"}}\n",
+    )
+    .unwrap();
+    let (_, _, status) = herald(root, &["events", "ingest", "e.jsonl"]);
+    assert_eq!(status, 1);
+    insta::assert_snapshot!(reject_reasons(&root.join("e.jsonl.rejects.jsonl")), @r#"1: id "e\0" contains the control character U+0000; ids and keys must be printable"#);
+    assert_eq!(count(root, "SELECT count(*) FROM events"), 0);
+}
+
+#[test]
+fn an_unclosed_quote_is_reported_with_the_line_it_opened_on() {
+    let dir = project();
+    let root = dir.path();
+    std::fs::write(
+        root.join("c.csv"),
+        "id,email,city\nc1,a@example.ru,Тула\nc2,\"b@example.ru,Тула\nc3,c@example.ru,Тула\nc4,d@example.ru,Тула\n",
+    )
+    .unwrap();
+    let (stdout, _, status) = herald(root, &["contacts", "import", "c.csv"]);
+    assert_eq!(status, 1);
+    insta::assert_snapshot!(stdout, @"c.csv: 2 contacts: 1 inserted, 0 updated, 0 unchanged, 1 rejected (see c.csv.rejects.csv)");
+    insta::assert_snapshot!(reject_reasons(&root.join("c.csv.rejects.csv")), @"3: a quote opened on line 3 is never closed, so the rest of the file was read as one field");
+}
+
+#[test]
+fn duplicate_ids_within_one_file_are_counted_in_the_summary() {
+    let dir = project();
+    let root = dir.path();
+    std::fs::write(
+        root.join("c.csv"),
+        "id,email,city\nc1,a@example.ru,Тула\nc2,b@example.ru,Тула\nc1,,Москва\nc1,,Москва\n",
+    )
+    .unwrap();
+    let (stdout, _, status) = herald(root, &["contacts", "import", "c.csv"]);
+    assert_eq!(status, 0);
+    insta::assert_snapshot!(stdout, @"c.csv: 4 contacts: 2 inserted, 1 updated, 1 unchanged, 0 rejected; 2 merged into earlier rows of the file");
+    // Again: the file's rows name stored contacts, and still repeat each other.
+    let (stdout, _, _) = herald(root, &["contacts", "import", "c.csv", "--format", "json"]);
+    insta::assert_snapshot!(stdout, @r#"{"inserted":0,"merged":2,"rejected":0,"unchanged":2,"updated":2}"#);
+}
+
+#[test]
+fn rejects_line_numbers_are_right_for_crlf_lf_bom_and_multiline_fields() {
+    let dir = project();
+    let root = dir.path();
+    let rows = [
+        "id,email,city",
+        "c1,a@example.ru,\"Тула,\r\nцентр\"",
+        "c2,bad@,Тула",
+        "",
+        "c3,c@example.ru,\"две\nстроки\"",
+        "c4,also-bad@,Тула",
+    ];
+    for (name, newline, bom) in [
+        ("crlf.csv", "\r\n", ""),
+        ("lf.csv", "\n", ""),
+        ("bom.csv", "\r\n", "\u{feff}"),
+    ] {
+        std::fs::write(
+            root.join(name),
+            format!("{bom}{}{newline}", rows.join(newline)),
+        )
+        .unwrap();
+        let (_, stderr, status) = herald(root, &["contacts", "import", name]);
+        assert_eq!(status, 1, "{stderr}");
+        let rejects = root.join(format!("{name}.rejects.csv"));
+        assert_eq!(
+            reject_reasons(&rejects),
+            "4: email `bad@` is not valid: Domain is empty.\n8: email `also-bad@` is not valid: Domain is empty.",
+            "{name}"
+        );
+        let text = std::fs::read_to_string(&rejects).unwrap();
+        assert!(text.contains(",c2,bad@,Тула\n"), "{name}: {text:?}");
+    }
+    let city: String = store(root)
+        .query_row("SELECT city FROM contacts WHERE id = 'c1'", [], |row| {
+            row.get(0)
+        })
+        .unwrap();
+    assert_eq!(city, "Тула,\r\nцентр");
+}
+
+#[test]
+fn event_problems_say_exactly_what_is_wrong() {
+    let dir = project();
+    let root = dir.path();
+    std::fs::write(root.join("c.csv"), "id,email\nc1,a@example.ru\n").unwrap();
+    assert_eq!(herald(root, &["contacts", "import", "c.csv"]).2, 0);
+    let line = |id: &str, at: &str, properties: &str| {
+        format!(
+            r#"{{"id": "{id}", "contact_id": "c1", "event": "purchase", "at": "{at}", "properties": {properties}}}"#
+        )
+    };
+    let mut file = [
+        line(
+            "e1",
+            "2026-02-01T10:00:00Z",
+            r#"{"order_id": {"n": 1}, "amount": true}"#,
+        ),
+        line("e2", "9999-12-31T12:00:00Z", r#"{"order_id": "o2"}"#),
+        line("e3", "2026-02-01T10:00:00+25:00", r#"{"order_id": "o3"}"#),
+        line("e4", "2026-02-30T10:00:00Z", r#"{"order_id": "o4"}"#),
+        line("e5", "2026-02-01T10:00:00+03:00", r#"{"order_id": "o5"}"#),
+    ]
+    .join("\n")
+    .into_bytes();
+    let bad = line(
+        "e6",
+        "2026-02-01T10:00:00Z",
+        "{\"order_id\": \"o\u{fffd}\"}",
+    )
+    .replace('\u{fffd}', "\u{1}")
+    .into_bytes()
+    .into_iter()
+    .map(|byte| if byte == 1 { 0xff } else { byte })
+    .collect::<Vec<u8>>();
+    file.push(b'\n');
+    file.extend_from_slice(&bad);
+    file.push(b'\n');
+    std::fs::write(root.join("e.jsonl"), &file).unwrap();
+    let (stdout, _, status) = herald(root, &["events", "ingest", "e.jsonl"]);
+    assert_eq!(status, 1);
+    insta::assert_snapshot!(stdout, @"e.jsonl: 6 events: 1 inserted, 0 updated, 0 unchanged, 5 rejected (see e.jsonl.rejects.jsonl)");
+    let rejects = std::fs::read(root.join("e.jsonl.rejects.jsonl")).unwrap();
+    let (text, last) = rejects[..rejects.len() - 1].split_at(
+        rejects[..rejects.len() - 1]
+            .iter()
+            .rposition(|byte| *byte == b'\n')
+            .unwrap()
+            + 1,
+    );
+    std::fs::write(root.join("valid.jsonl"), text).unwrap();
+    insta::assert_snapshot!(reject_reasons(&root.join("valid.jsonl")), @r#"
+    1: amount: `true` is a boolean, not a number; order_id: `{"n":1}` is an object, not a string
+    2: at: `9999-12-31T12:00:00Z` is outside the times herald can store (-9999-01-02 to 9999-12-30)
+    3: at: `2026-02-01T10:00:00+25:00` has the UTC offset `+25:00`, which does not exist; offsets run from -23:59 to +23:59
+    4: at: `2026-02-30T10:00:00Z` is not an RFC 3339 time: parsed date is not valid: parameter 'day' for `2026-02` is invalid, must be in range `1..=28`
+    "#);
+    // The non-UTF-8 line comes back with its own bytes.
+    assert!(
+        last.windows(bad.len())
+            .any(|window| window == bad.as_slice()),
+        "{}",
+        String::from_utf8_lossy(last)
+    );
+    assert!(String::from_utf8_lossy(last).contains("not valid UTF-8"));
 }

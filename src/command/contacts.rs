@@ -161,6 +161,12 @@ pub(super) fn report(
             if summary.rejected > 0 {
                 line.push_str(&format!(" (see {})", rejects.display()));
             }
+            if summary.merged > 0 {
+                line.push_str(&format!(
+                    "; {} merged into earlier rows of the file",
+                    summary.merged
+                ));
+            }
             line.push('\n');
             line
         }
@@ -184,11 +190,12 @@ fn import_contacts(
     format: OutputFormat,
 ) -> Result<i32, Error> {
     let size = file_size(file)?;
+    let rejects_path = rejects.map_or_else(|| batch::default_rejects(file, csv), Path::to_path_buf);
+    let rejects = batch::Rejects::create(rejects_path.clone(), file).map_err(Error::Usage)?;
     let rules = rules(manifest)?;
     let path = settings.store.path(manifest);
     let store = open_store(&path, manifest)?;
-    let layout = import::Layout::new(&store);
-    let rejects_path = rejects.map_or_else(|| batch::default_rejects(file, csv), Path::to_path_buf);
+    let layout = import::Layout::new(&store, manifest);
     let now = jiff::Timestamp::now().as_second();
     let bar = batch::progress(size, "importing contacts");
     let failed = |reason: String| {
@@ -227,11 +234,7 @@ fn import_contacts(
                 .collect();
             import::normalise(layout, rules, &values)
         };
-        (
-            read,
-            batch::Rejects::new(rejects_path.clone(), Some(header)),
-            Box::new(normalise),
-        )
+        (read, rejects.with_csv_header(header), Box::new(normalise))
     } else {
         let read = read::jsonl_reader(file).map_err(Error::Usage)?;
         let normalise = move |line: &batch::Line| -> Result<import::Record, String> {
@@ -241,13 +244,12 @@ fn import_contacts(
             let fields = import::json_fields(layout, text)?;
             import::normalise(layout, rules, &fields)
         };
-        (
-            read,
-            batch::Rejects::new(rejects_path.clone(), None),
-            Box::new(normalise),
-        )
+        (read, rejects, Box::new(normalise))
     };
-    let mut write = |record: &import::Record| import::write(&store, layout, &mut keys, now, record);
+    let mut written = keys::Written::new(&store)?;
+    let mut write = |record: &import::Record| {
+        import::write(&store, layout, &mut keys, &mut written, now, record)
+    };
     let summary = batch::run(
         &store,
         &mut *read,

@@ -40,15 +40,15 @@ fn ingest_events(
     format: OutputFormat,
 ) -> Result<i32, Error> {
     let size = file_size(file)?;
+    let rejects_path =
+        rejects.map_or_else(|| batch::default_rejects(file, false), Path::to_path_buf);
+    let mut rejects = batch::Rejects::create(rejects_path.clone(), file).map_err(Error::Usage)?;
     let rules = rules(manifest)?;
     let path = settings.store.existing(manifest)?;
     let store = open_store(&path, manifest)?;
     let types = ingest::EventTypes::new(manifest);
-    let rejects_path =
-        rejects.map_or_else(|| batch::default_rejects(file, false), Path::to_path_buf);
     let bar = batch::progress(size, "ingesting events");
     let mut read = read::jsonl_reader(file).map_err(Error::Usage)?;
-    let mut rejects = batch::Rejects::new(rejects_path.clone(), None);
     let normalise = |line: &batch::Line| -> Result<ingest::EventRecord, String> {
         let batch::Raw::Json(text) = &line.raw else {
             return Err("not a JSON line".into());

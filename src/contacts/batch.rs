@@ -43,14 +43,33 @@ pub struct Line {
 pub enum Raw {
     Csv(Vec<String>),
     Json(String),
+    /// A line that is not UTF-8, as its bytes, for the rejects file.
+    Bytes(Vec<u8>),
 }
 
 /// What writing one record did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Change {
     Inserted,
     Updated,
     Unchanged,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub change: Change,
+    /// The record named a contact an earlier record of the same file wrote
+    /// (a duplicate id, email or phone within the file).
+    pub repeated: bool,
+}
+
+impl From<Change> for Outcome {
+    fn from(change: Change) -> Outcome {
+        Outcome {
+            change,
+            repeated: false,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -59,77 +78,145 @@ pub struct Summary {
     pub updated: u64,
     pub unchanged: u64,
     pub rejected: u64,
+    /// Of the updated and unchanged: records merged into a contact an
+    /// earlier record of the same file wrote.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub merged: u64,
+}
+
+fn is_zero(count: &u64) -> bool {
+    *count == 0
 }
 
 /// A reader of records: `Ok(None)` at the end, `Err` when the file cannot be read at all.
 pub type Reader<'a> = dyn FnMut() -> Result<Option<(Line, u64)>, String> + Send + 'a;
 
-/// Where rejected records go, created on the first one.
+/// Where rejected records go. The file is created when the run starts,
+/// before anything is read or written, so a path that cannot be written
+/// stops the run before any record is committed; it is removed again when
+/// no record was rejected (with any file an earlier run left there).
 pub struct Rejects {
     pub path: PathBuf,
     /// The CSV header of the input, for a CSV rejects file.
     csv_header: Option<Vec<String>>,
-    writer: Option<Box<dyn Write>>,
+    writer: std::io::BufWriter<std::fs::File>,
+    written: u64,
 }
 
 impl Rejects {
-    pub fn new(path: PathBuf, csv_header: Option<Vec<String>>) -> Rejects {
-        Rejects {
-            path,
-            csv_header,
-            writer: None,
+    /// Creates the rejects file for `input`; refuses a path that is the
+    /// input itself (directly, through `..` or a symbolic link), which the
+    /// rejects would overwrite.
+    pub fn create(path: PathBuf, input: &Path) -> Result<Rejects, String> {
+        if same_file(&path, input) {
+            return Err(format!(
+                "the rejects file {} is the input file {}: give --rejects another path",
+                path.display(),
+                input.display()
+            ));
         }
+        let file = std::fs::File::create(&path).map_err(|error| {
+            format!("cannot create the rejects file {}: {error}", path.display())
+        })?;
+        Ok(Rejects {
+            path,
+            csv_header: None,
+            writer: std::io::BufWriter::new(file),
+            written: 0,
+        })
+    }
+
+    /// Makes this a CSV rejects file with the input's header.
+    pub fn with_csv_header(mut self, header: Vec<String>) -> Rejects {
+        self.csv_header = Some(header);
+        self
+    }
+
+    fn failed(&self, error: std::io::Error) -> String {
+        format!("cannot write {}: {error}", self.path.display())
     }
 
     pub fn write(&mut self, line: &Line, reason: &str) -> Result<(), String> {
-        let path = self.path.clone();
-        let failed = |error: std::io::Error| format!("cannot write {}: {error}", path.display());
-        if self.writer.is_none() {
-            let file = std::fs::File::create(&self.path).map_err(failed)?;
-            let mut writer: Box<dyn Write> = Box::new(std::io::BufWriter::new(file));
-            if let Some(header) = &self.csv_header {
-                let mut fields = vec!["line".to_string(), "reason".to_string()];
-                fields.extend(header.iter().cloned());
-                writer
-                    .write_all(csv_line(&fields).as_bytes())
-                    .map_err(failed)?;
-            }
-            self.writer = Some(writer);
+        let mut bytes = Vec::new();
+        if self.written == 0
+            && let Some(header) = &self.csv_header
+        {
+            let mut fields = vec!["line".to_string(), "reason".to_string()];
+            fields.extend(header.iter().cloned());
+            bytes.extend_from_slice(csv_line(&fields).as_bytes());
         }
-        let text = match &line.raw {
+        match &line.raw {
             Raw::Csv(cells) => {
                 let mut fields = vec![line.number.to_string(), reason.to_string()];
                 fields.extend(cells.iter().cloned());
-                csv_line(&fields)
+                bytes.extend_from_slice(csv_line(&fields).as_bytes());
             }
             Raw::Json(text) => {
                 let record = serde_json::from_str::<serde_json::Value>(text)
                     .unwrap_or_else(|_| serde_json::Value::String(text.clone()));
-                format!(
-                    "{}\n",
-                    serde_json::json!({"line": line.number, "reason": reason, "record": record})
-                )
+                bytes.extend_from_slice(
+                    format!(
+                        "{}\n",
+                        serde_json::json!({"line": line.number, "reason": reason, "record": record})
+                    )
+                    .as_bytes(),
+                );
             }
-        };
-        match &mut self.writer {
-            Some(writer) => writer.write_all(text.as_bytes()).map_err(failed),
-            None => Ok(()),
+            Raw::Bytes(original) => {
+                // `record` holds the line's own bytes: verbatim when they
+                // are JSON but for the encoding, else as a JSON string whose
+                // escapes leave every other byte as it was.
+                let head = serde_json::json!({"line": line.number, "reason": reason}).to_string();
+                bytes.extend_from_slice(&head.as_bytes()[..head.len() - 1]);
+                bytes.extend_from_slice(b",\"record\":");
+                if serde_json::from_str::<serde_json::Value>(&String::from_utf8_lossy(original))
+                    .is_ok()
+                {
+                    bytes.extend_from_slice(original);
+                } else {
+                    bytes.push(b'"');
+                    for byte in original {
+                        match byte {
+                            b'"' | b'\\' => bytes.extend_from_slice(&[b'\\', *byte]),
+                            0..0x20 => bytes.extend_from_slice(format!("\\u{byte:04x}").as_bytes()),
+                            _ => bytes.push(*byte),
+                        }
+                    }
+                    bytes.push(b'"');
+                }
+                bytes.extend_from_slice(b"}\n");
+            }
         }
+        self.writer
+            .write_all(&bytes)
+            .map_err(|error| self.failed(error))?;
+        self.written += 1;
+        Ok(())
     }
 
-    /// Flushes the file; with no rejects, removes one left by an earlier run.
-    pub fn finish(&mut self) -> Result<(), String> {
-        match &mut self.writer {
-            Some(writer) => writer
-                .flush()
-                .map_err(|error| format!("cannot write {}: {error}", self.path.display())),
-            None => {
-                if self.path.is_file() {
-                    let _ = std::fs::remove_file(&self.path);
-                }
-                Ok(())
-            }
+    /// Pushes what was written to the file: called before the records'
+    /// batch commits, so no record is committed whose rejected neighbours
+    /// could not be recorded.
+    pub fn flush(&mut self) -> Result<(), String> {
+        self.writer.flush().map_err(|error| self.failed(error))
+    }
+}
+
+impl Drop for Rejects {
+    fn drop(&mut self) {
+        // Only a regular file: `--rejects /dev/stderr` stays.
+        if self.written == 0 && self.path.is_file() {
+            let _ = std::fs::remove_file(&self.path);
         }
+    }
+}
+
+/// Whether two paths name the same file, following links and `..`. A
+/// path that does not exist yet is no existing file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
     }
 }
 
@@ -250,14 +337,21 @@ pub fn run<T: Send>(
             // of its time: the reader, which allocated the cells, frees
             // them before it reads the next chunk.
             let _ = spent_sender.send(spent);
+            // The chunk's rejects reach the file before its records commit:
+            // a record is committed only when its rejected neighbours are
+            // recorded, and a failed commit leaves rejects the next run
+            // writes again.
+            let recorded = rejected
+                .iter()
+                .try_for_each(|(line, reason)| rejects.write(line, reason))
+                .and_then(|()| rejects.flush());
+            if let Err(error) = recorded {
+                store.rollback();
+                return Err(error);
+            }
             if let Err(error) = store.commit() {
                 store.rollback();
                 return Err(failed(error));
-            }
-            // Rejects are written after the commit: a record is in the
-            // store or in the rejects file of the run that committed it.
-            for (line, reason) in &rejected {
-                rejects.write(line, reason)?;
             }
             if let Some(bar) = bar {
                 bar.set_position(position);
@@ -266,7 +360,6 @@ pub fn run<T: Send>(
         store.set_durability(Durability::Full).map_err(failed)?;
         Ok(())
     })?;
-    rejects.finish()?;
     Ok(summary)
 }
 
@@ -329,16 +422,13 @@ fn write_chunk<T: Send>(
             Err(reason) => Err(reason.clone()),
         };
         match outcome {
-            Ok(Outcome::Inserted) => {
-                local.inserted += 1;
-                spent.push((line, result));
-            }
-            Ok(Outcome::Updated) => {
-                local.updated += 1;
-                spent.push((line, result));
-            }
-            Ok(Outcome::Unchanged) => {
-                local.unchanged += 1;
+            Ok(outcome) => {
+                match outcome.change {
+                    Change::Inserted => local.inserted += 1,
+                    Change::Updated => local.updated += 1,
+                    Change::Unchanged => local.unchanged += 1,
+                }
+                local.merged += u64::from(outcome.repeated);
                 spent.push((line, result));
             }
             Err(reason) => {
@@ -351,5 +441,6 @@ fn write_chunk<T: Send>(
     summary.updated += local.updated;
     summary.unchanged += local.unchanged;
     summary.rejected += local.rejected;
+    summary.merged += local.merged;
     Ok((rejected, spent))
 }

@@ -12,11 +12,12 @@
 
 use serde_json::Value as Json;
 
-use super::batch::Outcome;
-use super::keys::Keys;
+use super::batch::{Change, Outcome};
+use super::keys::{Keys, Written};
 use super::normalise::{self, Rules};
+use crate::model::Manifest;
 use crate::segment::catalog::FieldType;
-use crate::store::{ConsentChange, MergeKey as Key, Scalar, Store, StoreError};
+use crate::store::{ConsentChange, ContactRef, MergeKey as Key, Scalar, Store, StoreError};
 use crate::suggestion::did_you_mean;
 
 /// The columns of `contacts` an import writes (every attribute but `id`,
@@ -24,13 +25,54 @@ use crate::suggestion::did_you_mean;
 pub struct Layout {
     pub columns: Vec<(String, FieldType)>,
     pub channels: Vec<String>,
+    /// The columns declared `required: true`, which a new contact must give.
+    required: Vec<usize>,
 }
 
 impl Layout {
-    pub fn new(store: &Store) -> Layout {
+    pub fn new(store: &Store, manifest: &Manifest) -> Layout {
+        let columns = store.contact_columns().to_vec();
+        let required = columns
+            .iter()
+            .enumerate()
+            .filter(|(_, (name, _))| {
+                manifest
+                    .contact
+                    .attributes
+                    .iter()
+                    .any(|(declared, attribute)| declared.value == *name && attribute.required())
+            })
+            .map(|(index, _)| index)
+            .collect();
         Layout {
-            columns: store.contact_columns().to_vec(),
+            columns,
             channels: store.catalog().channels.clone(),
+            required,
+        }
+    }
+
+    /// Why a record cannot be a new contact: the required attributes it
+    /// does not give. An update of a stored contact may leave them out.
+    fn missing_required(&self, record: &Record) -> Option<String> {
+        let missing: Vec<&str> = self
+            .required
+            .iter()
+            .filter(|index| record.values[**index].is_none())
+            .map(|index| self.columns[*index].0.as_str())
+            .collect();
+        match missing.as_slice() {
+            [] => None,
+            [name] => Some(format!(
+                "required attribute `{name}` is missing; a new contact needs it (`required: true` in herald.yaml)"
+            )),
+            names => Some(format!(
+                "required attributes {} are missing; a new contact needs them (`required: true` in herald.yaml)",
+                names
+                    .iter()
+                    .map(|name| format!("`{name}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
         }
     }
 
@@ -146,12 +188,22 @@ pub fn normalise(
         };
         match field {
             Field::Id => match value {
-                Json::String(_) => record.id = text.map(str::to_string),
+                Json::String(_) => match text.map(|text| normalise::key("id", text)) {
+                    Some(Err(problem)) => problems.push(problem),
+                    _ => record.id = text.map(str::to_string),
+                },
                 Json::Number(number) => record.id = Some(number.to_string()),
                 other => problems.push(format!("id `{other}` is not a string")),
             },
             Field::Column(index) => {
                 let (name, kind) = &layout.columns[*index];
+                if matches!(name.as_str(), "email" | "phone")
+                    && let Some(text) = text
+                    && let Err(problem) = normalise::key(name, text)
+                {
+                    problems.push(problem);
+                    continue;
+                }
                 let converted = match (name.as_str(), text) {
                     ("email", Some(text)) => normalise::email(text).map(|email| {
                         record.email = Some(email.clone());
@@ -238,6 +290,7 @@ pub fn write(
     store: &Store,
     layout: &Layout,
     keys: &mut Keys,
+    written: &mut Written,
     now: i64,
     record: &Record,
 ) -> Result<Result<Outcome, String>, StoreError> {
@@ -249,14 +302,15 @@ pub fn write(
     let by_id = find(keys, Key::Id, &record.id)?;
     let by_email = find(keys, Key::Email, &record.email)?;
     let by_phone = find(keys, Key::Phone, &record.phone)?;
-    let mut target: Option<(&str, String)> = None;
+    let mut target: Option<(&str, ContactRef)> = None;
     for (key, found) in [("id", by_id), ("email", by_email), ("phone", by_phone)] {
         let Some(found) = found else { continue };
         match &target {
-            Some((first, existing)) if *existing != found => {
+            Some((first, existing)) if existing.id != found.id => {
                 return Ok(Err(format!(
-                    "the {first} matches contact `{existing}` but the {key} matches contact `{found}`; \
-                     merge or correct them by hand"
+                    "the {first} matches contact `{}` but the {key} matches contact `{}`; \
+                     merge or correct them by hand",
+                    existing.id, found.id
                 )));
             }
             Some(_) => {}
@@ -273,6 +327,9 @@ pub fn write(
             else {
                 return Ok(Err("no id, email or phone to identify the contact".into()));
             };
+            if let Some(missing) = layout.missing_required(record) {
+                return Ok(Err(missing));
+            }
             let created = Scalar::Integer(now);
             let created_at = layout.index("created_at");
             let values = record
@@ -291,9 +348,10 @@ pub fn write(
                 keys.note(store, record.email.as_deref(), record.phone.as_deref(), row)?;
             }
             write_consents(store, id, &record.consents, now, true)?;
-            Outcome::Inserted
+            Change::Inserted.into()
         }
-        Some((_, id)) => {
+        Some((_, ContactRef { id, row })) => {
+            let repeated = written.repeat(row);
             let existing = store.contact_values(&id)?.unwrap_or_default();
             let changed = record
                 .values
@@ -320,9 +378,7 @@ pub fn write(
                         .phone
                         .as_deref()
                         .filter(|_| new("phone", &record.phone));
-                    if (email.is_some() || phone.is_some())
-                        && let Some(row) = store.contact_row(&id)?
-                    {
+                    if email.is_some() || phone.is_some() {
                         keys.note(store, email, phone, row)?;
                     }
                 }
@@ -342,11 +398,12 @@ pub fn write(
                 store.index_consent_history()?;
             }
             let consented = write_consents(store, &id, &record.consents, now, false)?;
-            if changed || aliased || consented {
-                Outcome::Updated
+            let change = if changed || aliased || consented {
+                Change::Updated
             } else {
-                Outcome::Unchanged
-            }
+                Change::Unchanged
+            };
+            Outcome { change, repeated }
         }
     };
     Ok(Ok(outcome))

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value as Json;
 
-use super::batch::Outcome;
+use super::batch::{Change, Outcome};
 use super::normalise::{self, Rules};
 use crate::model::Manifest;
 use crate::segment::catalog::FieldType;
@@ -86,11 +86,16 @@ pub fn normalise(types: &EventTypes, rules: &Rules, text: &str) -> Result<EventR
     let id = text_of("id", &mut problems);
     let contact_id = text_of("contact_id", &mut problems);
     let event = text_of("event", &mut problems);
+    for (what, text) in [("id", &id), ("contact_id", &contact_id), ("event", &event)] {
+        if let Err(problem) = normalise::key(what, text) {
+            problems.push(problem);
+        }
+    }
     let at = match object.get("at") {
-        Some(Json::String(text)) => match text.trim().parse::<jiff::Timestamp>() {
-            Ok(timestamp) => timestamp.as_second(),
-            Err(_) => {
-                problems.push(format!("at: `{text}` is not an RFC 3339 time"));
+        Some(Json::String(text)) => match normalise::rfc3339(text.trim()) {
+            Ok(seconds) => seconds,
+            Err(reason) => {
+                problems.push(format!("at: {reason}"));
                 0
             }
         },
@@ -121,6 +126,7 @@ pub fn normalise(types: &EventTypes, rules: &Rules, text: &str) -> Result<EventR
                         serde_json::Map::new()
                     }
                 };
+                let mut refused = Vec::new();
                 for (key, value) in &given {
                     let Some((kind, _)) = declared.get(key) else {
                         problems.push(
@@ -138,11 +144,16 @@ pub fn normalise(types: &EventTypes, rules: &Rules, text: &str) -> Result<EventR
                             properties.insert(key.clone(), value);
                         }
                         Ok(None) => {}
-                        Err(problem) => problems.push(format!("{key}: {problem}")),
+                        Err(problem) => {
+                            problems.push(format!("{key}: {problem}"));
+                            refused.push(key);
+                        }
                     }
                 }
                 for (key, (_, required)) in declared {
-                    if *required && !properties.contains_key(key) {
+                    // A required property given with a wrong value was
+                    // reported as such: it is not missing as well.
+                    if *required && !properties.contains_key(key) && !refused.contains(&key) {
                         problems.push(format!("required property `{key}` of `{event}` is missing"));
                     }
                 }
@@ -177,7 +188,7 @@ pub fn write(store: &Store, record: &EventRecord) -> Result<Result<Outcome, Stri
         properties: &record.properties,
     };
     if store.add_event(&event)? {
-        return Ok(Ok(Outcome::Inserted));
+        return Ok(Ok(Change::Inserted.into()));
     }
     let Some(stored) = store.stored_event(&record.id)? else {
         return Ok(Err(format!(
@@ -193,7 +204,7 @@ pub fn write(store: &Store, record: &EventRecord) -> Result<Result<Outcome, Stri
         && stored.at == record.at
         && same_properties
     {
-        Ok(Ok(Outcome::Unchanged))
+        Ok(Ok(Change::Unchanged.into()))
     } else {
         Ok(Err(format!(
             "event `{}` was already ingested with different content (contact `{}`, `{}`); event ids must be unique",

@@ -2,7 +2,7 @@
 //! kept in memory while an import runs so that a new contact costs one
 //! insert instead of four lookups.
 
-use crate::store::{MergeKey as Key, Store, StoreError};
+use crate::store::{ContactRef, MergeKey as Key, Store, StoreError};
 
 /// Which ids (and aliases), emails and phones the store may hold: a Bloom
 /// filter over every key, filled from the store when the import starts and
@@ -79,7 +79,7 @@ impl Exact {
     }
 
     /// The id of the first contact (by row number) with this email or phone.
-    fn find(&self, store: &Store, kind: Key, key: &str) -> Result<Option<String>, StoreError> {
+    fn find(&self, store: &Store, kind: Key, key: &str) -> Result<Option<ContactRef>, StoreError> {
         for row in self.candidates(kind, key) {
             let Some(stored) = store.contact_keys_at(row)? else {
                 continue;
@@ -90,7 +90,7 @@ impl Exact {
                 Key::Id => return Ok(None),
             };
             if value.as_deref() == Some(key) {
-                return Ok(Some(stored.id));
+                return Ok(Some(ContactRef { id: stored.id, row }));
             }
         }
         Ok(None)
@@ -200,7 +200,12 @@ impl Keys {
     /// The contact a key names: `None` at once for a key the filter has
     /// never seen; an email or phone from the exact map during a bulk
     /// load; else from the store.
-    pub fn find(&self, store: &Store, kind: Key, key: &str) -> Result<Option<String>, StoreError> {
+    pub fn find(
+        &self,
+        store: &Store,
+        kind: Key,
+        key: &str,
+    ) -> Result<Option<ContactRef>, StoreError> {
         if !self.may_hold(kind, key) {
             return Ok(None);
         }
@@ -259,5 +264,49 @@ impl Keys {
     pub fn may_hold(&self, kind: Key, key: &str) -> bool {
         self.positions(kind, key)
             .all(|bit| self.bits[(bit / 64) as usize] & (1 << (bit % 64)) != 0)
+    }
+}
+
+/// Which contacts this import has written, to count the records that name
+/// a contact an earlier record of the same file wrote. Contacts inserted by
+/// this import have row numbers past the store's last one at the start;
+/// existing contacts it updated are marked in a bitset over the row
+/// numbers below (an eighth of a byte per contact).
+pub struct Written {
+    first_new_row: i64,
+    existing: Vec<u64>,
+}
+
+impl Written {
+    pub fn new(store: &Store) -> Result<Written, StoreError> {
+        let last = store.last_contact_row()?.max(0);
+        // Row numbers are dense unless rows were inserted with explicit
+        // ones; past 2^27 (16 MB of bits) repeats of existing contacts go
+        // uncounted rather than taking the memory.
+        let tracked = usize::try_from(last).unwrap_or(usize::MAX).min(1 << 27);
+        Ok(Written {
+            first_new_row: last + 1,
+            existing: vec![0; tracked.div_ceil(64) + 1],
+        })
+    }
+
+    /// Records that a record wrote the contact at `row`; returns whether an
+    /// earlier record had.
+    pub fn repeat(&mut self, row: i64) -> bool {
+        if row >= self.first_new_row {
+            return true;
+        }
+        let Ok(row) = usize::try_from(row) else {
+            return false;
+        };
+        let (word, bit) = (row / 64, 1u64 << (row % 64));
+        match self.existing.get_mut(word) {
+            Some(bits) => {
+                let seen = *bits & bit != 0;
+                *bits |= bit;
+                seen
+            }
+            None => false,
+        }
     }
 }

@@ -131,26 +131,108 @@ pub fn instant(value: &Json, rules: &Rules) -> Result<i64, String> {
         Json::Number(number) => number
             .as_i64()
             .ok_or_else(|| format!("`{number}` is not a time in unix seconds")),
-        Json::String(text) => instant_text(text.trim(), rules)
-            .ok_or_else(|| {
-                format!("`{text}` is not a time; write RFC 3339 (`2026-03-01T09:00:00+03:00`) or `YYYY-MM-DD HH:MM`")
-            }),
+        Json::String(text) => instant_text(text.trim(), rules),
         other => Err(format!("`{other}` is not a time")),
     }
 }
 
-fn instant_text(text: &str, rules: &Rules) -> Option<i64> {
-    if let Ok(timestamp) = text.parse::<Timestamp>() {
-        return Some(timestamp.as_second());
+fn instant_text(text: &str, rules: &Rules) -> Result<i64, String> {
+    let exact = rfc3339(text);
+    if exact.is_ok() || offset(text).is_some() {
+        return exact;
     }
     let civil = ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"]
         .iter()
         .find_map(|format| jiff::civil::DateTime::strptime(format, text).ok())
-        .or_else(|| date_text(text).map(|date| date.to_datetime(jiff::civil::Time::midnight())))?;
+        .or_else(|| date_text(text).map(|date| date.to_datetime(jiff::civil::Time::midnight())))
+        .ok_or_else(|| {
+            format!("`{text}` is not a time; write RFC 3339 (`2026-03-01T09:00:00+03:00`) or `YYYY-MM-DD HH:MM`")
+        })?;
     civil
         .to_zoned_datetime(rules.timezone.clone())
-        .ok()
         .map(|zoned| zoned.timestamp().as_second())
+        .map_err(|error| format!("`{text}` is not a time in the project's time zone: {error}"))
+}
+
+/// The UTC offset an RFC 3339 time ends with (`Z`, `+03:00`): its sign,
+/// hours and minutes.
+fn offset(text: &str) -> Option<(char, u32, u32)> {
+    if text.ends_with(['Z', 'z']) && text.len() > 10 {
+        return Some(('+', 0, 0));
+    }
+    let tail = text.get(text.len().checked_sub(6)?..)?.as_bytes();
+    let digit = |byte: u8| byte.is_ascii_digit().then(|| u32::from(byte - b'0'));
+    let sign = match tail[0] {
+        b'+' => '+',
+        b'-' => '-',
+        _ => return None,
+    };
+    if tail[3] != b':' {
+        return None;
+    }
+    Some((
+        sign,
+        digit(tail[1])? * 10 + digit(tail[2])?,
+        digit(tail[4])? * 10 + digit(tail[5])?,
+    ))
+}
+
+/// An RFC 3339 time in unix seconds, or exactly what is wrong with it.
+pub fn rfc3339(text: &str) -> Result<i64, String> {
+    // jiff accepts offsets up to ±25:59:59; no place on Earth is more than
+    // 14 hours from UTC, and RFC 3339 allows at most 23:59.
+    if let Some((sign, hours, minutes)) = offset(text)
+        && (hours > 23 || minutes > 59)
+    {
+        return Err(format!(
+            "`{text}` has the UTC offset `{sign}{hours:02}:{minutes:02}`, which does not exist; \
+             offsets run from -23:59 to +23:59"
+        ));
+    }
+    match text.parse::<Timestamp>() {
+        Ok(timestamp) => Ok(timestamp.as_second()),
+        Err(error) => {
+            let civil = text.get(..19).and_then(|head| {
+                head.replacen(' ', "T", 1)
+                    .parse::<jiff::civil::DateTime>()
+                    .ok()
+            });
+            Err(match civil {
+                Some(civil) if offset(text).is_some() && civil.year().abs() >= 9999 => format!(
+                    "`{text}` is outside the times herald can store ({} to {})",
+                    Timestamp::MIN.strftime("%Y-%m-%d"),
+                    Timestamp::MAX.strftime("%Y-%m-%d")
+                ),
+                // A time that starts like one: say which part is wrong.
+                _ if starts_like_a_date(text) => {
+                    format!("`{text}` is not an RFC 3339 time: {error}")
+                }
+                _ => format!("`{text}` is not an RFC 3339 time"),
+            })
+        }
+    }
+}
+
+/// Whether a text begins `dddd-dd-dd`.
+fn starts_like_a_date(text: &str) -> bool {
+    text.as_bytes().get(..10).is_some_and(|head| {
+        head.iter().enumerate().all(|(index, byte)| match index {
+            4 | 7 => *byte == b'-',
+            _ => byte.is_ascii_digit(),
+        })
+    })
+}
+
+/// Refuses an id or merge key (`what`) that holds a control character: it
+/// could not be typed back (`contacts show`) and would print raw bytes.
+pub fn key(what: &str, text: &str) -> Result<(), String> {
+    match text.chars().find(|c| c.is_control()) {
+        Some(control) => Err(format!(
+            "{what} {text:?} contains the control character U+{:04X}; ids and keys must be printable",
+            u32::from(control)
+        )),
+        None => Ok(()),
+    }
 }
 
 fn date_text(text: &str) -> Option<jiff::civil::Date> {
@@ -178,7 +260,10 @@ pub fn value(value: &Json, kind: &FieldType, rules: &Rules) -> Result<Option<Sql
         Json::String(text) => Some(text.trim()),
         _ => None,
     };
-    let refuse = || format!("`{}` is not {}", display(value), article(kind));
+    let refuse = || match json_kind(value) {
+        Some(given) => format!("`{}` is {given}, not {}", display(value), article(kind)),
+        None => format!("`{}` is not {}", display(value), article(kind)),
+    };
     let converted = match kind {
         FieldType::String => match value {
             Json::String(text) => Sql::Text(text.trim().to_string()),
@@ -282,6 +367,17 @@ fn display(value: &Json) -> String {
     match value {
         Json::String(text) => text.clone(),
         other => other.to_string(),
+    }
+}
+
+/// What a JSON value other than a string is, to say why it does not fit.
+fn json_kind(value: &Json) -> Option<&'static str> {
+    match value {
+        Json::Bool(_) => Some("a boolean"),
+        Json::Number(_) => Some("a number"),
+        Json::Array(_) => Some("a list"),
+        Json::Object(_) => Some("an object"),
+        Json::String(_) | Json::Null => None,
     }
 }
 

@@ -36,8 +36,11 @@ pub fn csv_reader<'a>(
     let io = |error: std::io::Error| vec![format!("cannot read {}: {error}", path.display())];
     let delimiter = delimiter(path).map_err(io)?;
     let file = std::fs::File::open(path).map_err(io)?;
+    // Only `\n` ends a record: with CSV's default (`\r`, `\n` or `\r\n`)
+    // the reader reports a CRLF file's records one line early.
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
+        .terminator(csv::Terminator::Any(b'\n'))
         .flexible(true)
         .has_headers(false)
         .from_reader(std::io::BufReader::with_capacity(1 << 20, file));
@@ -75,34 +78,68 @@ pub fn csv_reader<'a>(
         return Err(problems);
     }
     let width = names.len();
+    let length = std::fs::metadata(path).map_err(io)?.len();
+    let path = path.to_path_buf();
     let mut record = csv::ByteRecord::new();
     let read = move || -> Result<Option<(Line, u64)>, String> {
         loop {
             match reader.read_byte_record(&mut record) {
                 Ok(false) => return Ok(None),
                 Ok(true) => {
-                    let number = record.position().map_or(0, |p| p.line());
+                    let (number, start) = record
+                        .position()
+                        .map_or((0, 0), |position| (position.line(), position.byte()));
                     let at = reader.position().byte();
-                    // A blank line between records is no record.
-                    if record.len() == 1 && record.get(0).is_some_and(<[u8]>::is_empty) {
-                        continue;
-                    }
+                    let last = record.len().saturating_sub(1);
                     let mut problem = None;
                     let cells: Vec<String> = record
                         .iter()
-                        .map(|cell| match std::str::from_utf8(cell) {
-                            Ok(text) => text.to_string(),
-                            Err(_) => {
-                                problem = Some("not valid UTF-8 (save the file as UTF-8)".into());
-                                String::from_utf8_lossy(cell).into_owned()
+                        .enumerate()
+                        .map(|(index, cell)| {
+                            // `\n` is the only terminator (see `terminator`):
+                            // a CRLF file's last cells end in `\r`.
+                            let cell = match cell {
+                                [rest @ .., b'\r'] if index == last => rest,
+                                cell => cell,
+                            };
+                            match std::str::from_utf8(cell) {
+                                Ok(text) => text.to_string(),
+                                Err(_) => {
+                                    problem =
+                                        Some("not valid UTF-8 (save the file as UTF-8)".into());
+                                    String::from_utf8_lossy(cell).into_owned()
+                                }
                             }
                         })
                         .collect();
-                    if cells.len() != width {
+                    // A blank line between records is no record.
+                    if cells.len() == 1 && cells[0].is_empty() {
+                        continue;
+                    }
+                    let unclosed = if at >= length {
+                        unclosed_quote(&path, start, number, delimiter)
+                    } else {
+                        None
+                    };
+                    if let Some(opened) = unclosed {
                         problem = Some(format!(
-                            "{} fields where the header has {width}",
-                            cells.len()
+                            "a quote opened on line {opened} is never closed, so the rest of the file \
+                             was read as one field"
                         ));
+                    } else if cells.len() != width {
+                        let mut text =
+                            format!("{} fields where the header has {width}", cells.len());
+                        let lines: u64 = cells
+                            .iter()
+                            .map(|cell| cell.matches('\n').count() as u64)
+                            .sum();
+                        if lines > 0 {
+                            text.push_str(&format!(
+                                " (a quoted field runs over lines {number}–{}: is a quote unbalanced?)",
+                                number + lines
+                            ));
+                        }
+                        problem = Some(text);
                     }
                     return Ok(Some((
                         Line {
@@ -114,14 +151,51 @@ pub fn csv_reader<'a>(
                     )));
                 }
                 Err(error) => {
-                    // A malformed record (an unclosed quote) ends the file's
-                    // readable part; the error says where.
+                    // A malformed record ends the file's readable part; the
+                    // error says where.
                     return Err(format!("cannot read CSV: {error}"));
                 }
             }
         }
     };
     Ok((names, fields, Box::new(read)))
+}
+
+/// For a CSV record that runs to the end of the file, starting at byte
+/// `from` on line `line`: the line of a quote that no later quote closes.
+/// The CSV reader takes everything after such a quote as one field; this
+/// rereads that tail once, at the end of the file.
+fn unclosed_quote(path: &Path, from: u64, line: u64, delimiter: u8) -> Option<u64> {
+    use std::io::{Seek, SeekFrom};
+    enum State {
+        FieldStart,
+        Unquoted,
+        Quoted(u64),
+        QuoteInQuoted(u64),
+    }
+    let mut file = std::fs::File::open(path).ok()?;
+    file.seek(SeekFrom::Start(from)).ok()?;
+    let mut line = line;
+    let mut state = State::FieldStart;
+    for byte in std::io::BufReader::new(file).bytes() {
+        let byte = byte.ok()?;
+        state = match (state, byte) {
+            (State::FieldStart, b'"') => State::Quoted(line),
+            (State::Quoted(opened), b'"') => State::QuoteInQuoted(opened),
+            (State::QuoteInQuoted(opened), b'"') => State::Quoted(opened),
+            (State::Quoted(opened), _) => State::Quoted(opened),
+            (_, b'\n') => State::FieldStart,
+            (_, byte) if byte == delimiter => State::FieldStart,
+            _ => State::Unquoted,
+        };
+        if byte == b'\n' {
+            line += 1;
+        }
+    }
+    match state {
+        State::Quoted(opened) => Some(opened),
+        _ => None,
+    }
 }
 
 /// A JSONL reader: one line per record; blank lines are skipped.
@@ -149,20 +223,22 @@ pub fn jsonl_reader<'a>(path: &Path) -> Result<Box<Reader<'a>>, String> {
             } else {
                 &buffer
             };
-            let (text, problem) = match std::str::from_utf8(bytes) {
-                Ok(text) => (text.trim().to_string(), None),
-                Err(_) => (
-                    String::from_utf8_lossy(bytes).trim().to_string(),
-                    Some("not valid UTF-8".to_string()),
+            let (raw, problem) = match std::str::from_utf8(bytes) {
+                Ok(text) if text.trim().is_empty() => continue,
+                Ok(text) => (Raw::Json(text.trim().to_string()), None),
+                // The rejects file gets the line's own bytes back.
+                Err(error) => (
+                    Raw::Bytes(bytes.trim_ascii().to_vec()),
+                    Some(format!(
+                        "not valid UTF-8 (byte {} of the line); save the file as UTF-8",
+                        error.valid_up_to() + 1
+                    )),
                 ),
             };
-            if text.is_empty() {
-                continue;
-            }
             return Ok(Some((
                 Line {
                     number,
-                    raw: Raw::Json(text),
+                    raw,
                     problem,
                 },
                 at,

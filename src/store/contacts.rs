@@ -27,6 +27,14 @@ pub struct ContactKeys {
     pub phone: Option<String>,
 }
 
+/// A contact found by a merge key: its id and row number (see
+/// [`Store::contact_keys_at`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContactRef {
+    pub id: String,
+    pub row: i64,
+}
+
 /// The SQL of a `contacts` row over the attribute columns (every
 /// attribute but `id`, in the catalog's order): built once per store.
 pub(super) struct Statements {
@@ -98,18 +106,57 @@ impl Store {
         })
     }
 
-    /// The first contact (in storage order) with this email or phone.
-    pub fn contact_with(&self, key: MergeKey, value: &str) -> Result<Option<String>, StoreError> {
-        let sql = match key {
-            MergeKey::Id => return self.resolve_contact(value),
-            MergeKey::Email => "SELECT id FROM contacts WHERE email = ?1 ORDER BY rowid LIMIT 1",
-            MergeKey::Phone => "SELECT id FROM contacts WHERE phone = ?1 ORDER BY rowid LIMIT 1",
+    /// The contact a merge key names: by id (or alias), or the first (in
+    /// storage order) with this email or phone.
+    pub fn contact_with(
+        &self,
+        key: MergeKey,
+        value: &str,
+    ) -> Result<Option<ContactRef>, StoreError> {
+        let (sql, fallback) = match key {
+            MergeKey::Id => (
+                "SELECT id, rowid FROM contacts WHERE id = ?1",
+                Some(
+                    "SELECT c.id, c.rowid FROM contact_aliases AS a
+                     JOIN contacts AS c ON c.id = a.contact_id WHERE a.alias = ?1",
+                ),
+            ),
+            MergeKey::Email => (
+                "SELECT id, rowid FROM contacts WHERE email = ?1 ORDER BY rowid LIMIT 1",
+                None,
+            ),
+            MergeKey::Phone => (
+                "SELECT id, rowid FROM contacts WHERE phone = ?1 ORDER BY rowid LIMIT 1",
+                None,
+            ),
         };
         self.run(|| {
+            for sql in std::iter::once(sql).chain(fallback) {
+                let found = self
+                    .connection
+                    .prepare_cached(sql)?
+                    .query_row([value], |row| {
+                        Ok(ContactRef {
+                            id: row.get(0)?,
+                            row: row.get(1)?,
+                        })
+                    })
+                    .optional()?;
+                if found.is_some() {
+                    return Ok(found);
+                }
+            }
+            Ok(None)
+        })
+    }
+
+    /// The highest row number a contact has: contacts inserted later have higher ones.
+    pub fn last_contact_row(&self) -> Result<i64, StoreError> {
+        self.run(|| {
             self.connection
-                .prepare_cached(sql)?
-                .query_row([value], |row| row.get::<_, String>(0))
-                .optional()
+                .query_row("SELECT coalesce(max(rowid), 0) FROM contacts", [], |row| {
+                    row.get(0)
+                })
         })
     }
 
@@ -126,16 +173,6 @@ impl Store {
                         phone: row.get(2)?,
                     })
                 })
-                .optional()
-        })
-    }
-
-    /// The row number of a contact (see [`Store::contact_keys_at`]).
-    pub fn contact_row(&self, id: &str) -> Result<Option<i64>, StoreError> {
-        self.run(|| {
-            self.connection
-                .prepare_cached("SELECT rowid FROM contacts WHERE id = ?1")?
-                .query_row([id], |row| row.get(0))
                 .optional()
         })
     }

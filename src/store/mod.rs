@@ -80,7 +80,7 @@ use crate::segment::functions;
 use crate::segment::sql::Query;
 
 pub use consents::{ConsentChange, ConsentRecord, Suppression, SuppressionReason};
-pub use contacts::{ContactKeys, MergeKey};
+pub use contacts::{ContactKeys, ContactRef, MergeKey};
 pub use events::{EventRecord, StoredEvent};
 pub use lapses::{ContactActivity, Lapse};
 
