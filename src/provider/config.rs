@@ -1,6 +1,7 @@
-//! Delivery providers as typed values: one variant per kind with the
+//! Delivery providers as declared, typed: one variant per kind with the
 //! settings that kind uses. Secrets stay references to the environment
-//! until a sender needs them, so a compiled project holds no credentials.
+//! until a sender needs them, so a compiled project holds no credentials;
+//! the clients that send are the sibling modules of this one.
 
 /// A provider declared under `providers:`.
 #[derive(Clone, Debug, PartialEq)]
