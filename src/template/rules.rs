@@ -6,6 +6,7 @@
 use crate::channel::ChannelKind;
 use crate::codes::Code;
 use crate::model::{Manifest, MessageType};
+use crate::segment::functions::fold;
 use crate::template::{ChannelMessage, PartKind, Rendered, Target};
 
 /// SMS parts allowed when neither the message nor the channel says: the
@@ -133,9 +134,10 @@ fn sms(
     }
     if let Some(offer) = &target.offer {
         let offer = offer.value.trim();
-        let position = text.find(offer).map(|index| text[..index].chars().count());
-        let late = match position {
-            Some(start) => start + offer.chars().count() > OFFER_WITHIN,
+        let found = find_caseless(text, offer);
+        let position = found.map(|(start, _)| start);
+        let late = match found {
+            Some((_, end)) => end > OFFER_WITHIN,
             None => true,
         };
         if late && !offer.is_empty() {
@@ -155,6 +157,32 @@ fn sms(
             });
         }
     }
+}
+
+/// Where `needle` occurs in `text` under the segment language's Unicode case
+/// folding («Пицца» finds «пицца»), as the character range `(start, end)` of
+/// `text`. Folding can change lengths (`ß` folds to `ss`), so each folded
+/// character remembers the character of `text` it came from.
+fn find_caseless(text: &str, needle: &str) -> Option<(usize, usize)> {
+    let mut folded = String::with_capacity(text.len());
+    // (byte offset in `folded`, character index in `text`), one per character of `text`.
+    let mut origins = Vec::with_capacity(text.len());
+    let mut buffer = [0; 4];
+    for (index, character) in text.chars().enumerate() {
+        origins.push((folded.len(), index));
+        folded.push_str(&fold(character.encode_utf8(&mut buffer)));
+    }
+    let needle = fold(needle);
+    if needle.is_empty() {
+        return Some((0, 0));
+    }
+    let start = folded.find(&needle)?;
+    let end = start + needle.len();
+    let origin = |byte: usize| match origins.binary_search_by_key(&byte, |&(offset, _)| offset) {
+        Ok(found) => origins[found].1,
+        Err(after) => origins[after.saturating_sub(1)].1,
+    };
+    Some((origin(start), origin(end.saturating_sub(1)) + 1))
 }
 
 fn email(target: &Target, rendered: &Rendered, findings: &mut Vec<Finding>) {
@@ -193,5 +221,26 @@ fn email(target: &Target, rendered: &Rendered, findings: &mut Vec<Finding>) {
                 weight: 1,
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::find_caseless;
+
+    #[test]
+    fn the_offer_is_found_whatever_its_case() {
+        let sms = "С днём рождения! Пицца в подарок…";
+        assert_eq!(find_caseless(sms, "пицца в подарок"), Some((17, 32)));
+        assert_eq!(find_caseless(sms, "ПИЦЦА"), Some((17, 22)));
+        assert_eq!(find_caseless(sms, "суши"), None);
+    }
+
+    #[test]
+    fn positions_count_the_characters_of_the_text_not_of_its_folding() {
+        // `ß` folds to two characters; the offer after it still starts at character 7.
+        assert_eq!(find_caseless("Straße SALE", "sale"), Some((7, 11)));
+        assert_eq!(find_caseless("STRASSE", "straße"), Some((0, 7)));
+        assert_eq!(find_caseless("", "x"), None);
     }
 }
