@@ -117,6 +117,27 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
         format: OutputFormat,
     },
+    /// Create a new project that `herald check` passes with no diagnostic.
+    ///
+    /// Writes into DIR (default: `--project`, else the current directory;
+    /// created if missing): herald.yaml (time zone, locale, currency,
+    /// country, the store, email and SMS channels whose `file` provider
+    /// appends every message to outbox.jsonl so nothing is sent, policies),
+    /// one segment, one campaign, one journey and their templates; a
+    /// .gitignore for the store, the outbox and the rejects files of imports;
+    /// and editor support: the JSON schemas in schemas/, a
+    /// `# yaml-language-server: $schema=` modeline on every YAML file and a
+    /// .vscode/settings.json mapping.
+    ///
+    /// Never overwrites: exits 2, writing nothing, when DIR already holds a
+    /// herald.yaml or any file init would write.
+    ///
+    /// Example: `herald init my-shop && herald check --project my-shop`
+    Init {
+        /// The folder for the new project.
+        #[arg(value_name = "DIR")]
+        directory: Option<PathBuf>,
+    },
     /// Write the JSON schemas of herald's files, for editors and other tools.
     Schema {
         /// The folder to write `*.schema.json` into.

@@ -8,6 +8,7 @@ mod check;
 mod contacts;
 mod events;
 mod explain;
+mod init;
 mod output;
 mod render;
 mod schema;
@@ -25,6 +26,7 @@ use crate::error::Error;
 pub enum Command {
     Check(check::Request),
     Explain(explain::Request),
+    Init(init::Request),
     Schema(schema::Request),
     Segment(segment::Request),
     Contacts(contacts::Request),
@@ -38,6 +40,7 @@ pub fn run(settings: &Settings) -> Result<i32, Error> {
     match &settings.command {
         Command::Check(request) => check::run(settings, request),
         Command::Explain(request) => explain::run(request),
+        Command::Init(request) => init::run(request),
         Command::Schema(request) => schema::run(request),
         Command::Segment(request) => segment::run(settings, request),
         Command::Contacts(request) => contacts::run(settings, request),

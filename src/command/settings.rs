@@ -93,6 +93,9 @@ impl Settings {
             cli::Command::Explain { code, list } => {
                 Command::Explain(super::explain::Request { code, list })
             }
+            cli::Command::Init { directory } => Command::Init(super::init::Request {
+                directory: directory.unwrap_or_else(|| arguments.project.clone()),
+            }),
             cli::Command::Schema { out, check } => {
                 Command::Schema(super::schema::Request { out, check })
             }
