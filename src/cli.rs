@@ -13,8 +13,8 @@ use crate::report::Format;
 /// pull request (`check`, `explain`), previews messages (`render`, `watch`),
 /// queries and fills the contact store (`segment`, `contacts`, `events`).
 ///
-/// Start with `herald check --project DIR`; `herald COMMAND --help` describes
-/// each command.
+/// Start a project with `herald init DIR`, check one with `herald check
+/// --project DIR`; `herald COMMAND --help` describes each command.
 ///
 /// Exit status: 0 success (for `check`: no errors), 1 the project's files
 /// have errors (diagnostics were printed), 2 the command could not run
