@@ -714,7 +714,7 @@ fn an_import_into_an_empty_store_merges_like_one_with_indexes_and_builds_them() 
 }
 
 /// A store left without its merge indexes (an import killed before it built
-/// them) gets them back when next opened.
+/// them) gets them back when a command next opens it to write.
 #[test]
 fn missing_merge_indexes_are_built_when_the_store_is_opened() {
     let dir = project();
@@ -728,7 +728,11 @@ fn missing_merge_indexes_are_built_when_the_store_is_opened() {
         )
         .unwrap();
     assert_eq!(merge_indexes(root), 0);
+    // A reader works without them and leaves the store as it is.
     let (_, stderr, status) = herald(root, &["contacts", "show", "c1"]);
+    assert_eq!(status, 0, "{stderr}");
+    assert_eq!(merge_indexes(root), 0);
+    let (_, stderr, status) = herald(root, &["contacts", "import", "c.csv"]);
     assert_eq!(status, 0, "{stderr}");
     assert_eq!(merge_indexes(root), 3);
 }
@@ -1111,4 +1115,151 @@ fn event_problems_say_exactly_what_is_wrong() {
         String::from_utf8_lossy(last)
     );
     assert!(String::from_utf8_lossy(last).contains("not valid UTF-8"));
+}
+
+/// A project with two imported contacts, for the tests of a store another
+/// program holds or protects.
+fn imported_project() -> tempfile::TempDir {
+    let dir = project();
+    let root = dir.path();
+    std::fs::write(
+        root.join("c.csv"),
+        "id,email,city\nc1,a@example.ru,Тула\nc2,b@example.ru,Омск\n",
+    )
+    .unwrap();
+    assert_eq!(herald(root, &["contacts", "import", "c.csv"]).2, 0);
+    dir
+}
+
+/// The commands that only read the store.
+const READS: &[&[&str]] = &[
+    &["segment", "buyers", "--count"],
+    &["segment", "--filter", "city = \"Тула\"", "--list"],
+    &["segment", "buyers", "--explain"],
+    &["contacts", "show", "c1"],
+];
+
+#[test]
+fn read_only_commands_read_a_store_another_program_is_writing() {
+    let dir = imported_project();
+    let root = dir.path();
+    // Another program in the middle of a write transaction, as a backup
+    // tool or `sqlite3` with `BEGIN IMMEDIATE` would be.
+    let writer = store(root);
+    writer
+        .execute_batch("BEGIN IMMEDIATE; UPDATE contacts SET city = 'Уфа' WHERE id = 'c2'")
+        .unwrap();
+    for arguments in READS {
+        let started = std::time::Instant::now();
+        let (stdout, stderr, status) = herald(root, arguments);
+        assert_eq!(status, 0, "{arguments:?}: {stderr}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(3),
+            "{arguments:?} waited for the writer"
+        );
+        if arguments[1] == "--filter" {
+            assert_eq!(stdout, "c1\n");
+        }
+    }
+    writer.execute_batch("ROLLBACK").unwrap();
+}
+
+#[test]
+fn a_write_that_waits_for_the_lock_says_who_holds_it_and_how_long_it_waited() {
+    let dir = imported_project();
+    let root = dir.path();
+    // This test process holds the lock: it is the program to be named.
+    let writer = store(root);
+    writer.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let (_, stderr, status) = herald(root, &["contacts", "import", "c.csv"]);
+    writer.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(status, 2, "{stderr}");
+    assert!(stderr.contains("the store is locked by "), "{stderr}");
+    assert!(
+        stderr.contains(&format!("(pid {})", std::process::id())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("gave up after waiting 5."), "{stderr}");
+    assert!(!stderr.contains("database is locked"), "{stderr}");
+}
+
+#[test]
+fn a_reader_does_not_upgrade_a_store_and_says_a_writer_must() {
+    let dir = imported_project();
+    let root = dir.path();
+    let manifest = MANIFEST.replace(
+        "    city: string\n",
+        "    city: string\n    region: string\n",
+    );
+    std::fs::write(root.join("herald.yaml"), manifest).unwrap();
+    for arguments in READS {
+        let (_, stderr, status) = herald(root, arguments);
+        assert_eq!(status, 2, "{arguments:?}: {stderr}");
+        assert!(stderr.contains("`region`"), "{stderr}");
+        assert!(
+            stderr.contains("run a command that writes to it"),
+            "{stderr}"
+        );
+    }
+    assert_eq!(
+        count(
+            root,
+            "SELECT count(*) FROM pragma_table_info('contacts') WHERE name = 'region'"
+        ),
+        0
+    );
+    assert_eq!(herald(root, &["contacts", "import", "c.csv"]).2, 0);
+    assert_eq!(herald(root, READS[0]).2, 0);
+}
+
+/// Makes a file unwritable even for root (which ignores permission bits)
+/// with the immutable attribute, and takes the attribute back on drop so
+/// the temporary directory can be removed.
+struct Immutable<'a>(&'a Path);
+
+impl Immutable<'_> {
+    fn set(path: &Path) -> Option<Immutable<'_>> {
+        let status = std::process::Command::new("chattr")
+            .arg("+i")
+            .arg(path)
+            .status()
+            .ok()?;
+        status.success().then_some(Immutable(path))
+    }
+}
+
+impl Drop for Immutable<'_> {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .arg(self.0)
+            .status();
+    }
+}
+
+#[test]
+fn a_read_only_store_serves_readers_and_refuses_writers_with_a_reason() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = imported_project();
+    let root = dir.path();
+    let path = root.join("herald.db");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
+    // Root writes to a 0444 file regardless; the immutable attribute stops it too.
+    let _guard = match Immutable::set(&path) {
+        Some(guard) => Some(guard),
+        None if std::fs::OpenOptions::new().write(true).open(&path).is_ok() => {
+            eprintln!("skipped: running as root without `chattr +i`, the file stays writable");
+            return;
+        }
+        None => None,
+    };
+    for arguments in READS {
+        let (_, stderr, status) = herald(root, arguments);
+        assert_eq!(status, 0, "{arguments:?}: {stderr}");
+    }
+    std::fs::write(root.join("d.csv"), "id,email\nc3,c@example.ru\n").unwrap();
+    let (_, stderr, status) = herald(root, &["contacts", "import", "d.csv"]);
+    assert_eq!(status, 2, "{stderr}");
+    assert!(stderr.contains("the store file is read-only"), "{stderr}");
+    assert_eq!(count(root, "SELECT count(*) FROM contacts"), 2);
 }

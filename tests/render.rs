@@ -202,3 +202,25 @@ fn contact_from_a_missing_store_is_a_store_error() {
     );
     assert!(!store.exists(), "a preview must not create a store");
 }
+
+#[test]
+fn contact_from_a_store_another_program_is_writing() {
+    let directory = store_with_contacts();
+    let path = directory.path().join("herald.db");
+    let writer = rusqlite::Connection::open(&path).expect("store opens");
+    writer
+        .execute_batch("BEGIN IMMEDIATE; DELETE FROM contacts WHERE id = 'c-8'")
+        .expect("write lock taken");
+    let started = std::time::Instant::now();
+    let (status, stdout, stderr) = render(&[
+        "promo",
+        "--store",
+        path.to_str().expect("UTF-8 path"),
+        "--contact",
+        "c-7",
+    ]);
+    assert_eq!(status, 0, "{stderr}");
+    assert!(stdout.contains("c-7 (from the store)"), "{stdout}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    writer.execute_batch("ROLLBACK").expect("rolled back");
+}

@@ -16,6 +16,7 @@ use crate::error::Error;
 use crate::loader::Project;
 use crate::model::Manifest;
 use crate::report::{Format, Reporter};
+use crate::segment::catalog::Catalog;
 use crate::store::{Store, StoreError};
 
 /// What `herald contacts` was asked.
@@ -400,7 +401,7 @@ fn show_contact(
     let timezone = &manifest.timezone.value;
     let now = Now::or_current(now, timezone)?;
     let path = settings.store.existing(manifest)?;
-    let store = open_store(&path, manifest)?;
+    let store = Store::open_read_only(&path, Catalog::from_manifest(manifest))?;
     let Some(resolved) = store.resolve_contact(id)? else {
         eprintln!("herald: no contact `{id}` in {}", path.display());
         return Ok(1);

@@ -83,7 +83,7 @@ pub(super) fn recipients(
         Contacts::File(path) => contact_file(path),
         Contacts::Store(id) => {
             let store_path = store.existing(manifest)?;
-            let store = Store::open_with_catalog(&store_path, compilation.filters.catalog.clone())
+            let store = Store::open_read_only(&store_path, compilation.filters.catalog.clone())
                 .map_err(Error::from)?;
             let contact = store
                 .contact(id)

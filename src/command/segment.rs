@@ -163,7 +163,7 @@ pub fn run(settings: &Settings, request: &Request) -> Result<i32, Error> {
         .map_err(|error| Error::Usage(error.to_string()))?;
 
     let store_path = store_path?;
-    let store = Store::open_with_catalog(&store_path, catalog).map_err(Error::from)?;
+    let store = Store::open_read_only(&store_path, catalog).map_err(Error::from)?;
 
     if request.action == Action::Explain {
         let mut out = format!("{}\n", query.sql);

@@ -22,50 +22,77 @@ struct Recorded {
     column: String,
 }
 
-/// Adds, converts or refuses to change columns so that `contacts` holds
-/// every declared attribute with its declared type. The error is a sentence
-/// for the user.
-pub fn synchronise(connection: &Connection, catalog: &Catalog) -> Result<(), String> {
-    let sql = |error: rusqlite::Error| error.to_string();
-    let mut columns = BTreeMap::new();
-    {
-        let mut statement = connection
-            .prepare("PRAGMA table_info(contacts)")
-            .map_err(sql)?;
-        let rows = statement
-            .query_map([], |row| {
+/// What the store holds: each `contacts` column's SQL type, and each
+/// attribute's recorded type name and enum values.
+struct Current {
+    columns: BTreeMap<String, String>,
+    recorded_types: BTreeMap<String, (String, Vec<String>)>,
+}
+
+impl Current {
+    fn read(connection: &Connection) -> rusqlite::Result<Current> {
+        let mut columns = BTreeMap::new();
+        {
+            let mut statement = connection.prepare("PRAGMA table_info(contacts)")?;
+            let rows = statement.query_map([], |row| {
                 Ok((row.get::<_, String>(1)?, row.get::<_, String>(2)?))
-            })
-            .map_err(sql)?;
-        for row in rows {
-            let (name, column) = row.map_err(sql)?;
-            columns.insert(name, column.to_uppercase());
+            })?;
+            for row in rows {
+                let (name, column) = row?;
+                columns.insert(name, column.to_uppercase());
+            }
         }
-    }
-    let mut recorded_types: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
-    {
-        let mut statement = connection
-            .prepare("SELECT name, type, enum_values FROM attribute_types")
-            .map_err(sql)?;
-        let rows = statement
-            .query_map([], |row| {
+        let mut recorded_types = BTreeMap::new();
+        {
+            let mut statement =
+                connection.prepare("SELECT name, type, enum_values FROM attribute_types")?;
+            let rows = statement.query_map([], |row| {
                 Ok((
                     row.get::<_, String>(0)?,
                     row.get::<_, String>(1)?,
                     row.get::<_, Option<String>>(2)?,
                 ))
-            })
-            .map_err(sql)?;
-        for row in rows {
-            let (name, kind, values) = row.map_err(sql)?;
-            let values = values
-                .and_then(|text| serde_json::from_str(&text).ok())
-                .unwrap_or_default();
-            recorded_types.insert(name, (kind, values));
+            })?;
+            for row in rows {
+                let (name, kind, values) = row?;
+                let values = values
+                    .and_then(|text| serde_json::from_str(&text).ok())
+                    .unwrap_or_default();
+                recorded_types.insert(name, (kind, values));
+            }
         }
+        Ok(Current {
+            columns,
+            recorded_types,
+        })
     }
+
+    /// The attribute's column as recorded; `None` when it has none.
+    fn recorded(&self, name: &str) -> Option<Recorded> {
+        let column = self.columns.get(name)?;
+        Some(match self.recorded_types.get(name) {
+            Some((kind, values)) => Recorded {
+                kind: Some(kind.clone()),
+                values: values.clone(),
+                column: column.clone(),
+            },
+            None => Recorded {
+                kind: None,
+                values: Vec::new(),
+                column: column.clone(),
+            },
+        })
+    }
+}
+
+/// Adds, converts or refuses to change columns so that `contacts` holds
+/// every declared attribute with its declared type. The error is a sentence
+/// for the user.
+pub fn synchronise(connection: &Connection, catalog: &Catalog) -> Result<(), String> {
+    let sql = |error: rusqlite::Error| error.to_string();
+    let current = Current::read(connection).map_err(sql)?;
     for (name, kind) in catalog.declared_attributes() {
-        let Some(column) = columns.get(name) else {
+        let Some(recorded) = current.recorded(name) else {
             connection
                 .execute(
                     &format!(
@@ -79,20 +106,9 @@ pub fn synchronise(connection: &Connection, catalog: &Catalog) -> Result<(), Str
             record(connection, name, kind).map_err(sql)?;
             continue;
         };
-        let recorded = match recorded_types.get(name) {
-            Some((kind, values)) => Recorded {
-                kind: Some(kind.clone()),
-                values: values.clone(),
-                column: column.clone(),
-            },
-            None => Recorded {
-                kind: None,
-                values: Vec::new(),
-                column: column.clone(),
-            },
-        };
         if unchanged(&recorded, kind) {
-            if recorded_types
+            if current
+                .recorded_types
                 .get(name)
                 .map(|(kind, values)| (kind.as_str(), values))
                 != Some((kind_name(kind), &enum_values(kind).to_vec()))
@@ -105,6 +121,21 @@ pub fn synchronise(connection: &Connection, catalog: &Catalog) -> Result<(), Str
         record(connection, name, kind).map_err(sql)?;
     }
     Ok(())
+}
+
+/// The declared attributes whose column [`synchronise`] would add or
+/// convert: a reader cannot use the store for them until a writer has.
+pub fn pending(connection: &Connection, catalog: &Catalog) -> Result<Vec<String>, String> {
+    let current = Current::read(connection).map_err(|error| error.to_string())?;
+    Ok(catalog
+        .declared_attributes()
+        .filter(|(name, kind)| {
+            current
+                .recorded(name)
+                .is_none_or(|recorded| !unchanged(&recorded, kind))
+        })
+        .map(|(name, _)| name.to_string())
+        .collect())
 }
 
 fn kind_name(kind: &FieldType) -> &'static str {

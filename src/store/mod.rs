@@ -65,13 +65,15 @@ pub mod consents;
 pub mod contacts;
 pub mod events;
 pub mod lapses;
+mod locks;
 pub mod schema;
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
-use rusqlite::Connection;
 use rusqlite::functions::{Context, FunctionFlags};
 use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OpenFlags};
 
 use crate::contact::{Contact, Value};
 use crate::model::Manifest;
@@ -83,6 +85,10 @@ pub use consents::{ConsentChange, ConsentRecord, Suppression, SuppressionReason}
 pub use contacts::{ContactKeys, ContactRef, MergeKey};
 pub use events::{EventRecord, StoredEvent};
 pub use lapses::{ContactActivity, Lapse};
+
+/// How long an operation waits for another connection's write lock before
+/// it gives up and says who holds it.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A store that could not be opened, read or written.
 #[derive(Debug)]
@@ -175,8 +181,34 @@ impl Store {
             reason,
         };
         let connection = Connection::open(path).map_err(|e| error(e.to_string()))?;
+        // SQLite falls back to reading a file it may not write: say so now
+        // rather than at the first write.
+        if connection
+            .is_readonly(rusqlite::MAIN_DB)
+            .map_err(|e| error(e.to_string()))?
+        {
+            return Err(error(locks::read_only()));
+        }
         let store = Store::new(connection, path, catalog);
         store.initialise().map_err(error)?;
+        Ok(store)
+    }
+
+    /// Opens an existing store for reading only: it is neither created nor
+    /// migrated, and in WAL mode another program's write transaction does
+    /// not block it. A store that a writing command has to bring up to date
+    /// first (an older schema, attributes herald.yaml changed) is an error
+    /// that says so.
+    pub fn open_read_only(path: &Path, catalog: Catalog) -> Result<Store, StoreError> {
+        let error = |reason: String| StoreError {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let connection =
+            Connection::open_with_flags(path, flags).map_err(|e| error(e.to_string()))?;
+        let store = Store::new(connection, path, catalog);
+        store.check_current().map_err(error)?;
         Ok(store)
     }
 
@@ -191,24 +223,25 @@ impl Store {
         }
     }
 
-    fn failure(&self, error: rusqlite::Error) -> StoreError {
+    /// A store error for `error`, met by an operation that started at `started`.
+    fn failure(&self, error: rusqlite::Error, started: Instant) -> StoreError {
         StoreError {
             path: self.path.clone(),
-            reason: error.to_string(),
+            reason: locks::explain(&self.path, &error, started.elapsed()),
         }
     }
 
     /// Runs `work` and turns its SQLite error into a [`StoreError`].
     fn run<T>(&self, work: impl FnOnce() -> rusqlite::Result<T>) -> Result<T, StoreError> {
-        work().map_err(|error| self.failure(error))
+        let started = Instant::now();
+        work().map_err(|error| self.failure(error, started))
     }
 
     fn initialise(&self) -> Result<(), String> {
-        let sql = |error: rusqlite::Error| error.to_string();
+        let started = Instant::now();
+        let sql = |error: rusqlite::Error| locks::explain(&self.path, &error, started.elapsed());
         register_functions(&self.connection).map_err(sql)?;
-        self.connection
-            .busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(sql)?;
+        self.connection.busy_timeout(BUSY_TIMEOUT).map_err(sql)?;
         // Larger pages for a new store (ignored for an existing one): fewer,
         // shallower b-tree pages for the contact indexes. Set before WAL
         // mode, which fixes the page size once the file has a header.
@@ -223,7 +256,7 @@ impl Store {
         self.connection
             .execute_batch("PRAGMA synchronous = FULL")
             .map_err(sql)?;
-        migrate(&self.connection)?;
+        migrate(&self.connection, &sql)?;
         // An import into an empty store killed before it rebuilt its merge
         // indexes left them out: build them now.
         if !merge_indexes_present(&self.connection).map_err(sql)? {
@@ -247,6 +280,42 @@ impl Store {
                 Err(reason)
             }
         }
+    }
+
+    /// What [`Store::open_read_only`] checks instead of migrating: the
+    /// schema and the attribute columns are the ones this herald and
+    /// herald.yaml expect.
+    fn check_current(&self) -> Result<(), String> {
+        let started = Instant::now();
+        let sql = |error: rusqlite::Error| locks::explain(&self.path, &error, started.elapsed());
+        register_functions(&self.connection).map_err(sql)?;
+        self.connection.busy_timeout(BUSY_TIMEOUT).map_err(sql)?;
+        let current = version(&self.connection).map_err(sql)?;
+        if current > schema::VERSION {
+            return Err(too_new(current));
+        }
+        if current < schema::VERSION {
+            return Err(format!(
+                "the store is at schema version {current} and this herald reads version {}; \
+                 run a command that writes to it (such as `herald contacts import`) first, \
+                 which upgrades it",
+                schema::VERSION
+            ));
+        }
+        let pending = attributes::pending(&self.connection, &self.catalog)?;
+        if !pending.is_empty() {
+            return Err(format!(
+                "the store does not have herald.yaml's attributes {} yet; run a command that \
+                 writes to it (such as `herald contacts import`) first, which adds or converts \
+                 their columns",
+                pending
+                    .iter()
+                    .map(|name| format!("`{name}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        Ok(())
     }
 
     /// Readies the connection for merging many records: every row is
@@ -315,6 +384,7 @@ impl Store {
 
     /// Runs a compiled count query.
     pub fn count(&self, query: &Query) -> Result<u64, StoreError> {
+        let started = Instant::now();
         self.connection
             .query_row(
                 &query.sql,
@@ -322,11 +392,12 @@ impl Store {
                 |row| row.get::<_, i64>(0),
             )
             .map(|count| count.max(0) as u64)
-            .map_err(|e| self.failure(e))
+            .map_err(|e| self.failure(e, started))
     }
 
     /// Runs a compiled id query.
     pub fn ids(&self, query: &Query) -> Result<Vec<String>, StoreError> {
+        let started = Instant::now();
         let run = || -> rusqlite::Result<Vec<String>> {
             let mut statement = self.connection.prepare(&query.sql)?;
             let rows = statement
@@ -335,11 +406,12 @@ impl Store {
                 })?;
             rows.collect()
         };
-        run().map_err(|e| self.failure(e))
+        run().map_err(|e| self.failure(e, started))
     }
 
     /// The query plan SQLite would use, one line per step.
     pub fn plan(&self, query: &Query) -> Result<Vec<String>, StoreError> {
+        let started = Instant::now();
         let run = || -> rusqlite::Result<Vec<String>> {
             let mut statement = self
                 .connection
@@ -350,7 +422,7 @@ impl Store {
                 })?;
             rows.collect()
         };
-        run().map_err(|e| self.failure(e))
+        run().map_err(|e| self.failure(e, started))
     }
 }
 
@@ -381,17 +453,20 @@ pub fn version(connection: &Connection) -> rusqlite::Result<i64> {
     )
 }
 
+fn too_new(current: i64) -> String {
+    format!(
+        "the store is at schema version {current}, newer than this herald knows ({}); \
+         use a newer herald",
+        schema::VERSION
+    )
+}
+
 /// Applies the migrations the store has not had, each in its own
 /// transaction with its version, so a store is never between two versions.
-fn migrate(connection: &Connection) -> Result<(), String> {
-    let sql = |error: rusqlite::Error| error.to_string();
+fn migrate(connection: &Connection, sql: &dyn Fn(rusqlite::Error) -> String) -> Result<(), String> {
     let current = version(connection).map_err(sql)?;
     if current > schema::VERSION {
-        return Err(format!(
-            "the store is at schema version {current}, newer than this herald knows ({}); \
-             use a newer herald",
-            schema::VERSION
-        ));
+        return Err(too_new(current));
     }
     for migration in schema::MIGRATIONS {
         if migration.version <= current {
