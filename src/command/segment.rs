@@ -12,7 +12,7 @@ use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
 use crate::error::Error;
 use crate::report::{Format, Reporter};
 use crate::segment::ast::Range;
-use crate::segment::check::{Site, check_text};
+use crate::segment::check::{Site, check_text, segment_nesting, too_deep_references};
 use crate::segment::functions::Clock;
 use crate::segment::location::FilterLocation;
 use crate::segment::sql::{Parameter, Selection, SqlCompiler, Sqlite};
@@ -113,6 +113,10 @@ pub fn run(settings: &Settings, request: &Request) -> Result<i32, Error> {
                 .map(|issue| issue.into_diagnostic(&|range: Range| location.span(range)))
                 .collect();
             if let Some(expr) = &expr {
+                let nesting = segment_nesting(&segments);
+                for issue in too_deep_references(expr, 0, &nesting) {
+                    diagnostics.push(issue.into_diagnostic(&|range: Range| location.span(range)));
+                }
                 for name in expr.segment_references() {
                     if !segments.contains_key(&name.text) {
                         diagnostics.push(

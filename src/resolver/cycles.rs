@@ -57,42 +57,47 @@ impl Resolver<'_> {
 }
 
 /// Every elementary cycle found by depth-first search, each reported once,
-/// starting at its smallest name.
+/// starting at its smallest name. The search keeps its own stack: a chain of
+/// thousands of segments is input too, and must not exhaust the thread's.
 fn find_cycles(graph: &BTreeMap<String, Vec<String>>) -> Vec<Vec<String>> {
     let mut cycles: BTreeSet<Vec<String>> = BTreeSet::new();
-    fn visit(
-        node: &str,
-        graph: &BTreeMap<String, Vec<String>>,
-        stack: &mut Vec<String>,
-        done: &mut BTreeSet<String>,
-        cycles: &mut BTreeSet<Vec<String>>,
-    ) {
-        if let Some(position) = stack.iter().position(|n| n == node) {
-            let mut cycle: Vec<String> = stack[position..].to_vec();
-            let smallest = cycle
-                .iter()
-                .enumerate()
-                .min_by_key(|(_, n)| *n)
-                .map_or(0, |(i, _)| i);
-            cycle.rotate_left(smallest);
-            cycles.insert(cycle);
-            return;
+    let mut done: BTreeSet<&str> = BTreeSet::new();
+    for root in graph.keys() {
+        if done.contains(root.as_str()) {
+            continue;
         }
-        if done.contains(node) {
-            return;
-        }
-        stack.push(node.to_string());
-        for next in graph.get(node).into_iter().flatten() {
-            if graph.contains_key(next) {
-                visit(next, graph, stack, done, cycles);
+        // The path from the root, each node with the index of its next reference.
+        let mut path: Vec<(&str, usize)> = vec![(root, 0)];
+        let mut on_path: HashMap<&str, usize> = HashMap::from([(root.as_str(), 0)]);
+        while let Some((node, next)) = path.last_mut() {
+            let node = *node;
+            let Some(target) = graph.get(node).and_then(|targets| targets.get(*next)) else {
+                path.pop();
+                on_path.remove(node);
+                done.insert(node);
+                continue;
+            };
+            *next += 1;
+            if !graph.contains_key(target) {
+                continue;
+            }
+            if let Some(&position) = on_path.get(target.as_str()) {
+                let mut cycle: Vec<String> = path[position..]
+                    .iter()
+                    .map(|(name, _)| name.to_string())
+                    .collect();
+                let smallest = cycle
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, n)| *n)
+                    .map_or(0, |(i, _)| i);
+                cycle.rotate_left(smallest);
+                cycles.insert(cycle);
+            } else if !done.contains(target.as_str()) {
+                on_path.insert(target, path.len());
+                path.push((target, 0));
             }
         }
-        stack.pop();
-        done.insert(node.to_string());
-    }
-    let mut done = BTreeSet::new();
-    for node in graph.keys() {
-        visit(node, graph, &mut Vec::new(), &mut done, &mut cycles);
     }
     cycles.into_iter().collect()
 }

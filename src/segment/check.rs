@@ -4,13 +4,14 @@
 //! analysed; diagnostics point into the YAML at the exact column. The parsed
 //! filters are kept in [`Filters`] so `segment`, `plan` and `run` reuse them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::ast::Expr;
 use super::catalog::Catalog;
 use super::location::FilterLocation;
 use super::typecheck::Context;
-use super::{Issue, analysis, parse, typecheck};
+use super::{Issue, MAX_SEGMENT_NESTING, analysis, parse, typecheck};
+use crate::codes::Code;
 use crate::diagnostic::Diagnostics;
 use crate::loader::Project;
 use crate::model::Text;
@@ -70,13 +71,7 @@ impl Filters {
 
     /// The parsed filter of every segment, for `in segment` references.
     pub fn segment_exprs(&self) -> BTreeMap<String, Expr> {
-        self.filters
-            .iter()
-            .filter_map(|filter| match (&filter.site, &filter.expr) {
-                (Site::Segment(name), Some(expr)) => Some((name.clone(), expr.clone())),
-                _ => None,
-            })
-            .collect()
+        segment_exprs(&self.filters)
     }
 }
 
@@ -175,6 +170,17 @@ pub fn check(project: &Project) -> (Filters, Diagnostics) {
             valid,
         });
     }
+    let segments = segment_exprs(&filters);
+    let nesting = segment_nesting(&segments);
+    for filter in &mut filters {
+        let Some(expr) = &filter.expr else { continue };
+        let own = usize::from(matches!(filter.site, Site::Segment(_)));
+        for issue in too_deep_references(expr, own, &nesting) {
+            filter.valid = false;
+            let location = &filter.location;
+            diagnostics.push(issue.into_diagnostic(&|range| location.span(range)));
+        }
+    }
     (
         Filters {
             catalog: catalog.unwrap_or_default(),
@@ -182,6 +188,88 @@ pub fn check(project: &Project) -> (Filters, Diagnostics) {
         },
         diagnostics,
     )
+}
+
+/// For every segment, how many segments expanding its filter writes out
+/// inside one another (itself included): 1 for a filter without `in
+/// segment`. A cycle (reported by resolution) counts as ending where it
+/// closes. The walk keeps its own stack: a chain of thousands of segments is
+/// input too.
+pub fn segment_nesting(segments: &BTreeMap<String, Expr>) -> BTreeMap<&str, usize> {
+    let references = |name: &str| -> Vec<&str> {
+        segments.get(name).map_or_else(Vec::new, |expr| {
+            expr.segment_references()
+                .into_iter()
+                .filter_map(|reference| segments.get_key_value(&reference.text))
+                .map(|(name, _)| name.as_str())
+                .collect()
+        })
+    };
+    let mut nesting: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut on_path: BTreeSet<&str> = BTreeSet::new();
+    for root in segments.keys() {
+        let mut stack: Vec<(&str, Vec<&str>)> = Vec::new();
+        if !nesting.contains_key(root.as_str()) {
+            on_path.insert(root);
+            stack.push((root, references(root)));
+        }
+        while let Some((name, pending)) = stack.last_mut() {
+            let name = *name;
+            match pending.pop() {
+                Some(next) if !nesting.contains_key(next) && !on_path.contains(next) => {
+                    on_path.insert(next);
+                    stack.push((next, references(next)));
+                }
+                Some(_) => {}
+                None => {
+                    let deepest = references(name)
+                        .into_iter()
+                        .filter_map(|next| nesting.get(next))
+                        .max()
+                        .copied()
+                        .unwrap_or(0);
+                    nesting.insert(name, deepest + 1);
+                    on_path.remove(name);
+                    stack.pop();
+                }
+            }
+        }
+    }
+    nesting
+}
+
+/// The `in segment` references of a filter whose expansion goes deeper than
+/// [`MAX_SEGMENT_NESTING`] segments; `own` is 1 when the filter is itself a
+/// segment's, which expansion writes out too.
+pub fn too_deep_references(expr: &Expr, own: usize, nesting: &BTreeMap<&str, usize>) -> Vec<Issue> {
+    expr.segment_references()
+        .into_iter()
+        .filter_map(|reference| {
+            let depth = own + nesting.get(reference.text.as_str())?;
+            (depth > MAX_SEGMENT_NESTING).then(|| {
+                Issue::new(
+                    Code::FilterTooDeep,
+                    reference.range,
+                    format!(
+                        "`in segment \"{}\"` nests {depth} segments inside one another; herald expands at most {MAX_SEGMENT_NESTING}",
+                        reference.text
+                    ),
+                )
+                .label("expands too deeply")
+                .help("refer to a segment nearer the start of the chain, or write its conditions out")
+            })
+        })
+        .collect()
+}
+
+fn segment_exprs(filters: &[Filter]) -> BTreeMap<String, Expr> {
+    filters
+        .iter()
+        .filter_map(|filter| match (&filter.site, &filter.expr) {
+            (Site::Segment(name), Some(expr)) => Some((name.clone(), expr.clone())),
+            _ => None,
+        })
+        .collect()
 }
 
 fn is_error(issue: &Issue) -> bool {

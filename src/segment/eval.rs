@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value as Json;
 
+use super::MAX_SEGMENT_NESTING;
 use super::ast::*;
 use super::catalog::{Catalog, FieldType, channel_address};
 use super::functions::{self, Bound, Clock};
@@ -70,8 +71,9 @@ impl<'a> Evaluator<'a> {
                 .all(|item| self.expr(item, contact, event, stack)),
             ExprKind::Not(inner) => !self.expr(inner, contact, event, stack),
             ExprKind::InSegment(name) => {
-                // A cycle is a compile error; here it just selects nobody.
-                if stack.contains(&name.text) {
+                // A cycle or a chain deeper than the limit is a compile
+                // error (F011); here it just selects nobody.
+                if stack.contains(&name.text) || stack.len() >= MAX_SEGMENT_NESTING {
                     return false;
                 }
                 let Some(segment) = self.segments.get(&name.text) else {

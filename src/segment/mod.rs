@@ -20,7 +20,13 @@ pub mod parser;
 pub mod sql;
 pub mod typecheck;
 
-pub use parser::{SyntaxError, parse};
+pub use parser::{MAX_NESTING, SyntaxError, parse};
+
+/// How many segments `in segment` may expand inside one another (F011). The
+/// SQL compiler and the evaluator inline a referenced segment's filter, so
+/// the chain multiplies the depth of every walk over it (and of the SQL);
+/// real projects build two or three levels on each other.
+pub const MAX_SEGMENT_NESTING: usize = 16;
 
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
@@ -90,6 +96,11 @@ impl Issue {
 
 impl From<SyntaxError> for Issue {
     fn from(error: SyntaxError) -> Issue {
-        Issue::new(Code::FilterSyntax, error.range, error.message).label(error.label)
+        let code = if error.too_deep {
+            Code::FilterTooDeep
+        } else {
+            Code::FilterSyntax
+        };
+        Issue::new(code, error.range, error.message).label(error.label)
     }
 }

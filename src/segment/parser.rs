@@ -13,9 +13,11 @@ use crate::duration::{Duration, Unit};
 #[grammar = "grammar/segment.pest"]
 struct Grammar;
 
-/// Parentheses and brackets nested deeper than this are refused before
-/// parsing: the grammar is recursive and untrusted text must not exhaust the stack.
-const MAX_NESTING: usize = 64;
+/// How deeply a filter may nest: parentheses and brackets, `not` and
+/// `where` each open a level. The grammar and every later walk (type
+/// checking, analysis, SQL, evaluation) recurse once per level, so untrusted
+/// text must not choose the depth; people write a handful of levels.
+pub const MAX_NESTING: usize = 64;
 
 /// A filter that does not parse.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,6 +26,30 @@ pub struct SyntaxError {
     pub range: Range,
     /// A short label for the marked place (`expected a value`).
     pub label: String,
+    /// Whether the filter parses but nests deeper than [`MAX_NESTING`].
+    pub too_deep: bool,
+}
+
+impl SyntaxError {
+    fn new(message: impl Into<String>, range: Range, label: impl Into<String>) -> SyntaxError {
+        SyntaxError {
+            message: message.into(),
+            range,
+            label: label.into(),
+            too_deep: false,
+        }
+    }
+
+    fn too_deep(at: usize) -> SyntaxError {
+        SyntaxError {
+            message: format!(
+                "the filter nests deeper than {MAX_NESTING} levels (parentheses, `not` and `where`)"
+            ),
+            range: Range::new(at, at + 1),
+            label: "too deep".into(),
+            too_deep: true,
+        }
+    }
 }
 
 /// Parses a whole filter.
@@ -31,50 +57,85 @@ pub fn parse(text: &str) -> Result<Expr, SyntaxError> {
     check_nesting(text)?;
     let mut pairs =
         Grammar::parse(Rule::filter, text).map_err(|error| syntax_error(text, error))?;
-    let filter = pairs.next().ok_or_else(|| SyntaxError {
-        message: "empty filter".into(),
-        range: Range::new(0, text.len()),
-        label: "expected a condition".into(),
-    })?;
+    let empty = || {
+        SyntaxError::new(
+            "empty filter",
+            Range::new(0, text.len()),
+            "expected a condition",
+        )
+    };
+    let filter = pairs.next().ok_or_else(empty)?;
     let disjunction = filter
         .into_inner()
         .find(|pair| pair.as_rule() == Rule::disjunction)
-        .ok_or_else(|| SyntaxError {
-            message: "empty filter".into(),
-            range: Range::new(0, text.len()),
-            label: "expected a condition".into(),
-        })?;
-    build_junction(disjunction)
+        .ok_or_else(empty)?;
+    build_junction(disjunction, 0)
 }
 
+/// Refuses text that would make the grammar recurse deeper than
+/// [`MAX_NESTING`], before pest sees it: a group or list opens a level until
+/// its closing bracket, a `where` opens one until the `or` or closing
+/// parenthesis that ends its conjunction (`did a where did b where …` nests
+/// without any parenthesis). Words inside strings and comments do not count.
 fn check_nesting(text: &str) -> Result<(), SyntaxError> {
+    // Open `where`s per open bracket, innermost last.
+    let mut wheres: Vec<usize> = vec![0];
     let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for (index, c) in text.char_indices() {
-        if in_string {
-            match (escaped, c) {
-                (false, '\\') => escaped = true,
-                (false, '"') => in_string = false,
-                _ => escaped = false,
-            }
-            continue;
-        }
-        match c {
-            '"' => in_string = true,
-            '(' | '[' => {
-                depth += 1;
-                if depth > MAX_NESTING {
-                    return Err(SyntaxError {
-                        message: format!("parentheses nested deeper than {MAX_NESTING} levels"),
-                        range: Range::new(index, index + 1),
-                        label: "too deep".into(),
-                    });
+    let bytes = text.as_bytes();
+    let mut index = 0;
+    while index < bytes.len() {
+        let byte = bytes[index];
+        match byte {
+            b'"' => {
+                index += 1;
+                while index < bytes.len() && bytes[index] != b'"' {
+                    index += if bytes[index] == b'\\' { 2 } else { 1 };
                 }
             }
-            ')' | ']' => depth = depth.saturating_sub(1),
+            b'#' => {
+                while index < bytes.len() && bytes[index] != b'\n' {
+                    index += 1;
+                }
+            }
+            b'(' | b'[' => {
+                wheres.push(0);
+                depth += 1;
+            }
+            b')' | b']' => {
+                if wheres.len() > 1 {
+                    depth -= 1 + wheres.pop().unwrap_or(0);
+                }
+            }
+            _ if byte.is_ascii_alphanumeric() || byte == b'_' => {
+                let start = index;
+                while index < bytes.len()
+                    && (bytes[index].is_ascii_alphanumeric() || bytes[index] == b'_')
+                {
+                    index += 1;
+                }
+                let innermost = wheres.last_mut().expect("the outermost level stays");
+                match &text[start..index] {
+                    "where" => {
+                        *innermost += 1;
+                        depth += 1;
+                    }
+                    "or" => {
+                        depth -= *innermost;
+                        *innermost = 0;
+                    }
+                    _ => {}
+                }
+                if depth > MAX_NESTING {
+                    return Err(SyntaxError::too_deep(start));
+                }
+                continue;
+            }
             _ => {}
         }
+        if depth > MAX_NESTING {
+            return Err(SyntaxError::too_deep(index));
+        }
+        index += 1;
     }
     Ok(())
 }
@@ -85,11 +146,11 @@ fn range(pair: &Pair<Rule>) -> Range {
 }
 
 fn internal(pair: &Pair<Rule>) -> SyntaxError {
-    SyntaxError {
-        message: format!("unexpected `{}`", pair.as_str()),
-        range: range(pair),
-        label: "not understood here".into(),
-    }
+    SyntaxError::new(
+        format!("unexpected `{}`", pair.as_str()),
+        range(pair),
+        "not understood here",
+    )
 }
 
 /// Keyword pairs carry no meaning of their own once the grammar has matched.
@@ -130,23 +191,22 @@ fn meaningful(pair: Pair<Rule>) -> Vec<Pair<Rule>> {
 }
 
 /// `disjunction`, `conjunction` and `event_condition`: a list joined by `or` or `and`.
-fn build_junction(pair: Pair<Rule>) -> Result<Expr, SyntaxError> {
+/// `depth` counts the levels (groups, `not`s, `where`s) around it.
+fn build_junction(pair: Pair<Rule>, depth: usize) -> Result<Expr, SyntaxError> {
     let rule = pair.as_rule();
     let whole = range(&pair);
     let mut items = Vec::new();
     for inner in meaningful(pair) {
         items.push(match inner.as_rule() {
-            Rule::conjunction => build_junction(inner)?,
-            Rule::negation => build_negation(inner)?,
+            Rule::conjunction => build_junction(inner, depth)?,
+            Rule::negation => build_negation(inner, depth)?,
             _ => return Err(internal(&inner)),
         });
     }
     if items.len() == 1 {
-        return items.pop().ok_or_else(|| SyntaxError {
-            message: "empty condition".into(),
-            range: whole,
-            label: "expected a condition".into(),
-        });
+        return items
+            .pop()
+            .ok_or_else(|| SyntaxError::new("empty condition", whole, "expected a condition"));
     }
     let kind = if rule == Rule::disjunction {
         ExprKind::Or(items)
@@ -156,20 +216,28 @@ fn build_junction(pair: Pair<Rule>) -> Result<Expr, SyntaxError> {
     Ok(Expr { kind, range: whole })
 }
 
-fn build_negation(pair: Pair<Rule>) -> Result<Expr, SyntaxError> {
+fn build_negation(pair: Pair<Rule>, depth: usize) -> Result<Expr, SyntaxError> {
     let whole = range(&pair);
     let mut nots = Vec::new();
     let mut primary = None;
     for inner in pair.into_inner() {
         match inner.as_rule() {
-            Rule::not => nots.push(range(&inner)),
-            _ => primary = Some(build_primary(inner)?),
+            Rule::not => {
+                // Refused before the chain is built: dropping a deep tree recurses too.
+                if depth + nots.len() >= MAX_NESTING {
+                    return Err(SyntaxError::too_deep(inner.as_span().start()));
+                }
+                nots.push(range(&inner));
+            }
+            _ => primary = Some(build_primary(inner, depth + nots.len())?),
         }
     }
-    let mut expr = primary.ok_or_else(|| SyntaxError {
-        message: "`not` needs a condition after it".into(),
-        range: whole,
-        label: "expected a condition".into(),
+    let mut expr = primary.ok_or_else(|| {
+        SyntaxError::new(
+            "`not` needs a condition after it",
+            whole,
+            "expected a condition",
+        )
     })?;
     for not in nots.into_iter().rev() {
         expr = Expr {
@@ -180,33 +248,30 @@ fn build_negation(pair: Pair<Rule>) -> Result<Expr, SyntaxError> {
     Ok(expr)
 }
 
-fn build_primary(pair: Pair<Rule>) -> Result<Expr, SyntaxError> {
+fn build_primary(pair: Pair<Rule>, depth: usize) -> Result<Expr, SyntaxError> {
     let whole = range(&pair);
     match pair.as_rule() {
         Rule::group => {
-            let inner = meaningful(pair)
-                .into_iter()
-                .next()
-                .ok_or_else(|| SyntaxError {
-                    message: "empty parentheses".into(),
-                    range: whole,
-                    label: "expected a condition".into(),
-                })?;
-            let mut expr = build_junction(inner)?;
+            if depth >= MAX_NESTING {
+                return Err(SyntaxError::too_deep(whole.start));
+            }
+            let inner = meaningful(pair).into_iter().next().ok_or_else(|| {
+                SyntaxError::new("empty parentheses", whole, "expected a condition")
+            })?;
+            let mut expr = build_junction(inner, depth + 1)?;
             // The group's own range includes its parentheses, which is what
             // a reader sees as "this part".
             expr.range = whole;
             Ok(expr)
         }
         Rule::in_segment => {
-            let string = meaningful(pair)
-                .into_iter()
-                .next()
-                .ok_or_else(|| SyntaxError {
-                    message: "`in segment` needs a segment name in quotes".into(),
-                    range: whole,
-                    label: "expected a name".into(),
-                })?;
+            let string = meaningful(pair).into_iter().next().ok_or_else(|| {
+                SyntaxError::new(
+                    "`in segment` needs a segment name in quotes",
+                    whole,
+                    "expected a name",
+                )
+            })?;
             let text = build_string(&string)?;
             Ok(Expr {
                 kind: ExprKind::InSegment(Name {
@@ -217,14 +282,13 @@ fn build_primary(pair: Pair<Rule>) -> Result<Expr, SyntaxError> {
             })
         }
         Rule::reachable => {
-            let channel = meaningful(pair)
-                .into_iter()
-                .next()
-                .ok_or_else(|| SyntaxError {
-                    message: "`reachable by` needs a channel".into(),
-                    range: whole,
-                    label: "expected a channel".into(),
-                })?;
+            let channel = meaningful(pair).into_iter().next().ok_or_else(|| {
+                SyntaxError::new(
+                    "`reachable by` needs a channel",
+                    whole,
+                    "expected a channel",
+                )
+            })?;
             Ok(Expr {
                 kind: ExprKind::Reachable(name(&channel)),
                 range: whole,
@@ -240,13 +304,13 @@ fn build_primary(pair: Pair<Rule>) -> Result<Expr, SyntaxError> {
                     _ => parts.push(inner),
                 }
             }
-            let selection = build_selection(parts, whole)?;
+            let selection = build_selection(parts, whole, depth)?;
             Ok(Expr {
                 kind: ExprKind::Did(EventPredicate { negated, selection }),
                 range: whole,
             })
         }
-        Rule::condition => build_condition(pair),
+        Rule::condition => build_condition(pair, depth),
         _ => Err(internal(&pair)),
     }
 }
@@ -259,7 +323,11 @@ fn name(pair: &Pair<Rule>) -> Name {
 }
 
 /// The event name, window and `where` clause shared by `did` and aggregates.
-fn build_selection(parts: Vec<Pair<Rule>>, whole: Range) -> Result<EventSelection, SyntaxError> {
+fn build_selection(
+    parts: Vec<Pair<Rule>>,
+    whole: Range,
+    depth: usize,
+) -> Result<EventSelection, SyntaxError> {
     let mut event = None;
     let mut window = None;
     let mut condition = None;
@@ -267,35 +335,25 @@ fn build_selection(parts: Vec<Pair<Rule>>, whole: Range) -> Result<EventSelectio
         match part.as_rule() {
             Rule::event_name | Rule::aggregate_target => event = Some(name(&part)),
             Rule::window => {
-                let duration = meaningful(part)
-                    .into_iter()
-                    .next()
-                    .ok_or_else(|| SyntaxError {
-                        message: "`within` needs a duration".into(),
-                        range: whole,
-                        label: "expected a duration".into(),
-                    })?;
+                let duration = meaningful(part).into_iter().next().ok_or_else(|| {
+                    SyntaxError::new("`within` needs a duration", whole, "expected a duration")
+                })?;
                 window = Some(build_duration(duration)?);
             }
             Rule::where_clause => {
-                let inner = meaningful(part)
-                    .into_iter()
-                    .next()
-                    .ok_or_else(|| SyntaxError {
-                        message: "`where` needs a condition".into(),
-                        range: whole,
-                        label: "expected a condition".into(),
-                    })?;
-                condition = Some(Box::new(build_junction(inner)?));
+                if depth >= MAX_NESTING {
+                    return Err(SyntaxError::too_deep(part.as_span().start()));
+                }
+                let inner = meaningful(part).into_iter().next().ok_or_else(|| {
+                    SyntaxError::new("`where` needs a condition", whole, "expected a condition")
+                })?;
+                condition = Some(Box::new(build_junction(inner, depth + 1)?));
             }
             _ => return Err(internal(&part)),
         }
     }
-    let event = event.ok_or_else(|| SyntaxError {
-        message: "expected an event name".into(),
-        range: whole,
-        label: "expected an event".into(),
-    })?;
+    let event = event
+        .ok_or_else(|| SyntaxError::new("expected an event name", whole, "expected an event"))?;
     Ok(EventSelection {
         event,
         window,
@@ -303,17 +361,13 @@ fn build_selection(parts: Vec<Pair<Rule>>, whole: Range) -> Result<EventSelectio
     })
 }
 
-fn build_condition(pair: Pair<Rule>) -> Result<Expr, SyntaxError> {
+fn build_condition(pair: Pair<Rule>, depth: usize) -> Result<Expr, SyntaxError> {
     let whole = range(&pair);
     let mut inner = pair.into_inner();
-    let missing = || SyntaxError {
-        message: "incomplete condition".into(),
-        range: whole,
-        label: "expected a test".into(),
-    };
+    let missing = || SyntaxError::new("incomplete condition", whole, "expected a test");
     let operand_pair = inner.next().ok_or_else(missing)?;
     let test_pair = inner.next().ok_or_else(missing)?;
-    let operand = build_operand(operand_pair)?;
+    let operand = build_operand(operand_pair, depth)?;
     let test_range = range(&test_pair);
     let test = build_test(test_pair)?;
     Ok(Expr {
@@ -326,18 +380,18 @@ fn build_condition(pair: Pair<Rule>) -> Result<Expr, SyntaxError> {
     })
 }
 
-fn build_operand(pair: Pair<Rule>) -> Result<Operand, SyntaxError> {
+fn build_operand(pair: Pair<Rule>, depth: usize) -> Result<Operand, SyntaxError> {
     let whole = range(&pair);
     match pair.as_rule() {
         Rule::field => Ok(Operand::Field(name(&pair))),
         Rule::function_call => {
             let parts = meaningful(pair);
             let (Some(function), Some(argument)) = (parts.first(), parts.get(1)) else {
-                return Err(SyntaxError {
-                    message: "a function needs one attribute in parentheses".into(),
-                    range: whole,
-                    label: "expected an attribute".into(),
-                });
+                return Err(SyntaxError::new(
+                    "a function needs one attribute in parentheses",
+                    whole,
+                    "expected an attribute",
+                ));
             };
             let function = match function.as_str() {
                 "age" => Function::Age,
@@ -352,10 +406,12 @@ fn build_operand(pair: Pair<Rule>) -> Result<Operand, SyntaxError> {
         }
         Rule::aggregate => {
             let mut parts = meaningful(pair).into_iter();
-            let function = parts.next().ok_or_else(|| SyntaxError {
-                message: "expected an aggregate".into(),
-                range: whole,
-                label: "expected count, sum, min, max or avg".into(),
+            let function = parts.next().ok_or_else(|| {
+                SyntaxError::new(
+                    "expected an aggregate",
+                    whole,
+                    "expected count, sum, min, max or avg",
+                )
             })?;
             let aggregate = match function.as_str() {
                 "count" => Aggregate::Count,
@@ -369,12 +425,14 @@ fn build_operand(pair: Pair<Rule>) -> Result<Operand, SyntaxError> {
                 .iter()
                 .find(|part| part.as_rule() == Rule::aggregate_target)
                 .map(name)
-                .ok_or_else(|| SyntaxError {
-                    message: "expected an event name".into(),
-                    range: whole,
-                    label: "expected an event".into(),
+                .ok_or_else(|| {
+                    SyntaxError::new("expected an event name", whole, "expected an event")
                 })?;
-            let mut selection = build_selection(parts, whole)?;
+            // The aggregate's parentheses are a level, like a group's.
+            if depth >= MAX_NESTING {
+                return Err(SyntaxError::too_deep(whole.start));
+            }
+            let mut selection = build_selection(parts, whole, depth + 1)?;
             let property = match target.text.split_once('.') {
                 Some((event, property)) => {
                     let dot = target.range.start + event.len();
@@ -404,11 +462,7 @@ fn build_test(pair: Pair<Rule>) -> Result<Test, SyntaxError> {
     let whole = range(&pair);
     let rule = pair.as_rule();
     let parts = meaningful(pair);
-    let missing = || SyntaxError {
-        message: "incomplete test".into(),
-        range: whole,
-        label: "expected a value".into(),
-    };
+    let missing = || SyntaxError::new("incomplete test", whole, "expected a value");
     let literal_at = |index: usize| -> Result<Literal, SyntaxError> {
         build_literal(parts.get(index).ok_or_else(missing)?)
     };
@@ -467,11 +521,7 @@ fn build_test(pair: Pair<Rule>) -> Result<Test, SyntaxError> {
 fn build_duration(pair: Pair<Rule>) -> Result<DurationLiteral, SyntaxError> {
     let whole = range(&pair);
     let parts: Vec<Pair<Rule>> = pair.into_inner().collect();
-    let invalid = |message: String| SyntaxError {
-        message,
-        range: whole,
-        label: "not a duration".into(),
-    };
+    let invalid = |message: String| SyntaxError::new(message, whole, "not a duration");
     let (Some(amount), Some(unit)) = (parts.first(), parts.get(1)) else {
         return Err(invalid("expected a number and a unit".into()));
     };
@@ -505,10 +555,12 @@ fn build_string(pair: &Pair<Rule>) -> Result<String, SyntaxError> {
             out.push(c);
             continue;
         }
-        let invalid = |end: usize, message: &str| SyntaxError {
-            message: message.into(),
-            range: Range::new(base + index, base + end),
-            label: "invalid escape".into(),
+        let invalid = |end: usize, message: &str| {
+            SyntaxError::new(
+                message,
+                Range::new(base + index, base + end),
+                "invalid escape",
+            )
         };
         match chars.next() {
             Some((_, 'n')) => out.push('\n'),
@@ -539,11 +591,7 @@ fn build_string(pair: &Pair<Rule>) -> Result<String, SyntaxError> {
 fn build_literal(pair: &Pair<Rule>) -> Result<Literal, SyntaxError> {
     let whole = range(pair);
     let text = pair.as_str();
-    let invalid = |message: String, label: &str| SyntaxError {
-        message,
-        range: whole,
-        label: label.into(),
-    };
+    let invalid = |message: String, label: &str| SyntaxError::new(message, whole, label);
     let value = match pair.as_rule() {
         Rule::string => LiteralValue::String(build_string(pair)?),
         Rule::integer => LiteralValue::Integer(text.parse().map_err(|_| {
@@ -684,11 +732,11 @@ fn syntax_error(text: &str, error: pest::error::Error<Rule>) -> SyntaxError {
     } else {
         offset + found_len
     };
-    SyntaxError {
-        message: format!("expected {expected_text}, found {found}"),
-        range: Range::new(offset, end),
-        label: format!("expected {expected_text}"),
-    }
+    SyntaxError::new(
+        format!("expected {expected_text}, found {found}"),
+        Range::new(offset, end),
+        format!("expected {expected_text}"),
+    )
 }
 
 /// The length of the token at the start of `rest`: a word, a quoted

@@ -8,13 +8,21 @@
 //! results are exactly the in-memory evaluator's; a PostgreSQL dialect
 //! would map the same hooks to its own functions.
 //!
+//! Size: the database bounds a query, so conjunctions and disjunctions
+//! are written as balanced trees (SQLite parses `a AND b AND c …` into a
+//! tree as high as the chain is long), equal values share one parameter,
+//! and a query that would still pass the dialect's [`Limits`] is refused
+//! here with a [`CompileError`] that names the filter, before any store is
+//! opened.
+//!
 //! Missing values: SQL comparisons with NULL are NULL, which `WHERE` treats
 //! as false, and `not` is compiled as `NOT COALESCE(…, 0)`, so a NULL never
 //! turns into a match under negation: exactly the two-valued semantics of
 //! the spec.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
+use super::MAX_SEGMENT_NESTING;
 use super::ast::*;
 use super::catalog::{Catalog, FieldType, channel_address};
 use super::functions::{self, Bound, Clock};
@@ -70,6 +78,17 @@ pub trait Dialect {
     fn quote_identifier(&self, name: &str) -> String {
         format!("\"{}\"", name.replace('"', "\"\""))
     }
+    /// What one query may hold.
+    fn limits(&self) -> Limits;
+}
+
+/// The size bounds of one query in a database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// The highest expression tree the database parses.
+    pub expression_depth: usize,
+    /// How many parameters one statement may bind.
+    pub parameters: usize,
 }
 
 /// SQLite with herald's functions registered (see [`crate::store`]).
@@ -90,6 +109,14 @@ impl Dialect for Sqlite {
     }
     fn function(&self, name: &str, arguments: &[&str]) -> String {
         format!("herald_{name}({})", arguments.join(", "))
+    }
+    fn limits(&self) -> Limits {
+        // SQLITE_MAX_EXPR_DEPTH and SQLITE_MAX_VARIABLE_NUMBER, the bundled
+        // library's compiled-in defaults.
+        Limits {
+            expression_depth: 1000,
+            parameters: 32_766,
+        }
     }
 }
 
@@ -124,9 +151,27 @@ impl<'a> SqlCompiler<'a> {
         let mut state = State {
             compiler: self,
             parameters: Vec::new(),
+            bound: HashMap::new(),
             stack: Vec::new(),
+            height: 0,
+            highest: 0,
         };
         let condition = state.expr(expr, Place::Contact)?;
+        let limits = self.dialect.limits();
+        if state.highest > limits.expression_depth {
+            return Err(CompileError(format!(
+                "the filter is too deeply nested for one database query (an expression about {} levels high, the database takes {}); \
+                 write it flatter or split it into segments",
+                state.highest, limits.expression_depth
+            )));
+        }
+        if state.parameters.len() > limits.parameters {
+            return Err(CompileError(format!(
+                "the filter has {} distinct values, more than one database query takes ({}); split it into segments",
+                state.parameters.len(),
+                limits.parameters
+            )));
+        }
         let sql = match selection {
             Selection::Count => format!("SELECT count(*) FROM contacts AS c WHERE {condition}"),
             Selection::Ids => {
@@ -143,13 +188,66 @@ impl<'a> SqlCompiler<'a> {
 struct State<'s, 'a> {
     compiler: &'s SqlCompiler<'a>,
     parameters: Vec<Parameter>,
+    /// The placeholder index of every value bound so far (by its `Debug`
+    /// text, which tells every value apart), so a repeated value is bound once.
+    bound: HashMap<String, usize>,
     stack: Vec<String>,
+    /// An upper estimate of the expression height around the part being
+    /// compiled, and the highest seen, checked against the dialect's limit.
+    height: usize,
+    highest: usize,
+}
+
+/// The expression height a leaf condition, or an event subquery's own
+/// conditions, may add (functions of functions, `IS NOT NULL AND …`).
+const LEAF_HEIGHT: usize = 8;
+
+/// Terms of a conjunction or disjunction written flat, below which halving starts.
+const FLAT_TERMS: usize = 8;
+
+/// Joins terms with `AND` or `OR` as a tree of logarithmic height.
+fn balanced(parts: &[String], joiner: &str) -> String {
+    if parts.len() <= FLAT_TERMS {
+        return format!("({})", parts.join(joiner));
+    }
+    let (left, right) = parts.split_at(parts.len() / 2);
+    format!(
+        "({}{joiner}{})",
+        balanced(left, joiner),
+        balanced(right, joiner)
+    )
+}
+
+/// The height [`balanced`] gives `terms` terms.
+fn balanced_height(terms: usize) -> usize {
+    if terms <= FLAT_TERMS {
+        terms.saturating_sub(1)
+    } else {
+        1 + balanced_height(terms - terms / 2)
+    }
 }
 
 impl State<'_, '_> {
     fn bind(&mut self, parameter: Parameter) -> String {
-        self.parameters.push(parameter);
-        self.compiler.dialect.placeholder(self.parameters.len())
+        let key = format!("{parameter:?}");
+        let index = match self.bound.get(&key) {
+            Some(index) => *index,
+            None => {
+                self.parameters.push(parameter);
+                self.bound.insert(key, self.parameters.len());
+                self.parameters.len()
+            }
+        };
+        self.compiler.dialect.placeholder(index)
+    }
+
+    /// Compiles `expr` with `height` added around it.
+    fn nested(&mut self, height: usize, expr: &Expr, place: Place) -> Result<String, CompileError> {
+        self.height += height;
+        self.highest = self.highest.max(self.height + LEAF_HEIGHT);
+        let sql = self.expr(expr, place);
+        self.height -= height;
+        sql
     }
 
     fn text(&mut self, text: impl Into<String>) -> String {
@@ -176,13 +274,16 @@ impl State<'_, '_> {
                 } else {
                     " AND "
                 };
+                let height = balanced_height(items.len());
                 let parts = items
                     .iter()
-                    .map(|item| self.expr(item, place))
+                    .map(|item| self.nested(height, item, place))
                     .collect::<Result<Vec<_>, _>>()?;
-                format!("({})", parts.join(joiner))
+                balanced(&parts, joiner)
             }
-            ExprKind::Not(inner) => format!("NOT COALESCE({}, 0)", self.expr(inner, place)?),
+            ExprKind::Not(inner) => {
+                format!("NOT COALESCE({}, 0)", self.nested(2, inner, place)?)
+            }
             ExprKind::InSegment(name) => {
                 let Some(segment) = self.compiler.segments.get(&name.text) else {
                     return Err(CompileError(format!("unknown segment `{}`", name.text)));
@@ -193,8 +294,15 @@ impl State<'_, '_> {
                         name.text
                     )));
                 }
+                // `check` reports deeper chains (F011); this keeps the walk bounded.
+                if self.stack.len() >= MAX_SEGMENT_NESTING {
+                    return Err(CompileError(format!(
+                        "`in segment \"{}\"` nests more than {MAX_SEGMENT_NESTING} segments inside one another",
+                        name.text
+                    )));
+                }
                 self.stack.push(name.text.clone());
-                let sql = self.expr(segment, Place::Contact)?;
+                let sql = self.nested(0, segment, Place::Contact)?;
                 self.stack.pop();
                 sql
             }
@@ -244,7 +352,8 @@ impl State<'_, '_> {
             sql.push_str(&format!(" AND e.at >= {start}"));
         }
         if let Some(condition) = &selection.condition {
-            let condition = self.expr(condition, Place::Event(&selection.event.text))?;
+            let condition =
+                self.nested(LEAF_HEIGHT, condition, Place::Event(&selection.event.text))?;
             sql.push_str(&format!(" AND {condition}"));
         }
         Ok(sql)
@@ -466,7 +575,10 @@ impl State<'_, '_> {
                 for literal in list {
                     parts.push(self.list_has(value, std::slice::from_ref(literal)));
                 }
-                format!("({})", parts.join(" AND "))
+                self.highest = self
+                    .highest
+                    .max(self.height + LEAF_HEIGHT + balanced_height(parts.len()));
+                balanced(&parts, " AND ")
             }
             Test::IsSet | Test::IsNotSet | Test::Within(_) | Test::Before(_) | Test::After(_) => {
                 return Err(CompileError(format!(
