@@ -268,6 +268,8 @@ fn main() {
         "stages: load + schema {load:?}, filters {filter:?}, resolve {resolve:?}, journeys {journey:?}, templates {template:?}, lint and conflicts {lint:?}"
     );
 
+    pathological_filters(&filters.catalog);
+
     let binary = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/herald");
     if binary.is_file() {
         let mut process = Vec::new();
@@ -288,5 +290,61 @@ fn main() {
         );
     } else {
         println!("(build with `cargo build --release` to also time the binary end to end)");
+    }
+}
+
+/// Issue 13: one filter of a pathological size through the filter stage
+/// (parse, type check, analysis), timed; tests/pathological.rs asserts the
+/// outcome (a diagnostic or a result), this measures how long it takes.
+/// `HERALD_BENCH_OR_TERMS=5000,20000` chooses the `or` chain lengths.
+fn pathological_filters(catalog: &herald::segment::catalog::Catalog) {
+    let terms: Vec<usize> = std::env::var("HERALD_BENCH_OR_TERMS")
+        .unwrap_or_else(|_| "5000,20000,50000".into())
+        .split(',')
+        .filter_map(|n| n.trim().parse().ok())
+        .collect();
+    let chain = |terms: usize, joiner: &str, term: &dyn Fn(usize) -> String| {
+        (0..terms).map(term).collect::<Vec<_>>().join(joiner)
+    };
+    let mut cases: Vec<(String, String)> = Vec::new();
+    for &n in &terms {
+        cases.push((
+            format!("or chain of {n} equalities"),
+            chain(n, " or ", &|i| format!("city = \"c{i}\"")),
+        ));
+        cases.push((
+            format!("or chain of {n} mixed terms"),
+            chain(n, " or ", &|i| match i % 3 {
+                0 => format!("orders_count > {i}"),
+                1 => format!("not (city = \"c{i}\")"),
+                _ => "city is set".to_string(),
+            }),
+        ));
+    }
+    let largest = terms.iter().copied().max().unwrap_or(0);
+    cases.push((
+        format!("and chain of {largest} terms"),
+        chain(largest, " and ", &|i| format!("orders_count != {i}")),
+    ));
+    cases.push((
+        format!("in list of {largest} values"),
+        format!(
+            "city in [{}]",
+            chain(largest, ", ", &|i| format!("\"c{i}\""))
+        ),
+    ));
+    cases.push((
+        "12,000 chained `not`".to_string(),
+        format!("{}city = \"x\"", "not ".repeat(12_000)),
+    ));
+    for (name, text) in cases {
+        let start = Instant::now();
+        let (_, issues) = herald::segment::check::check_text(&text, Some(catalog), None);
+        println!(
+            "filter stage, {name} ({} KB): {:?}, {} diagnostics",
+            text.len() / 1024,
+            start.elapsed(),
+            issues.len()
+        );
     }
 }
