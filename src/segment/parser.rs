@@ -101,10 +101,9 @@ fn check_nesting(text: &str) -> Result<(), SyntaxError> {
                 wheres.push(0);
                 depth += 1;
             }
-            b')' | b']' => {
-                if wheres.len() > 1 {
-                    depth -= 1 + wheres.pop().unwrap_or(0);
-                }
+            // An unmatched closing bracket is the grammar's to report.
+            b')' | b']' if wheres.len() > 1 => {
+                depth -= 1 + wheres.pop().unwrap_or(0);
             }
             _ if byte.is_ascii_alphanumeric() || byte == b'_' => {
                 let start = index;
