@@ -268,7 +268,7 @@ fn main() {
         "stages: load + schema {load:?}, filters {filter:?}, resolve {resolve:?}, journeys {journey:?}, templates {template:?}, lint and conflicts {lint:?}"
     );
 
-    pathological_filters(&filters.catalog);
+    pathological_filters(&compilation.filters.catalog);
 
     let binary = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/herald");
     if binary.is_file() {
