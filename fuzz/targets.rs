@@ -8,10 +8,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use herald::contact::{Contact, Value};
 use herald::model::Manifest;
 use herald::segment::ast::Expr;
 use herald::segment::catalog::Catalog;
-use herald::segment::eval::{Contact, Evaluator, Value};
+use herald::segment::eval::Evaluator;
 use herald::segment::functions::Clock;
 use herald::segment::sql::{Selection, SqlCompiler, Sqlite};
 use herald::segment::typecheck::Context;
