@@ -191,6 +191,31 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
         format: OutputFormat,
     },
+    /// Show what is due at `--now`: every campaign occurrence's audience,
+    /// who is excluded and why, messages per channel and variant, SMS parts,
+    /// the estimated cost against the budget, rendered samples and render
+    /// failures; then the next occurrences. Opens the store read-only and
+    /// sends nothing. Exits 1 when a message fails to render or a campaign
+    /// is over its budget.
+    Plan {
+        /// Plan at this time instead of the current one: RFC 3339
+        /// (`2026-12-20T08:00:00Z`, `2026-12-20T11:00:00+03:00`) or a local `YYYY-MM-DD HH:MM[:SS]`
+        /// in the project's time zone (herald.yaml's `timezone`).
+        #[arg(long, value_name = "TIME")]
+        now: Option<String>,
+        /// Only this campaign (repeat for several).
+        #[arg(long, value_name = "NAME")]
+        campaign: Vec<String>,
+        /// Rendered samples shown per campaign and channel.
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        samples: usize,
+        /// Exit 0 when nothing is to be sent, 2 when something is, 1 on errors.
+        #[arg(long)]
+        detailed_exitcode: bool,
+        /// Output format: human, or json (every message with its idempotency key, and the summary).
+        #[arg(long, value_enum, default_value_t = crate::command::OutputFormat::Human)]
+        format: crate::command::OutputFormat,
+    },
     /// Re-check the project and re-render previews on every save.
     ///
     /// Watches the project's files; after each save (debounced) it runs the

@@ -24,6 +24,7 @@ pub mod journey;
 pub mod lint;
 pub mod loader;
 pub mod model;
+pub mod plan;
 pub mod policy;
 pub mod provider;
 pub mod report;

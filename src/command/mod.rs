@@ -10,6 +10,7 @@ mod events;
 mod explain;
 mod init;
 mod output;
+mod plan;
 mod render;
 mod schema;
 mod segment;
@@ -32,6 +33,7 @@ pub enum Command {
     Contacts(contacts::Request),
     Events(events::Request),
     Render(render::Request),
+    Plan(plan::Request),
     Watch(watch::Request),
 }
 
@@ -46,6 +48,7 @@ pub fn run(settings: &Settings) -> Result<i32, Error> {
         Command::Contacts(request) => contacts::run(settings, request),
         Command::Events(request) => events::run(settings, request),
         Command::Render(request) => render::run(settings, request),
+        Command::Plan(request) => plan::run(settings, request),
         Command::Watch(request) => watch::run(settings, request),
     }
 }

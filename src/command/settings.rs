@@ -190,6 +190,19 @@ impl Settings {
                 now: now(time)?,
                 format,
             }),
+            cli::Command::Plan {
+                now: time,
+                campaign,
+                samples,
+                detailed_exitcode,
+                format,
+            } => Command::Plan(super::plan::Request {
+                now: now(time)?,
+                campaigns: campaign,
+                samples,
+                detailed_exitcode,
+                format,
+            }),
             cli::Command::Watch {
                 samples,
                 contact,

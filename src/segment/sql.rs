@@ -148,6 +148,22 @@ pub struct SqlCompiler<'a> {
 impl<'a> SqlCompiler<'a> {
     /// The query selecting the contacts that match `expr`.
     pub fn query(&self, expr: &Expr, selection: Selection) -> Result<Query, CompileError> {
+        let Query {
+            sql: condition,
+            parameters,
+        } = self.condition(expr)?;
+        let sql = match selection {
+            Selection::Count => format!("SELECT count(*) FROM contacts AS c WHERE {condition}"),
+            Selection::Ids => {
+                format!("SELECT c.id FROM contacts AS c WHERE {condition} ORDER BY c.id")
+            }
+        };
+        Ok(Query { sql, parameters })
+    }
+
+    /// The condition alone, over `contacts AS c`, for a caller that selects
+    /// its own columns (the planner reads whole contacts).
+    pub fn condition(&self, expr: &Expr) -> Result<Query, CompileError> {
         let mut state = State {
             compiler: self,
             parameters: Vec::new(),
@@ -156,7 +172,7 @@ impl<'a> SqlCompiler<'a> {
             height: 0,
             highest: 0,
         };
-        let condition = state.expr(expr, Place::Contact)?;
+        let sql = state.expr(expr, Place::Contact)?;
         let limits = self.dialect.limits();
         if state.highest > limits.expression_depth {
             return Err(CompileError(format!(
@@ -172,12 +188,6 @@ impl<'a> SqlCompiler<'a> {
                 limits.parameters
             )));
         }
-        let sql = match selection {
-            Selection::Count => format!("SELECT count(*) FROM contacts AS c WHERE {condition}"),
-            Selection::Ids => {
-                format!("SELECT c.id FROM contacts AS c WHERE {condition} ORDER BY c.id")
-            }
-        };
         Ok(Query {
             sql,
             parameters: state.parameters,

@@ -67,6 +67,7 @@ pub mod events;
 pub mod lapses;
 mod locks;
 pub mod schema;
+pub mod snapshot;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -98,6 +98,29 @@ impl<'t> Renderer<'t> {
         self.render_with(&self.shared, &self.texts, contact, event)
     }
 
+    /// Renders only the messages of `channels` (a contact reached on one
+    /// channel of several), in the order of `target.messages`.
+    pub fn render_channels(
+        &self,
+        contact: Value,
+        channels: &[&str],
+    ) -> Result<Vec<Rendered>, (Part, minijinja::Error)> {
+        let context = self.shared.message(contact, None);
+        self.messages
+            .iter()
+            .filter(|compiled| channels.contains(&compiled.message.channel))
+            .map(|compiled| {
+                render_message(
+                    self.target,
+                    compiled.message.channel,
+                    &compiled.parts,
+                    &context,
+                    Some(&self.texts),
+                )
+            })
+            .collect()
+    }
+
     fn render_with(
         &self,
         shared: &Arc<SharedContext>,

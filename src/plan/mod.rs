@@ -1,0 +1,165 @@
+//! The planner: which campaign messages are due at a given `now`, to whom,
+//! on which channel, when and at what cost, rendered. Pure over a read-only
+//! store and the [`Compilation`]: no clock (`now` comes in), no randomness
+//! (holdout and variants are stable hashes), no writes. `herald plan`
+//! prints a plan; the runner will enqueue the very same messages, so the
+//! two decide alike.
+//!
+//! The stages: [`due`] (occurrences in the catch-up window, missed ones,
+//! the next ones), [`policy`] (per contact, in order: suppression, consent,
+//! holdout, variant, channel, frequency caps, quiet hours; then SMS parts
+//! once rendered), [`stream`] (the audience streamed from the store and
+//! rendered on several threads, handed on in contact order) and
+//! [`summary`] (what a plan counts).
+
+pub mod due;
+pub mod policy;
+pub mod stream;
+pub mod summary;
+
+use std::collections::HashMap;
+
+use jiff::{SignedDuration, Timestamp};
+use serde::{Serialize, Serializer};
+
+use crate::compiler::Compilation;
+use crate::store::Store;
+use crate::template::Rendered;
+
+pub use self::due::Occurrence;
+pub use self::stream::PlanError;
+pub use self::summary::{CampaignPlan, ChannelTotals, Reason, RenderFailure};
+
+/// How long after its scheduled time an occurrence is still sent: a runner
+/// that was down for a day still sends that morning's campaign, one that
+/// was down for a week does not send stale promotions.
+pub const CATCH_UP: SignedDuration = SignedDuration::from_hours(24);
+
+/// What to plan.
+#[derive(Clone, Debug)]
+pub struct PlanRequest {
+    pub now: Timestamp,
+    /// Only these campaigns; every campaign when empty.
+    pub only: Vec<String>,
+    pub catch_up: SignedDuration,
+    /// Rendered messages kept per campaign and channel as samples.
+    pub samples: usize,
+    /// Render threads; 0 for one per core.
+    pub threads: usize,
+}
+
+impl PlanRequest {
+    pub fn new(now: Timestamp) -> PlanRequest {
+        PlanRequest {
+            now,
+            only: Vec::new(),
+            catch_up: CATCH_UP,
+            samples: 1,
+            threads: 0,
+        }
+    }
+}
+
+/// A plan: every due occurrence's decisions, and what is missed or comes next.
+#[derive(Debug, Serialize)]
+pub struct Plan {
+    #[serde(serialize_with = "rfc3339")]
+    pub now: Timestamp,
+    pub campaigns: Vec<CampaignPlan>,
+    /// Occurrences older than the catch-up window that were never enqueued.
+    pub missed: Vec<Occurrence>,
+    /// The next occurrences after `now`.
+    pub coming_up: Vec<Occurrence>,
+}
+
+impl Plan {
+    /// Messages planned across every campaign.
+    pub fn messages(&self) -> u64 {
+        self.campaigns.iter().map(|c| c.messages).sum()
+    }
+
+    /// Whether the plan must not be carried out: a render failure or a
+    /// campaign over its budget.
+    pub fn has_errors(&self) -> bool {
+        self.campaigns.iter().any(CampaignPlan::has_errors)
+    }
+}
+
+/// One message the plan decided on.
+#[derive(Clone, Debug, Serialize)]
+pub struct PlannedMessage {
+    /// `campaign/<name>/<occurrence, RFC 3339 UTC>/<contact id>/<channel>`:
+    /// the outbox's primary key, the same in every plan of this occurrence.
+    pub key: String,
+    pub campaign: String,
+    #[serde(serialize_with = "rfc3339")]
+    pub occurrence: Timestamp,
+    pub contact_id: String,
+    pub channel: &'static str,
+    /// The address on the channel (email, phone, chat id, …).
+    pub address: String,
+    /// The variant's name; `None` for a campaign without variants.
+    pub variant: Option<String>,
+    /// When it may go out: the occurrence, or the end of the contact's
+    /// quiet hours.
+    #[serde(serialize_with = "rfc3339")]
+    pub send_at: Timestamp,
+    /// Whether quiet hours moved it.
+    pub deferred: bool,
+    /// SMS parts (1 for other channels).
+    pub sms_parts: usize,
+    /// Estimated cost in the project currency.
+    pub cost: f64,
+    pub rendered: Rendered,
+}
+
+/// The idempotency key of a campaign message.
+pub fn campaign_key(campaign: &str, occurrence: Timestamp, contact: &str, channel: &str) -> String {
+    format!("campaign/{campaign}/{occurrence}/{contact}/{channel}")
+}
+
+/// Plans every due occurrence at `request.now`, handing each message to
+/// `sink` in campaign order and, within a campaign, in contact id order.
+pub fn plan(
+    compilation: &Compilation,
+    store: &Store,
+    request: &PlanRequest,
+    sink: &mut dyn FnMut(PlannedMessage),
+) -> Result<Plan, PlanError> {
+    let due = due::due(compilation, store, request)?;
+    let mut campaigns = Vec::new();
+    // Messages of this plan per contact, for the frequency caps of the
+    // campaigns after the first (a single campaign counts per contact).
+    let mut planned: HashMap<String, Vec<policy::Sent>> = HashMap::new();
+    for (index, occurrence) in due.occurrences.iter().enumerate() {
+        let Some(campaign) = compilation
+            .campaigns
+            .iter()
+            .find(|campaign| campaign.name == occurrence.campaign)
+        else {
+            continue;
+        };
+        let remember = index + 1 < due.occurrences.len();
+        campaigns.push(stream::plan_campaign(
+            compilation,
+            store,
+            request,
+            campaign,
+            occurrence.at,
+            &mut planned,
+            remember,
+            sink,
+        )?);
+    }
+    Ok(Plan {
+        now: request.now,
+        campaigns,
+        missed: due.missed,
+        coming_up: due.coming_up,
+    })
+}
+
+/// Serialises a timestamp as RFC 3339 in UTC.
+pub fn rfc3339<S: Serializer>(timestamp: &Timestamp, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(timestamp)
+}
