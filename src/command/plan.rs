@@ -151,6 +151,12 @@ fn grouped(number: u64) -> String {
     out
 }
 
+/// `1 part`, `2 parts`.
+fn plural(count: u64, word: &str) -> String {
+    let s = if count == 1 { "" } else { "s" };
+    format!("{} {word}{s}", grouped(count))
+}
+
 fn money(amount: f64, currency: &str) -> String {
     let cents = (amount * 100.0).round() as u64;
     format!("{}.{:02} {currency}", grouped(cents / 100), cents % 100)
@@ -209,8 +215,8 @@ fn human(compilation: &Compilation, plan: &Plan) -> String {
     let errors = plan.campaigns.iter().filter(|c| c.has_errors()).count();
     let _ = writeln!(
         out,
-        "\n{} messages to send{}",
-        grouped(plan.messages()),
+        "\n{} to send{}",
+        plural(plan.messages(), "message"),
         if errors > 0 {
             format!("; {errors} campaign(s) with errors: nothing may be sent until they are fixed")
         } else {
@@ -272,7 +278,7 @@ fn campaign_section(
     );
     for totals in &plan.channels {
         let parts = if totals.channel == "sms" {
-            format!("  {} parts", grouped(totals.parts))
+            format!("  {}", plural(totals.parts, "part"))
         } else {
             String::new()
         };
@@ -305,8 +311,8 @@ fn campaign_section(
     if plan.deferred > 0 {
         let _ = writeln!(
             out,
-            "  quiet hours  {} messages wait for the end of the contact's quiet hours",
-            grouped(plan.deferred)
+            "  quiet hours  {} wait for the end of the contact's quiet hours",
+            plural(plan.deferred, "message")
         );
     }
     let budget = match plan.budget {
@@ -373,8 +379,8 @@ fn sample_section(out: &mut String, sample: &PlannedMessage, zone: &TimeZone) {
     if let Some(sms) = &sample.rendered.sms {
         let _ = writeln!(
             out,
-            "    {} part(s), {}, {} characters",
-            sms.parts,
+            "    {}, {}, {} characters",
+            plural(sms.parts as u64, "part"),
             sms.encoding.as_str(),
             sms.characters
         );
