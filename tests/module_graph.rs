@@ -33,6 +33,7 @@ const ALLOWED: &[(&str, &str, &str)] = &[
     ("command", "settings", "contacts"),
     ("command", "settings", "events"),
     ("command", "settings", "render"),
+    ("command", "settings", "plan"),
     ("command", "settings", "segment"),
     ("command", "settings", "watch"),
 ];

@@ -61,13 +61,12 @@ pub fn run(settings: &Settings, request: &Request) -> Result<i32, Error> {
     }
     let now = Now::or_current(request.now.as_ref(), &manifest.timezone.value)?;
     let path = settings.store.existing(manifest)?;
-    let store =
-        Store::open_read_only(&path, compilation.filters.catalog.clone()).map_err(Error::Store)?;
+    let store = Store::open_read_only(&path, compilation.filters.catalog.clone())?;
     let mut plan_request = PlanRequest::new(now);
     plan_request.only = request.campaigns.clone();
     plan_request.samples = request.samples;
     let failure = |error: PlanError| match error {
-        PlanError::Store(error) => Error::Store(error),
+        PlanError::Store(error) => Error::from(error),
         other => Error::Usage(other.to_string()),
     };
     let plan = match request.format {

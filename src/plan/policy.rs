@@ -12,11 +12,11 @@ use jiff::tz::TimeZone;
 
 use super::Reason;
 use crate::campaign::{Campaign, Variant};
+use crate::contact::{Contact, Value};
 use crate::duration::TimeOfDay;
 use crate::model::{ChannelMode, Manifest, MessageType};
 use crate::policy::{FrequencyCap, Policies, QuietHours};
 use crate::segment::catalog::channel_address;
-use crate::segment::eval::{Contact, Value};
 use crate::segment::functions::Clock;
 
 /// Seeds of the two stable hashes: different, so that being held out says

@@ -19,10 +19,10 @@ use super::summary::{CampaignPlan, ChannelTotals, FAILURES_KEPT, Reason, RenderF
 use super::{PlanRequest, PlannedMessage, campaign_key};
 use crate::campaign::Campaign;
 use crate::compiler::Compilation;
+use crate::contact::Contact;
 use crate::model::{Manifest, MessageType};
 use crate::segment::ast::{Expr, ExprKind, Name, Range};
 use crate::segment::catalog::channel_address;
-use crate::segment::eval::Contact;
 use crate::segment::functions::Clock;
 use crate::segment::sql::{Query, SqlCompiler, Sqlite};
 use crate::store::{Store, StoreError};

@@ -15,6 +15,9 @@
 //! - [`events`]: idempotent event ingestion and reading a contact's events;
 //! - [`lapses`]: what `contacts clean` reads (a page of contacts with their
 //!   last conversion) and the lapse marks it writes;
+//! - [`snapshot`]: the planner's reads: a read-only open, an audience
+//!   streamed with consents and suppressions, and the ledger questions
+//!   (answered with nothing sent until the outbox lands);
 //! - the runner's outbox and journey state will be two more families of the
 //!   same shape (their tables exist since schema version 2).
 //!

@@ -17,8 +17,8 @@ use jiff::Timestamp;
 use rusqlite::{Connection, OpenFlags};
 
 use super::{Store, StoreError, read_attributes, register_functions, schema};
+use crate::contact::Contact;
 use crate::segment::catalog::{Catalog, FieldType};
-use crate::segment::eval::Contact;
 use crate::segment::sql::Query;
 
 impl Store {
@@ -42,11 +42,7 @@ impl Store {
                 schema::VERSION
             )));
         }
-        Ok(Store {
-            connection,
-            path: path.to_path_buf(),
-            catalog,
-        })
+        Ok(Store::new(connection, path, catalog))
     }
 
     /// Streams the contacts matching `condition` (the SQL condition of an
