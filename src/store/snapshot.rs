@@ -1,5 +1,5 @@
-//! The store as the planner reads it: opened read-only (a plan writes
-//! nothing, not even a WAL or a migration), the members of an audience
+//! The store as the planner reads it (opened with
+//! [`Store::open_read_only`]: a plan writes nothing): the members of an audience
 //! streamed with what the policies need (attributes, granted consents,
 //! suppressions), and the ledger questions the planner asks of past sends.
 //!
@@ -11,40 +11,15 @@
 //! bodies; the planner does not change.
 
 use std::ops::ControlFlow;
-use std::path::Path;
 
 use jiff::Timestamp;
-use rusqlite::{Connection, OpenFlags};
 
-use super::{Store, StoreError, read_attributes, register_functions, schema};
+use super::{Store, StoreError, read_attributes, schema};
 use crate::contact::Contact;
-use crate::segment::catalog::{Catalog, FieldType};
+use crate::segment::catalog::FieldType;
 use crate::segment::sql::Query;
 
 impl Store {
-    /// Opens an existing store for reading only. Nothing is created or
-    /// migrated: a store older than this herald must be opened for writing
-    /// once (any import or `herald sync` does it).
-    pub fn open_read_only(path: &Path, catalog: Catalog) -> Result<Store, StoreError> {
-        let error = |reason: String| StoreError {
-            path: path.to_path_buf(),
-            reason,
-        };
-        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let connection =
-            Connection::open_with_flags(path, flags).map_err(|e| error(e.to_string()))?;
-        register_functions(&connection).map_err(|e| error(e.to_string()))?;
-        let version = super::version(&connection).map_err(|e| error(e.to_string()))?;
-        if version != schema::VERSION {
-            return Err(error(format!(
-                "the store is at schema version {version}, this herald reads version {}; \
-                 run `herald sync` (or any import) to migrate it",
-                schema::VERSION
-            )));
-        }
-        Ok(Store::new(connection, path, catalog))
-    }
-
     /// Streams the contacts matching `condition` (the SQL condition of an
     /// audience over `contacts AS c`) in id order, each with its attributes,
     /// the channels it has granted consent on, and the channels it is
@@ -54,7 +29,7 @@ impl Store {
         condition: &Query,
         mut visit: impl FnMut(Contact) -> ControlFlow<()>,
     ) -> Result<(), StoreError> {
-        let mut run = || -> rusqlite::Result<()> {
+        let run = || -> rusqlite::Result<()> {
             let names: Vec<(&String, &FieldType)> = self.catalog.attributes.iter().collect();
             let columns: Vec<String> = names
                 .iter()
@@ -92,7 +67,7 @@ impl Store {
             }
             Ok(())
         };
-        run().map_err(|e| self.failure(e))
+        self.run(run)
     }
 
     /// Messages the ledger holds as sent to `contact` (on `channel`, or on
