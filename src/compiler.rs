@@ -11,47 +11,16 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use jiff::tz::TimeZone;
-
-use crate::campaign::Campaign;
 use crate::codes::Code;
+pub use crate::compilation::Compilation;
 use crate::diagnostic::{Diagnostics, Severity};
 use crate::error::Error;
-use crate::journey::StateMachine;
 use crate::loader::{self, Project};
 use crate::model::{LintLevel, Text};
-use crate::policy::Policies;
-use crate::provider::Provider;
 use crate::resolver::{self, Resolution};
 use crate::schema::Schemas;
-use crate::segment::check::Filters;
 use crate::source::FileId;
 use crate::template::Templates;
-
-/// A compiled project: what was read, the typed program `check` validated,
-/// and every diagnostic. Values that failed a check are left out (or at
-/// their defaults) and the failure is among the diagnostics.
-#[derive(Debug)]
-pub struct Compilation {
-    /// The files as read, with positions, for diagnostics and templates.
-    pub project: Project,
-    /// Every filter of the project, parsed and type-checked.
-    pub filters: Filters,
-    /// For every segment, the segments its filter refers to.
-    pub segment_references: BTreeMap<String, Vec<String>>,
-    /// The project's time zone; `None` without a manifest or with an unknown zone.
-    pub timezone: Option<TimeZone>,
-    pub policies: Policies,
-    /// Providers by name.
-    pub providers: BTreeMap<String, Provider>,
-    /// Every campaign, typed, in the order of `project.campaigns`.
-    pub campaigns: Vec<Campaign>,
-    /// Every journey as a state machine, in the order of `project.journeys`.
-    pub journeys: Vec<StateMachine>,
-    /// The compiled templates and every message's parts; `None` without a manifest.
-    pub templates: Option<Templates>,
-    pub diagnostics: Diagnostics,
-}
 
 /// Compiles the project at `root`.
 pub fn compile(root: &Path) -> Result<Compilation, Error> {

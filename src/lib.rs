@@ -14,6 +14,7 @@ pub mod channel;
 pub mod cli;
 pub mod codes;
 pub mod command;
+pub mod compilation;
 pub mod compiler;
 pub mod contact;
 pub mod contacts;
@@ -42,7 +43,8 @@ use std::ffi::OsString;
 
 use clap::Parser;
 
-pub use crate::compiler::{Compilation, compile};
+pub use crate::compilation::Compilation;
+pub use crate::compiler::compile;
 
 /// Runs herald with the given arguments and returns the exit status: 0
 /// success, 1 problems in the project's files, 2 the command could not run.

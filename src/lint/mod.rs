@@ -30,7 +30,7 @@ use jiff::tz::TimeZone;
 
 use self::audience::Audiences;
 use crate::campaign::Campaign;
-use crate::compiler::Compilation;
+use crate::compilation::Compilation;
 use crate::diagnostic::Diagnostics;
 use crate::journey::StateMachine;
 use crate::loader::{Definition, Project};

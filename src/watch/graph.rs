@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use minijinja::machinery::parse;
 
-use crate::compiler::Compilation;
+use crate::compilation::Compilation;
 use crate::loader::MANIFEST;
 use crate::template::{ChannelMessage, Origin, Target, base_name, context};
 

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use minijinja::Environment;
 use minijinja::value::Value;
 
-use crate::compiler::Compilation;
+use crate::compilation::Compilation;
 use crate::diagnostic::Severity;
 use crate::template::PartKind;
 use crate::template::preview::{self, Recipient};
