@@ -230,20 +230,41 @@ fn contradiction(items: &[Expr], text: &str) -> Option<Issue> {
         .iter()
         .flat_map(|a| second.facts.iter().filter_map(move |b| clash(a, b)))
         .next()?;
-    Some(
-        Issue::new(
-            Code::NeverMatches,
-            second.range,
-            format!(
-                "this filter can never match: `{}` and `{}` cannot both hold",
-                source(text, first.range),
-                source(text, second.range)
-            ),
-        )
-        .label("contradicts the earlier condition")
-        .with_secondary(first.range, "this condition")
-        .help(format!("{reason}; did you mean `or`?")),
+    Some(never_matches(text, first.range, second.range, reason))
+}
+
+/// The diagnostic for a conjunction whose `second` part contradicts the
+/// earlier `first`, shared with the pairwise reference in the tests.
+fn never_matches(text: &str, first: Range, second: Range, reason: &str) -> Issue {
+    Issue::new(
+        Code::NeverMatches,
+        second,
+        format!(
+            "this filter can never match: `{}` and `{}` cannot both hold",
+            source(text, first),
+            source(text, second)
+        ),
     )
+    .label("contradicts the earlier condition")
+    .with_secondary(first, "this condition")
+    .help(format!("{reason}; did you mean `or`?"))
+}
+
+/// The diagnostic for a disjunction whose `second` part is the complement
+/// of the earlier `first`, shared with the pairwise reference in the tests.
+fn always_matches(text: &str, first: Range, second: Range) -> Issue {
+    Issue::new(
+        Code::AlwaysMatches,
+        second,
+        format!(
+            "this condition always matches: `{}` or `{}` holds for every contact",
+            source(text, first),
+            source(text, second)
+        ),
+    )
+    .label("the complement of the earlier condition")
+    .with_secondary(first, "this condition")
+    .help("write the narrower condition meant, or drop the filter where everybody is meant")
 }
 
 /// The earliest part that clashes with an earlier one, and the earliest
@@ -488,20 +509,7 @@ fn tautology(items: &[Expr], text: &str) -> Option<Issue> {
         .copied();
         if let Some(first) = earliest {
             let first = &items[first];
-            return Some(
-                Issue::new(
-                    Code::AlwaysMatches,
-                    second.range,
-                    format!(
-                        "this condition always matches: `{}` or `{}` holds for every contact",
-                        source(text, first.range),
-                        source(text, second.range)
-                    ),
-                )
-                .label("the complement of the earlier condition")
-                .with_secondary(first.range, "this condition")
-                .help("write the narrower condition meant, or drop the filter where everybody is meant"),
-            );
+            return Some(always_matches(text, first.range, second.range));
         }
         if let Some(set_test) = set_test {
             set_tests.entry(set_test).or_insert(index);
@@ -634,20 +642,12 @@ mod tests {
                     for a in &first.facts {
                         for b in &second.facts {
                             if let Some(reason) = clash(a, b) {
-                                return Some(
-                                    Issue::new(
-                                        Code::NeverMatches,
-                                        second.range,
-                                        format!(
-                                            "this filter can never match: `{}` and `{}` cannot both hold",
-                                            source(text, first.range),
-                                            source(text, second.range)
-                                        ),
-                                    )
-                                    .label("contradicts the earlier condition")
-                                    .with_secondary(first.range, "this condition")
-                                    .help(format!("{reason}; did you mean `or`?")),
-                                );
+                                return Some(never_matches(
+                                    text,
+                                    first.range,
+                                    second.range,
+                                    reason,
+                                ));
                             }
                         }
                     }
@@ -685,20 +685,7 @@ mod tests {
                         _ => false,
                     };
                     if complementary || negation(first, second) || negation(second, first) {
-                        return Some(
-                            Issue::new(
-                                Code::AlwaysMatches,
-                                second.range,
-                                format!(
-                                    "this condition always matches: `{}` or `{}` holds for every contact",
-                                    source(text, first.range),
-                                    source(text, second.range)
-                                ),
-                            )
-                            .label("the complement of the earlier condition")
-                            .with_secondary(first.range, "this condition")
-                            .help("write the narrower condition meant, or drop the filter where everybody is meant"),
-                        );
+                        return Some(always_matches(text, first.range, second.range));
                     }
                 }
             }
