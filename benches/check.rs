@@ -259,6 +259,7 @@ fn main() {
         campaigns: resolution.campaigns,
         journeys,
         templates,
+        sources: resolution.sources,
         diagnostics: Default::default(),
     };
     let start = Instant::now();

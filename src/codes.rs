@@ -162,6 +162,7 @@ codes! {
     TriggerKind = "R016", "trigger-kind", Error, false, "rules/trigger-kind.md";
     DuplicateStep = "R017", "duplicate-step", Error, false, "rules/duplicate-step.md";
     InvalidSchedule = "R018", "invalid-schedule", Error, false, "rules/invalid-schedule.md";
+    MissingSource = "R019", "missing-source", Error, true, "rules/missing-source.md";
 
     TemplateSyntax = "T001", "template-syntax", Error, false, "rules/template-syntax.md";
     UnknownVariable = "T002", "unknown-variable", Error, false, "rules/unknown-variable.md";

@@ -4,6 +4,7 @@
 //! that reads it, so the pipeline depends in one direction only.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use jiff::tz::TimeZone;
 
@@ -38,5 +39,27 @@ pub struct Compilation {
     pub journeys: Vec<StateMachine>,
     /// The compiled templates and every message's parts; `None` without a manifest.
     pub templates: Option<Templates>,
+    /// The files `sources:` names, globs expanded; one that is missing is left out.
+    pub sources: Sources,
     pub diagnostics: Diagnostics,
+}
+
+/// The manifest's `sources:`, resolved to the files they name, each glob's
+/// matches in path order, contacts apart from events so that a sync can
+/// import every contact before the events that refer to them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Sources {
+    pub contacts: Vec<SourceFile>,
+    pub events: Vec<SourceFile>,
+}
+
+/// One source file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceFile {
+    /// The path relative to the project as the manifest names it (or as a
+    /// glob matched it), with `/` separators: what messages show and what
+    /// the store remembers the file's hash under.
+    pub name: String,
+    /// Where to read it.
+    pub path: PathBuf,
 }

@@ -41,6 +41,7 @@ pub fn compile_with(root: &Path, schemas: &Schemas) -> Result<Compilation, Error
         providers,
         campaigns,
         journeys,
+        sources,
     } = resolution;
     let journeys = crate::journey::compile(&project, &journeys, &policies);
     let templates = Templates::new(&project);
@@ -55,6 +56,7 @@ pub fn compile_with(root: &Path, schemas: &Schemas) -> Result<Compilation, Error
         campaigns,
         journeys,
         templates,
+        sources,
         diagnostics,
     };
     let linted = crate::lint::check(&compilation);

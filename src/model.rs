@@ -131,6 +131,22 @@ pub struct Manifest {
     /// Rule levels by code or name: `allow`, `warn` or `deny`.
     #[serde(default)]
     pub lint: BTreeMap<Text, LintLevel>,
+    /// Where the base comes from: files `herald sync` imports when their content changes.
+    #[serde(default)]
+    pub sources: Sources,
+}
+
+/// The files a shop's backend exports, relative to the project; each entry
+/// is a path or a glob (`exports/events/*.jsonl`, `**` for any depth).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Sources {
+    /// Contact files (CSV or JSONL, told by the extension), imported as `herald contacts import` does.
+    #[serde(default)]
+    pub contacts: Vec<Text>,
+    /// Event files (JSONL), ingested as `herald events ingest` does, after the contacts.
+    #[serde(default)]
+    pub events: Vec<Text>,
 }
 
 /// Fallback words for `greeting_name`, by lifecycle and gender («Гость»/«Гостья», «Клиент»/«Клиентка»).

@@ -10,14 +10,14 @@ use serde_json::Value as Json;
 
 use super::{Now, OutputFormat, Settings, print};
 use crate::Compilation;
-use crate::contacts::{batch, clean, import, keys, normalise, read, show};
+use crate::contacts::{batch, clean, files, show};
 use crate::diagnostic::Diagnostics;
 use crate::error::Error;
 use crate::loader::Project;
 use crate::model::Manifest;
 use crate::report::{Format, Reporter};
 use crate::segment::catalog::Catalog;
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 
 /// What `herald contacts` was asked.
 #[derive(Debug)]
@@ -126,13 +126,7 @@ pub(super) fn open_store(path: &Path, manifest: &Manifest) -> Result<Store, Erro
     Ok(store)
 }
 
-pub(super) fn rules(manifest: &Manifest) -> Result<normalise::Rules, Error> {
-    normalise::Rules::new(
-        manifest.country.as_ref().map(|c| c.value.as_str()),
-        &manifest.timezone.value,
-    )
-    .map_err(Error::Usage)
-}
+pub(super) use crate::contacts::files::{rules, size as file_size};
 
 pub(super) fn report(
     what: &str,
@@ -149,37 +143,38 @@ pub(super) fn report(
             }
             format!("{value}\n")
         }
-        OutputFormat::Human => {
-            let mut line = format!(
-                "{}: {} {what}: {} inserted, {} updated, {} unchanged, {} rejected",
-                file.display(),
-                summary.inserted + summary.updated + summary.unchanged + summary.rejected,
-                summary.inserted,
-                summary.updated,
-                summary.unchanged,
-                summary.rejected
-            );
-            if summary.rejected > 0 {
-                line.push_str(&format!(" (see {})", rejects.display()));
-            }
-            if summary.merged > 0 {
-                line.push_str(&format!(
-                    "; {} merged into earlier rows of the file",
-                    summary.merged
-                ));
-            }
-            line.push('\n');
-            line
-        }
+        OutputFormat::Human => format!("{}\n", summary_line(what, file, summary, rejects)),
     };
     print(&out)?;
     Ok(i32::from(summary.rejected > 0))
 }
 
-pub(super) fn file_size(file: &Path) -> Result<u64, Error> {
-    std::fs::metadata(file)
-        .map(|m| m.len())
-        .map_err(|error| Error::Usage(format!("cannot read {}: {error}", file.display())))
+/// `FILE: N contacts: N inserted, N updated, N unchanged, N rejected (see REJECTS)`.
+pub(super) fn summary_line(
+    what: &str,
+    file: &Path,
+    summary: &batch::Summary,
+    rejects: &Path,
+) -> String {
+    let mut line = format!(
+        "{}: {} {what}: {} inserted, {} updated, {} unchanged, {} rejected",
+        file.display(),
+        summary.inserted + summary.updated + summary.unchanged + summary.rejected,
+        summary.inserted,
+        summary.updated,
+        summary.unchanged,
+        summary.rejected
+    );
+    if summary.rejected > 0 {
+        line.push_str(&format!(" (see {})", rejects.display()));
+    }
+    if summary.merged > 0 {
+        line.push_str(&format!(
+            "; {} merged into earlier rows of the file",
+            summary.merged
+        ));
+    }
+    line
 }
 
 fn import_contacts(
@@ -190,85 +185,28 @@ fn import_contacts(
     rejects: Option<&Path>,
     format: OutputFormat,
 ) -> Result<i32, Error> {
-    let size = file_size(file)?;
+    file_size(file)?;
     let rejects_path = rejects.map_or_else(|| batch::default_rejects(file, csv), Path::to_path_buf);
     let rejects = batch::Rejects::create(rejects_path.clone(), file).map_err(Error::Usage)?;
     let rules = rules(manifest)?;
     let path = settings.store.path(manifest);
     let store = open_store(&path, manifest)?;
-    let layout = import::Layout::new(&store, manifest);
     let now = jiff::Timestamp::now().as_second();
-    let bar = batch::progress(size, "importing contacts");
-    let failed = |reason: String| {
-        Error::from(StoreError {
-            path: path.clone(),
-            reason,
-        })
-    };
-    let mut keys = keys::Keys::load(&store)?;
-    keys.bulk(&store)?;
-    // The two formats differ in how a line is read and normalised; batching,
-    // writing and rejects are the same.
-    type Normalise<'a> = Box<dyn Fn(&batch::Line) -> Result<import::Record, String> + Sync + 'a>;
-    let (layout, rules) = (&layout, &rules);
-    let (mut read, mut rejects, normalise): (_, _, Normalise) = if csv {
-        let field = |name: &str| layout.field(name);
-        let (header, fields, read) = match read::csv_reader(file, &field) {
-            Ok(opened) => opened,
-            Err(problems) => {
-                for problem in problems {
-                    eprintln!("herald: {}:1: {problem}", file.display());
-                }
-                eprintln!("herald: nothing was imported");
-                keys.finish(&store)?;
-                return Ok(1);
-            }
-        };
-        let normalise = move |line: &batch::Line| -> Result<import::Record, String> {
-            let batch::Raw::Csv(cells) = &line.raw else {
-                return Err("not a CSV record".into());
-            };
-            let values: Vec<(import::Field, Json)> = fields
-                .iter()
-                .cloned()
-                .zip(cells.iter().map(|cell| Json::String(cell.clone())))
-                .collect();
-            import::normalise(layout, rules, &values)
-        };
-        (read, rejects.with_csv_header(header), Box::new(normalise))
-    } else {
-        let read = read::jsonl_reader(file).map_err(Error::Usage)?;
-        let normalise = move |line: &batch::Line| -> Result<import::Record, String> {
-            let batch::Raw::Json(text) = &line.raw else {
-                return Err("not a JSON line".into());
-            };
-            let fields = import::json_fields(layout, text)?;
-            import::normalise(layout, rules, &fields)
-        };
-        (read, rejects, Box::new(normalise))
-    };
-    let mut written = keys::Written::new(&store)?;
-    let mut write = |record: &import::Record| {
-        import::write(&store, layout, &mut keys, &mut written, now, record)
-    };
-    let summary = batch::run(
-        &store,
-        &mut *read,
-        &*normalise,
-        &mut write,
-        &mut rejects,
-        bar.as_ref(),
-        batch::CHUNK,
-    );
-    // Whether the import finished or failed, the indexes a bulk load
-    // dropped are built before the store is left.
-    let finished = keys.finish(&store);
-    let summary = summary.map_err(failed)?;
-    finished?;
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
+    match files::import_contacts(&store, manifest, &rules, file, csv, rejects, now)? {
+        files::Imported::Done(summary) => report("contacts", file, &summary, &rejects_path, format),
+        files::Imported::Unreadable(problems) => {
+            unreadable(file, &problems);
+            Ok(1)
+        }
     }
-    report("contacts", file, &summary, &rejects_path, format)
+}
+
+/// Says why a contacts file's header cannot be imported.
+pub(super) fn unreadable(file: &Path, problems: &[String]) {
+    for problem in problems {
+        eprintln!("herald: {}:1: {problem}", file.display());
+    }
+    eprintln!("herald: nothing was imported");
 }
 
 /// Lapses and conversions come from the compiled program: the policies'

@@ -1,5 +1,5 @@
-//! Filling and tending the contact store: files are streamed through
-//! [`batch`], their rows normalised ([`normalise`]) and merged ([`import`],
+//! Filling and tending the contact store: whole files go in through
+//! [`files`] and are streamed through [`batch`], their rows normalised ([`normalise`]) and merged ([`import`],
 //! [`ingest`]) in transactions of whole chunks, with rejects going to a file
 //! with their line numbers; [`clean`] marks invalid and lapsed contacts and
 //! [`show`] describes one. The commands that drive them live in
@@ -7,6 +7,7 @@
 
 pub mod batch;
 pub mod clean;
+pub mod files;
 pub mod import;
 pub mod ingest;
 pub mod keys;

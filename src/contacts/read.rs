@@ -9,6 +9,21 @@ use std::path::Path;
 use super::batch::{Line, Raw, Reader};
 use super::import::Field;
 
+/// Whether a contacts file is CSV (`true`) or JSONL (`false`) by its
+/// extension; `None` when the extension does not say.
+pub fn csv_by_extension(path: &Path) -> Option<bool> {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_lowercase)
+        .as_deref()
+    {
+        Some("csv" | "tsv" | "txt") => Some(true),
+        Some("jsonl" | "ndjson" | "json") => Some(false),
+        _ => None,
+    }
+}
+
 /// Guesses the delimiter from the header: `;` (spreadsheets in many
 /// locales) when it has more of them than commas, else `,`.
 fn delimiter(path: &Path) -> std::io::Result<u8> {

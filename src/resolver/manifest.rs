@@ -74,6 +74,7 @@ impl<'a> Resolver<'a> {
             }
         }
         resolution.policies = self.policies(file, &manifest.policies);
+        resolution.sources = self.sources(file, &manifest.sources);
         self.lint_keys(file, &manifest.lint);
     }
 

@@ -5,8 +5,8 @@
 //! One file per seam: `references` (names), `manifest` (the manifest's
 //! settings and `lint:` keys), `providers` (provider settings and secret
 //! detection), `schedules` (durations, times and campaign schedules),
-//! `kpis`, `steps` (journey triggers and step rules) and `cycles`
-//! (segment reference cycles).
+//! `kpis`, `steps` (journey triggers and step rules), `sources` (the
+//! files `sources:` names) and `cycles` (segment reference cycles).
 
 mod cycles;
 mod kpis;
@@ -14,6 +14,7 @@ mod manifest;
 mod providers;
 mod references;
 mod schedules;
+mod sources;
 mod steps;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -21,6 +22,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use jiff::tz::TimeZone;
 
 use crate::campaign;
+use crate::compilation::Sources;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::journey::JourneyTimes;
 use crate::loader::{Definition, Project};
@@ -48,6 +50,8 @@ pub struct Resolution {
     /// The typed times of every journey, in the order of `project.journeys`,
     /// for the journey stage.
     pub journeys: Vec<JourneyTimes>,
+    /// The files `sources:` names.
+    pub sources: Sources,
 }
 
 /// Resolves the references of a project; `filters` are its parsed filters
