@@ -152,6 +152,23 @@ pub enum Command {
         #[command(subcommand)]
         command: ContactsCommand,
     },
+    /// Import the manifest's `sources:` that changed since the last sync.
+    ///
+    /// Every file under `sources:` in herald.yaml whose content differs from
+    /// the last sync's (by SHA-256) is imported as `contacts import` and
+    /// `events ingest` would, contacts first; rejected rows go to
+    /// `FILE.rejects.csv` or `.jsonl` next to the file. Unchanged files are
+    /// not read again. `plan` syncs first unless `--no-sync`. Exits 1 when a
+    /// row was rejected or a file could not be imported.
+    Sync {
+        /// Import every source file, changed or not (after changing the data
+        /// model in herald.yaml, rows rejected before may now be accepted).
+        #[arg(long)]
+        force: bool,
+        /// Output format: human, or json (`{"files": [...]}`).
+        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+        format: OutputFormat,
+    },
     /// Ingest events into the contact store.
     Events {
         #[command(subcommand)]
@@ -194,9 +211,10 @@ pub enum Command {
     /// Show what is due at `--now`: every campaign occurrence's audience,
     /// who is excluded and why, messages per channel and variant, SMS parts,
     /// the estimated cost against the budget, rendered samples and render
-    /// failures; then the next occurrences. Opens the store read-only and
-    /// sends nothing. Exits 1 when a message fails to render or a campaign
-    /// is over its budget.
+    /// failures; then the next occurrences. First imports the manifest's
+    /// `sources:` that changed (as `herald sync`), then opens the store
+    /// read-only and sends nothing. Exits 1 when a message fails to render
+    /// or a campaign is over its budget.
     Plan {
         /// Plan at this time instead of the current one: RFC 3339
         /// (`2026-12-20T08:00:00Z`, `2026-12-20T11:00:00+03:00`) or a local `YYYY-MM-DD HH:MM[:SS]`
@@ -212,6 +230,9 @@ pub enum Command {
         /// Exit 0 when nothing is to be sent, 2 when something is, 1 on errors.
         #[arg(long)]
         detailed_exitcode: bool,
+        /// Plan on the store as it is, without importing changed `sources:` first.
+        #[arg(long)]
+        no_sync: bool,
         /// Output format: human, or json (every message with its idempotency key, and the summary).
         #[arg(long, value_enum, default_value_t = crate::command::OutputFormat::Human)]
         format: crate::command::OutputFormat,

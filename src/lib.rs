@@ -7,6 +7,8 @@
 //! machines) → [`template`] → [`lint`], chained by [`compiler`] into one
 //! typed [`Compilation`]. Every stage reports [`diagnostic::Diagnostic`]s whose codes
 //! come from the one table in [`codes`]; [`report`] renders them. The
+//! [`store`] holds the base, filled by [`contacts`] and kept up to date with
+//! the manifest's `sources:` by [`sync`]; [`plan`] decides what is due. The
 //! commands live in [`command`], the arguments they are built from in [`cli`].
 
 pub mod campaign;
@@ -35,6 +37,7 @@ pub mod segment;
 pub mod source;
 pub mod store;
 pub mod suggestion;
+pub mod sync;
 pub mod template;
 pub mod watch;
 pub mod yaml;

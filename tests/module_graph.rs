@@ -32,6 +32,7 @@ const ALLOWED: &[(&str, &str, &str)] = &[
     ("command", "settings", "render"),
     ("command", "settings", "plan"),
     ("command", "settings", "segment"),
+    ("command", "settings", "sync"),
     ("command", "settings", "watch"),
 ];
 

@@ -2,8 +2,8 @@
 //! ten-contact CSV base imported into a temp store: exclusions by every
 //! reason, consent by message type, `first_reachable` falling through,
 //! quiet hours across time zones and a DST change, an SMS over a
-//! prospect's part limit, a budget overrun, deterministic keys, and a plan
-//! that writes nothing. Holdout and variant shares are checked on 100,000
+//! prospect's part limit, frequency caps across campaigns, a budget overrun,
+//! deterministic keys, and a plan that writes nothing. Holdout and variant shares are checked on 100,000
 //! generated ids through the library.
 
 use std::path::{Path, PathBuf};
@@ -307,4 +307,88 @@ fn holdout_and_variant_shares_hold_on_100_000_contacts() {
     assert!(within(in_b, n, 0.70), "variant b {in_b}");
     // Among the held out, variant b keeps its 70%: the hashes are independent.
     assert!(within(held_in_b, held, 0.70), "{held_in_b} of {held}");
+}
+
+/// Two campaigns due at the same moment share the caps: with one telegram
+/// message a week allowed, nobody gets telegram from both, and the second
+/// campaign's telegram messages to those the first reached are skipped and
+/// counted as `frequency_cap`.
+#[test]
+fn frequency_caps_count_the_messages_of_every_campaign_in_the_plan() {
+    let dir = project();
+    let manifest = dir.path().join("herald.yaml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        text.replace(
+            "    - {max: 2, per: 1 day}\n",
+            "    - {max: 2, per: 1 day}\n    - {channel: telegram, max: 1, per: 7 days}\n",
+        ),
+    )
+    .unwrap();
+    let telegram_alone = |plan: &Value| -> Vec<String> {
+        let mut contacts: Vec<String> = plan["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["channel"] == "telegram")
+            .map(|m| m["contact_id"].as_str().unwrap().to_string())
+            .collect();
+        contacts.sort();
+        contacts
+    };
+    let sale_only = telegram_alone(&plan_json(dir.path(), "2026-03-10 12:00"));
+    assert!(!sale_only.is_empty());
+    std::fs::write(
+        dir.path().join("campaigns/flash.yaml"),
+        "type: promotional\naudience:\n  segment: everyone\nschedule:\n  at: \"2026-03-10 12:00\"\n\
+         channels: [telegram]\nmessages:\n  telegram:\n    text: \"Флеш-распродажа: -30% до полуночи\"\n",
+    )
+    .unwrap();
+    let plan = plan_json(dir.path(), "2026-03-10 12:00");
+    let both = telegram_alone(&plan);
+    let mut unique = both.clone();
+    unique.dedup();
+    assert_eq!(both, unique, "a contact got telegram from both campaigns");
+    let campaigns = plan["plan"]["campaigns"].as_array().unwrap();
+    assert_eq!(campaigns.len(), 2);
+    let capped: u64 = campaigns
+        .iter()
+        .map(|c| c["skipped"]["frequency_cap"].as_u64().unwrap_or(0))
+        .sum();
+    // Whoever the first campaign reached on telegram, the second could not.
+    assert!(capped >= sale_only.len() as u64, "{capped} capped");
+    // Those the sale held out or did not reach on telegram get the flash sale.
+    assert!(both.len() > sale_only.len(), "{both:?} vs {sale_only:?}");
+}
+
+/// A prospect gets one SMS part whatever the channel allows: the sale's
+/// two-part SMS is skipped for c05 (`sms_too_long`, counted), sent to the
+/// customers, and a one-part text reaches the prospect too.
+#[test]
+fn an_sms_over_a_prospects_part_limit_is_skipped_and_counted() {
+    let dir = project();
+    let plan = plan_json(dir.path(), "2026-03-10 12:00");
+    let sale = &plan["plan"]["campaigns"][0];
+    assert_eq!(sale["skipped"]["sms_too_long"], 1);
+    assert!(message(&plan, "c05", "sms").is_none());
+    assert_eq!(message(&plan, "c01", "sms").unwrap()["sms_parts"], 2);
+    let (stdout, _, _) = herald(dir.path(), &["plan", "--now", "2026-03-10 12:00"]);
+    assert!(
+        stdout.contains("1  SMS longer than allowed (1 part for prospects"),
+        "{stdout}"
+    );
+    let campaign = dir.path().join("campaigns/sale.yaml");
+    let text = std::fs::read_to_string(&campaign).unwrap();
+    std::fs::write(
+        &campaign,
+        text.replace(
+            "text: \"-20% на всё до воскресенья в магазине «Ласточка»: промокод SALE20, подробности на сайте lastochka.example\"",
+            "text: \"-20% на всё до воскресенья: промокод SALE20\"",
+        ),
+    )
+    .unwrap();
+    let plan = plan_json(dir.path(), "2026-03-10 12:00");
+    assert!(plan["plan"]["campaigns"][0]["skipped"]["sms_too_long"].is_null());
+    assert_eq!(message(&plan, "c05", "sms").unwrap()["sms_parts"], 1);
 }

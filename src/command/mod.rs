@@ -15,6 +15,7 @@ mod render;
 mod schema;
 mod segment;
 mod settings;
+mod sync;
 mod watch;
 
 pub use self::output::{OutputFormat, print};
@@ -34,6 +35,7 @@ pub enum Command {
     Events(events::Request),
     Render(render::Request),
     Plan(plan::Request),
+    Sync(sync::Request),
     Watch(watch::Request),
 }
 
@@ -49,6 +51,7 @@ pub fn run(settings: &Settings) -> Result<i32, Error> {
         Command::Events(request) => events::run(settings, request),
         Command::Render(request) => render::run(settings, request),
         Command::Plan(request) => plan::run(settings, request),
+        Command::Sync(request) => sync::run(settings, request),
         Command::Watch(request) => watch::run(settings, request),
     }
 }

@@ -1,5 +1,5 @@
-//! `herald plan`: compiles the project, opens the store read-only and
-//! prints what is due at `--now` ([`crate::plan`]): a summary a marketer
+//! `herald plan`: compiles the project, imports the `sources:` that changed
+//! (unless `--no-sync`), opens the store read-only and prints what is due at `--now` ([`crate::plan`]): a summary a marketer
 //! can read, or `--format json` with every message (streamed, so a plan of
 //! a million messages does not sit in memory) followed by the summary.
 //! Exit status per SPEC section 11: 1 on errors (the project's, a render
@@ -28,6 +28,8 @@ pub struct Request {
     pub campaigns: Vec<String>,
     pub samples: usize,
     pub detailed_exitcode: bool,
+    /// Import the changed `sources:` first (`--no-sync` turns it off).
+    pub sync: bool,
     pub format: OutputFormat,
 }
 
@@ -60,6 +62,11 @@ pub fn run(settings: &Settings, request: &Request) -> Result<i32, Error> {
         }
     }
     let now = Now::or_current(request.now.as_ref(), &manifest.timezone.value)?;
+    // The one write of a plan, done and committed before the planning
+    // opens the store read-only.
+    if request.sync {
+        super::sync::announce(&super::sync::synchronise(settings, &compilation, false)?);
+    }
     let path = settings.store.existing(manifest)?;
     let store = Store::open_read_only(&path, compilation.filters.catalog.clone())?;
     let mut plan_request = PlanRequest::new(now);
@@ -177,7 +184,12 @@ fn human(compilation: &Compilation, plan: &Plan) -> String {
         .and_then(|m| m.value.currency.as_ref())
         .map_or(String::new(), |c| c.value.clone());
     let mut out = String::new();
-    let _ = writeln!(out, "Plan at {} ({})", local(plan.now, &zone), plan.now);
+    let _ = writeln!(
+        out,
+        "Plan at {} ({}): what is due, and what it would send. Nothing is sent.",
+        local(plan.now, &zone),
+        plan.now
+    );
     if plan.campaigns.is_empty() {
         let _ = writeln!(
             out,
@@ -189,7 +201,10 @@ fn human(compilation: &Compilation, plan: &Plan) -> String {
         campaign_section(&mut out, compilation, campaign, &zone, &currency);
     }
     if !plan.missed.is_empty() {
-        let _ = writeln!(out, "\nMissed (older than 24 hours, not sent):");
+        let _ = writeln!(
+            out,
+            "\nMissed (due more than 24 hours ago; herald does not send a campaign that late):"
+        );
         for occurrence in &plan.missed {
             let _ = writeln!(
                 out,
@@ -212,10 +227,12 @@ fn human(compilation: &Compilation, plan: &Plan) -> String {
         );
     }
     let errors = plan.campaigns.iter().filter(|c| c.has_errors()).count();
+    let cost: f64 = plan.campaigns.iter().map(|c| c.cost).sum();
     let _ = writeln!(
         out,
-        "\n{} to send{}",
+        "\n{} to send, {} in all{}",
         plural(plan.messages(), "message"),
+        money(cost, &currency),
         if errors > 0 {
             format!("; {errors} campaign(s) with errors: nothing may be sent until they are fixed")
         } else {

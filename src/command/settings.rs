@@ -195,14 +195,19 @@ impl Settings {
                 campaign,
                 samples,
                 detailed_exitcode,
+                no_sync,
                 format,
             } => Command::Plan(super::plan::Request {
                 now: now(time)?,
                 campaigns: campaign,
                 samples,
                 detailed_exitcode,
+                sync: !no_sync,
                 format,
             }),
+            cli::Command::Sync { force, format } => {
+                Command::Sync(super::sync::Request { force, format })
+            }
             cli::Command::Watch {
                 samples,
                 contact,
@@ -282,19 +287,12 @@ fn is_csv(file: &Path, input_format: Option<InputFormat>) -> Result<bool, Error>
     match input_format {
         Some(InputFormat::Csv) => Ok(true),
         Some(InputFormat::Jsonl) => Ok(false),
-        None => match file
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_lowercase)
-            .as_deref()
-        {
-            Some("csv" | "tsv" | "txt") => Ok(true),
-            Some("jsonl" | "ndjson" | "json") => Ok(false),
-            _ => Err(Error::Usage(format!(
+        None => crate::contacts::read::csv_by_extension(file).ok_or_else(|| {
+            Error::Usage(format!(
                 "cannot tell the format of {} from its extension; give --input-format csv or jsonl",
                 file.display()
-            ))),
-        },
+            ))
+        }),
     }
 }
 

@@ -35,8 +35,8 @@ impl Reason {
             Reason::Suppressed => "suppressed (unsubscribed, bounced, complained, invalid)",
             Reason::NoConsent => "no consent",
             Reason::HeldOut => "held out (control group)",
-            Reason::FrequencyCap => "frequency cap",
-            Reason::SmsTooLong => "SMS over its part limit",
+            Reason::FrequencyCap => "frequency cap reached (policies.frequency_caps)",
+            Reason::SmsTooLong => "SMS longer than allowed (1 part for prospects, max_parts for customers)",
         }
     }
 }

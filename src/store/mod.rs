@@ -18,6 +18,7 @@
 //! - [`snapshot`]: the planner's reads: a read-only open, an audience
 //!   streamed with consents and suppressions, and the ledger questions
 //!   (answered with nothing sent until the outbox lands);
+//! - [`sources`]: the content hash of each source file a sync imported;
 //! - the runner's outbox and journey state will be two more families of the
 //!   same shape (their tables exist since schema version 2).
 //!
@@ -48,6 +49,7 @@
 //!   per-record function.
 //! - **lapses**: plain keyed reads and upserts; the activity page is a
 //!   keyset-paginated query with correlated sub-selects, valid PostgreSQL.
+//! - **source files**: one keyed upsert, the same statement in both dialects.
 //! - **outbox** (to come): a sender leases rows with `SELECT … FOR UPDATE
 //!   SKIP LOCKED` and a lease deadline; SQLite, with one writer, leases with
 //!   an `UPDATE … RETURNING` inside `BEGIN IMMEDIATE`.
@@ -71,6 +73,7 @@ pub mod lapses;
 mod locks;
 pub mod schema;
 pub mod snapshot;
+pub mod sources;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

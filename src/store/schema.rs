@@ -155,6 +155,19 @@ CREATE INDEX IF NOT EXISTS deliveries_by_key ON deliveries (key);
 CREATE INDEX IF NOT EXISTS deliveries_by_contact ON deliveries (contact_id, channel, at);
 ",
     },
+    Migration {
+        version: 3,
+        description: "source files a sync imported",
+        sql: "
+-- `herald sync` imports a source file only when its content hash differs
+-- from the one recorded here at its last successful import.
+CREATE TABLE IF NOT EXISTS source_files (
+    path      TEXT PRIMARY KEY NOT NULL,
+    hash      TEXT NOT NULL,
+    synced_at INTEGER NOT NULL
+) WITHOUT ROWID;
+",
+    },
 ];
 
 /// The indexes an import into an empty store drops and builds after its
