@@ -183,9 +183,8 @@ fn synced(kind: SourceKind, source: &SourceFile, outcome: Outcome) -> SyncedFile
 /// The SHA-256 of a file's content in hexadecimal; `None` when it does not exist.
 fn content_hash(path: &Path) -> Result<Option<String>, Error> {
     use sha2::Digest;
-    let unreadable = |error: std::io::Error| {
-        Error::Usage(format!("cannot read {}: {error}", path.display()))
-    };
+    let unreadable =
+        |error: std::io::Error| Error::Usage(format!("cannot read {}: {error}", path.display()));
     let mut file = match std::fs::File::open(path) {
         Ok(file) => file,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),

@@ -143,7 +143,11 @@ fn a_changed_file_is_imported_again_and_only_it() {
         ),
         "{stdout}"
     );
-    assert!(dir.path().join("exports/2026-04.jsonl.rejects.jsonl").is_file());
+    assert!(
+        dir.path()
+            .join("exports/2026-04.jsonl.rejects.jsonl")
+            .is_file()
+    );
     // `--force` imports every file again, which changes nothing.
     let (stdout, _, _) = herald(dir.path(), &["sync", "--force"]);
     assert!(

@@ -36,7 +36,9 @@ impl Reason {
             Reason::NoConsent => "no consent",
             Reason::HeldOut => "held out (control group)",
             Reason::FrequencyCap => "frequency cap reached (policies.frequency_caps)",
-            Reason::SmsTooLong => "SMS longer than allowed (1 part for prospects, max_parts for customers)",
+            Reason::SmsTooLong => {
+                "SMS longer than allowed (1 part for prospects, max_parts for customers)"
+            }
         }
     }
 }
