@@ -5,8 +5,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use minijinja::machinery::parse;
-
 use crate::codes::Code;
 use crate::contact::BUILTIN_FIELDS;
 use crate::diagnostic::{Diagnostic, Diagnostics};
@@ -14,7 +12,7 @@ use crate::loader::Project;
 use crate::model::Manifest;
 use crate::source::{SourceMap, Span};
 use crate::suggestion::did_you_mean;
-use crate::template::context::{self, Analysis, CallableKind, Reference};
+use crate::template::context::{Analysis, CallableKind, Reference};
 use crate::template::rules::{self, Finding};
 use crate::template::samples::{self, SAMPLE_NOW};
 use crate::template::{
@@ -99,7 +97,8 @@ struct Checker<'a> {
     templates: &'a Templates,
     sources: &'a SourceMap,
     manifest: &'a Manifest,
-    analyses: HashMap<String, Analysis>,
+    /// The templates that parse, with what they read (from `Templates::analyses`).
+    analyses: HashMap<String, &'a Analysis>,
     /// Templates with errors of their own: messages using them are not rendered.
     broken: BTreeSet<String>,
     known_callables: HashMap<(CallableKind, String), bool>,
@@ -140,17 +139,17 @@ impl Checker<'_> {
     }
 
     fn parse_all(&mut self) {
-        for (name, origin) in &self.templates.origins {
-            let Some(source) = self.templates.sources.get(name) else {
+        for (name, analysis) in &self.templates.analyses {
+            let Some(origin) = self.templates.origins.get(name) else {
                 continue;
             };
-            match parse(source, name, Default::default()) {
-                Ok(ast) => {
-                    self.analyses.insert(name.clone(), context::analyse(&ast));
+            match analysis {
+                Ok(analysis) => {
+                    self.analyses.insert(name.clone(), analysis);
                 }
                 Err(error) => {
                     let fallback = origin.span(self.sources, 0..0);
-                    let span = self.error_span(&error, fallback);
+                    let span = self.error_span(error, fallback);
                     let detail = error.detail().unwrap_or("syntax error").to_string();
                     self.diagnostics.push(
                         Diagnostic::new(

@@ -206,6 +206,10 @@ pub struct Templates {
     pub sources: Arc<HashMap<String, String>>,
     pub settings: Arc<Settings>,
     pub targets: Vec<Target>,
+    /// Template name → what it reads, calls and includes, or why it does not
+    /// parse: every template is parsed once here, and the template check and
+    /// watch's dependency graph both read this.
+    pub analyses: BTreeMap<String, Result<context::Analysis, minijinja::Error>>,
 }
 
 impl std::fmt::Debug for Templates {
@@ -385,6 +389,15 @@ impl Templates {
                 });
             }
         }
+        let analyses = origins
+            .keys()
+            .filter_map(|name| {
+                let source = sources.get(name)?;
+                let analysis = minijinja::machinery::parse(source, name, Default::default())
+                    .map(|ast| context::analyse(&ast));
+                Some((name.clone(), analysis))
+            })
+            .collect();
         let sources = Arc::new(sources);
         Some(Templates {
             environment: environment(sources.clone(), settings.clone()),
@@ -392,6 +405,7 @@ impl Templates {
             sources,
             settings,
             targets,
+            analyses,
         })
     }
 

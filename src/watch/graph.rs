@@ -11,11 +11,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use minijinja::machinery::parse;
-
 use crate::compilation::Compilation;
 use crate::loader::MANIFEST;
-use crate::template::{ChannelMessage, Origin, Target, base_name, context};
+use crate::template::{ChannelMessage, Origin, Target, base_name};
 
 /// The dependencies of one compilation.
 #[derive(Clone, Debug, Default)]
@@ -36,17 +34,12 @@ impl Graph {
         // Templates: which template files each one reads, transitively.
         let mut includes: BTreeMap<String, Vec<String>> = BTreeMap::new();
         if let Some(templates) = templates {
-            for name in templates.origins.keys() {
-                let Some(source) = templates.sources.get(name) else {
-                    continue;
-                };
-                let Ok(ast) = parse(source, name, Default::default()) else {
-                    continue;
-                };
-                let names = context::analyse(&ast)
+            for (name, analysis) in &templates.analyses {
+                let Ok(analysis) = analysis else { continue };
+                let names = analysis
                     .includes
-                    .into_iter()
-                    .map(|(included, _)| template_name(&included))
+                    .iter()
+                    .map(|(included, _)| template_name(included))
                     .collect();
                 includes.insert(name.clone(), names);
             }
