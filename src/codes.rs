@@ -138,6 +138,7 @@ codes! {
     YamlLimit = "Y004", "yaml-limit", Error, false, "rules/yaml-limit.md";
 
     StrayFile = "P001", "stray-file", Warning, true, "rules/stray-file.md";
+    UnreadablePath = "P002", "unreadable-path", Error, false, "rules/unreadable-path.md";
 
     UnknownKey = "S001", "unknown-key", Error, false, "rules/unknown-key.md";
     WrongType = "S002", "wrong-type", Error, false, "rules/wrong-type.md";

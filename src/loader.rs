@@ -48,6 +48,9 @@ pub struct Project {
     pub templates: Vec<TemplateFile>,
     /// Names of definitions that exist but did not load; references to them are not reported again.
     pub broken: Vec<(Kind, String)>,
+    /// Kinds whose folder could not be listed in full: any name of that
+    /// kind may exist unseen, so references to it are not reported.
+    pub unreadable: Vec<Kind>,
 }
 
 impl Project {
@@ -78,10 +81,26 @@ pub fn load(root: &Path, schemas: &Schemas) -> Result<(Project, Diagnostics), Er
         return Err(project_error("not a directory".into()));
     }
     let manifest_path = root.join(MANIFEST);
-    if !manifest_path.is_file() {
-        return Err(project_error(format!(
-            "no {MANIFEST} (run herald in a project directory or pass --project DIR)"
-        )));
+    match std::fs::metadata(&manifest_path) {
+        Ok(metadata) if metadata.is_file() => {}
+        Ok(_) => {
+            return Err(project_error(format!(
+                "{MANIFEST} is a directory, not a file"
+            )));
+        }
+        Err(error)
+            if error.kind() == std::io::ErrorKind::NotFound && !is_symlink(&manifest_path) =>
+        {
+            return Err(project_error(format!(
+                "no {MANIFEST} (run herald in a project directory or pass --project DIR)"
+            )));
+        }
+        Err(error) => {
+            return Err(project_error(format!(
+                "{MANIFEST}: {}",
+                unreadable_cause(&manifest_path, &error)
+            )));
+        }
     }
 
     let mut loader = Loader {
@@ -96,6 +115,7 @@ pub fn load(root: &Path, schemas: &Schemas) -> Result<(Project, Diagnostics), Er
             journeys: Vec::new(),
             templates: Vec::new(),
             broken: Vec::new(),
+            unreadable: Vec::new(),
         },
         diagnostics: Diagnostics::default(),
     };
@@ -110,11 +130,25 @@ pub fn load(root: &Path, schemas: &Schemas) -> Result<(Project, Diagnostics), Er
         ("campaigns", Kind::Campaign),
         ("journeys", Kind::Journey),
     ] {
-        for path in files_below(&root.join(folder)) {
+        let listing = files_below(&root.join(folder));
+        for (path, cause) in &listing.problems {
+            loader.unreadable_path(path, cause);
+            if path.is_dir() || path == &root.join(folder) {
+                loader.project.unreadable.push(kind);
+            } else if let Some(name) = relative_name(&root.join(folder), path).strip_suffix(".yaml")
+            {
+                loader.project.broken.push((kind, name.to_string()));
+            }
+        }
+        for path in listing.files {
             loader.load_definition(folder, kind, &path);
         }
     }
-    for path in files_below(&root.join("templates")) {
+    let templates = files_below(&root.join("templates"));
+    for (path, cause) in &templates.problems {
+        loader.unreadable_path(path, cause);
+    }
+    for path in templates.files {
         let name = relative_name(&root.join("templates"), &path);
         match std::fs::read(&path) {
             Ok(bytes) => {
@@ -122,34 +156,105 @@ pub fn load(root: &Path, schemas: &Schemas) -> Result<(Project, Diagnostics), Er
                     loader.project.templates.push(TemplateFile { name, file });
                 }
             }
-            Err(error) => loader.unreadable(&path, &error),
+            Err(error) => loader.unreadable_path(&path, &unreadable_cause(&path, &error)),
         }
     }
     Ok((loader.project, loader.diagnostics))
 }
 
-/// Every regular file below `dir`, sorted, skipping hidden entries.
-pub fn files_below(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
+/// The files below a folder, and the paths below it that could not be read.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// Every regular file, sorted.
+    pub files: Vec<PathBuf>,
+    /// Each folder that could not be listed and each link that leads
+    /// nowhere, with the cause in words.
+    pub problems: Vec<(PathBuf, String)>,
+}
+
+/// Every regular file below `dir`, sorted, skipping hidden entries and
+/// following symbolic links (each folder once, so a link to a parent ends).
+/// A missing `dir` is an empty listing: every project folder is optional.
+pub fn files_below(dir: &Path) -> Listing {
+    let mut listing = Listing::default();
+    let mut visited = std::collections::HashSet::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(current) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&current) else {
+        if let Ok(canonical) = std::fs::canonicalize(&current)
+            && !visited.insert(canonical)
+        {
             continue;
+        }
+        let entries = match std::fs::read_dir(&current) {
+            Ok(entries) => entries,
+            Err(error) if current == dir && error.kind() == std::io::ErrorKind::NotFound => {
+                continue;
+            }
+            Err(error) => {
+                listing
+                    .problems
+                    .push((current.clone(), unreadable_cause(&current, &error)));
+                continue;
+            }
         };
-        for entry in entries.flatten() {
+        for entry in entries {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(error) => {
+                    listing
+                        .problems
+                        .push((current.clone(), unreadable_cause(&current, &error)));
+                    continue;
+                }
+            };
             let path = entry.path();
             if entry.file_name().to_string_lossy().starts_with('.') {
                 continue;
             }
-            match entry.file_type() {
-                Ok(kind) if kind.is_dir() => pending.push(path),
-                Ok(_) if path.is_file() => files.push(path),
-                _ => {}
+            // `metadata` follows links, so a link reads as what it points to.
+            match std::fs::metadata(&path) {
+                Ok(metadata) if metadata.is_dir() => pending.push(path),
+                Ok(metadata) if metadata.is_file() => listing.files.push(path),
+                Ok(_) => {}
+                Err(error) => {
+                    let cause = unreadable_cause(&path, &error);
+                    listing.problems.push((path, cause));
+                }
             }
         }
     }
-    files.sort();
-    files
+    listing.files.sort();
+    listing.problems.sort();
+    listing
+}
+
+fn is_symlink(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|metadata| metadata.file_type().is_symlink())
+}
+
+/// Why `path` cannot be read, in the user's words: a link that leads nowhere
+/// names its target, the rest is the system's reason.
+fn unreadable_cause(path: &Path, error: &std::io::Error) -> String {
+    if error.kind() == std::io::ErrorKind::NotFound
+        && let Ok(target) = std::fs::read_link(path)
+    {
+        return format!(
+            "it is a symbolic link to `{}`, which does not exist",
+            target.display()
+        );
+    }
+    // ELOOP has no stable `ErrorKind` yet; its text names the cause.
+    let reason = error.to_string();
+    let reason = reason
+        .split(" (os error")
+        .next()
+        .unwrap_or(&reason)
+        .to_lowercase();
+    if is_symlink(path) {
+        format!("it is a symbolic link that cannot be followed: {reason}")
+    } else {
+        reason
+    }
 }
 
 struct Loader<'a> {
@@ -193,19 +298,32 @@ impl Loader<'_> {
         }
     }
 
-    fn unreadable(&mut self, path: &Path, error: &std::io::Error) {
+    /// A file or folder that exists but cannot be read.
+    fn unreadable_path(&mut self, path: &Path, cause: &str) {
         let name = relative_name(&self.root, path);
+        let folder = path.is_dir();
         let file = self
             .project
             .sources
-            .add(name, path.to_path_buf(), String::new());
+            .add(name.clone(), path.to_path_buf(), String::new());
+        let (what, help) = if folder {
+            (
+                "folder",
+                "check the folder's permissions (herald needs to list and read it); until then its definitions are not checked",
+            )
+        } else {
+            (
+                "file",
+                "fix the file's permissions or the link's target, or remove it",
+            )
+        };
         self.diagnostics.push(
             Diagnostic::new(
-                Code::InvalidEncoding,
+                Code::UnreadablePath,
                 Span::new(file, 0, 0),
-                format!("the file cannot be read: {error}"),
+                format!("the {what} `{name}` cannot be read: {cause}"),
             )
-            .help("check the file's permissions"),
+            .help(help),
         );
     }
 
@@ -246,7 +364,7 @@ impl Loader<'_> {
         let bytes = match std::fs::read(path) {
             Ok(bytes) => bytes,
             Err(error) => {
-                self.unreadable(path, &error);
+                self.unreadable_path(path, &unreadable_cause(path, &error));
                 self.project.broken.push((kind, name));
                 return;
             }

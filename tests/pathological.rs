@@ -194,3 +194,109 @@ fn twelve_hundred_or_terms_count_in_the_store() {
         ("10\n".into(), String::new(), 0)
     );
 }
+
+/// A project with one segment `a`, a segment `b` that refers to `vip`, and
+/// no store: the loader's cases below need only `check`.
+fn bare_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(root.join("herald.yaml"), MANIFEST).unwrap();
+    std::fs::create_dir_all(root.join("segments")).unwrap();
+    write_segment(root, "a", "city = \"a\"");
+    write_segment(root, "b", "in segment \"vip\" or in segment \"a\"");
+    dir
+}
+
+/// Asserts exactly one diagnostic, P002, naming `path` and `cause`.
+fn assert_one_unreadable(outcome: &(String, String, i32), path: &str, cause: &str) {
+    assert_diagnostic(outcome, "error[P002]");
+    let output = format!("{}{}", outcome.0, outcome.1);
+    assert!(
+        output.contains(&format!("`{path}` cannot be read: {cause}")),
+        "{output}"
+    );
+    assert!(output.contains("1 error, 0 warnings"), "{output}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_dangling_yaml_symlink_is_one_diagnostic_naming_its_target() {
+    let dir = bare_project();
+    std::os::unix::fs::symlink("../shared/vip.yaml", dir.path().join("segments/vip.yaml")).unwrap();
+    // The reference to `vip` is not reported again as an unknown segment.
+    assert_one_unreadable(
+        &herald(dir.path(), &["check"]),
+        "segments/vip.yaml",
+        "it is a symbolic link to `../shared/vip.yaml`, which does not exist",
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_looping_yaml_symlink_is_one_diagnostic() {
+    let dir = bare_project();
+    std::os::unix::fs::symlink("vip.yaml", dir.path().join("segments/vip.yaml")).unwrap();
+    assert_one_unreadable(
+        &herald(dir.path(), &["check"]),
+        "segments/vip.yaml",
+        "it is a symbolic link that cannot be followed: too many levels of symbolic links",
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlinked_folder_that_links_back_is_read_once() {
+    let dir = bare_project();
+    write_segment(dir.path(), "vip", "city = \"vip\"");
+    std::os::unix::fs::symlink(".", dir.path().join("segments/again")).unwrap();
+    let (stdout, stderr, status) = herald(dir.path(), &["check"]);
+    assert_eq!(status, 0, "{stdout}{stderr}");
+}
+
+#[test]
+fn a_manifest_that_is_a_directory_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("herald.yaml")).unwrap();
+    let (stdout, stderr, status) = herald(dir.path(), &["check"]);
+    assert_eq!((stdout.as_str(), status), ("", 2));
+    assert!(
+        stderr.contains("herald.yaml is a directory, not a file"),
+        "{stderr}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_dangling_manifest_symlink_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink("shared/herald.yaml", dir.path().join("herald.yaml")).unwrap();
+    let (_, stderr, status) = herald(dir.path(), &["check"]);
+    assert_eq!(status, 2);
+    assert!(
+        stderr.contains(
+            "herald.yaml: it is a symbolic link to `shared/herald.yaml`, which does not exist"
+        ),
+        "{stderr}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn an_unreadable_segments_folder_is_one_diagnostic_naming_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = bare_project();
+    // Root (and a process with CAP_DAC_OVERRIDE) reads every folder whatever
+    // its mode, so the case cannot arise: tell whoever runs the test.
+    let probe = dir.path().join("probe");
+    std::fs::write(&probe, "").unwrap();
+    std::fs::set_permissions(&probe, std::fs::Permissions::from_mode(0o000)).unwrap();
+    if std::fs::read(&probe).is_ok() {
+        eprintln!("skipped: running as root, which reads an unreadable folder anyway");
+        return;
+    }
+    let segments = dir.path().join("segments");
+    std::fs::set_permissions(&segments, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let outcome = herald(dir.path(), &["check"]);
+    std::fs::set_permissions(&segments, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_one_unreadable(&outcome, "segments", "permission denied");
+}

@@ -108,10 +108,12 @@ impl<'a> Resolver<'a> {
     }
 
     fn is_broken(&self, kind: Kind, name: &str) -> bool {
-        self.project
-            .broken
-            .iter()
-            .any(|(k, n)| *k == kind && n == name)
+        self.project.unreadable.contains(&kind)
+            || self
+                .project
+                .broken
+                .iter()
+                .any(|(k, n)| *k == kind && n == name)
     }
 
     /// Resolves a campaign's references and types its values.

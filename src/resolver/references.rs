@@ -207,7 +207,10 @@ impl<'a> Resolver<'a> {
     pub(super) fn unused_segments(&mut self) {
         // A definition that failed to load may hold the only reference to a
         // segment; reporting it unused would send the author the wrong way.
-        if !self.project.broken.is_empty() || self.project.manifest.is_none() {
+        if !self.project.broken.is_empty()
+            || !self.project.unreadable.is_empty()
+            || self.project.manifest.is_none()
+        {
             return;
         }
         for segment in &self.project.segments {

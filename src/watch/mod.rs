@@ -386,7 +386,7 @@ impl Session {
         for name in paths {
             let path = self.root.join(&name);
             if path.is_dir() {
-                let below = crate::loader::files_below(&path);
+                let below = crate::loader::files_below(&path).files;
                 files.extend(
                     below.iter().map(|file| {
                         format!("{name}/{}", crate::source::relative_name(&path, file))
