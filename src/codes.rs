@@ -189,6 +189,7 @@ codes! {
     NeverMatches = "F009", "never-matches", Error, true, "rules/never-matches.md";
     AlwaysMatches = "F010", "always-matches", Warning, true, "rules/always-matches.md";
     FilterTooDeep = "F011", "filter-too-deep", Error, false, "rules/filter-too-deep.md";
+    FilterTooLarge = "F012", "filter-too-large", Error, false, "rules/filter-too-large.md";
 
     UnreachableStep = "J001", "unreachable-step", Warning, true, "lint/unreachable_step.rs";
     LoopWithoutWait = "J002", "loop-without-wait", Error, true, "lint/loop_without_wait.rs";

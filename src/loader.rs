@@ -215,7 +215,14 @@ pub fn files_below(dir: &Path) -> Listing {
             match std::fs::metadata(&path) {
                 Ok(metadata) if metadata.is_dir() => pending.push(path),
                 Ok(metadata) if metadata.is_file() => listing.files.push(path),
-                Ok(_) => {}
+                Ok(_) => {
+                    let cause = if is_symlink(&path) {
+                        "it is a symbolic link to a device, a pipe or a socket, not a file"
+                    } else {
+                        "it is a device, a pipe or a socket, not a file"
+                    };
+                    listing.problems.push((path, cause.to_string()));
+                }
                 Err(error) => {
                     let cause = unreadable_cause(&path, &error);
                     listing.problems.push((path, cause));

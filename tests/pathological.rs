@@ -300,3 +300,32 @@ fn an_unreadable_segments_folder_is_one_diagnostic_naming_it() {
     std::fs::set_permissions(&segments, std::fs::Permissions::from_mode(0o755)).unwrap();
     assert_one_unreadable(&outcome, "segments", "permission denied");
 }
+
+#[test]
+fn twenty_thousand_or_equalities_are_one_in_list() {
+    // 20,000 distinct cities would be 20,000 parameters as terms; as one
+    // `IN` list bound as one JSON parameter they are far below the limit.
+    let dir = project(&[("many".into(), or_chain(20_000))]);
+    let (stdout, stderr, status) = herald(dir.path(), &["check"]);
+    assert_eq!(status, 0, "{}", head(&format!("{stdout}{stderr}")));
+    assert_eq!(
+        herald(dir.path(), &["segment", "many", "--count"]),
+        ("10\n".into(), String::new(), 0)
+    );
+}
+
+#[test]
+fn more_distinct_values_than_a_query_binds_is_a_check_diagnostic() {
+    let filter = (0..33_000)
+        .map(|index| format!("city contains \"{index}\""))
+        .collect::<Vec<_>>()
+        .join(" or ");
+    let dir = project(&[("many".into(), filter)]);
+    let outcome = herald(dir.path(), &["check"]);
+    assert_diagnostic(&outcome, "error[F012]");
+    assert!(
+        outcome.0.contains("33000 distinct values"),
+        "{}",
+        head(&outcome.0)
+    );
+}

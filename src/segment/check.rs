@@ -8,7 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::ast::Expr;
 use super::catalog::Catalog;
+use super::functions::Clock;
 use super::location::FilterLocation;
+use super::sql::{SqlCompiler, Sqlite};
 use super::typecheck::Context;
 use super::{Issue, MAX_SEGMENT_NESTING, analysis, parse, typecheck};
 use crate::codes::Code;
@@ -181,6 +183,11 @@ pub fn check(project: &Project) -> (Filters, Diagnostics) {
             diagnostics.push(issue.into_diagnostic(&|range| location.span(range)));
         }
     }
+    if let Some(catalog) = &catalog {
+        for issue in too_large_for_the_store(&mut filters, catalog, &segments, &nesting) {
+            diagnostics.push(issue);
+        }
+    }
     (
         Filters {
             catalog: catalog.unwrap_or_default(),
@@ -188,6 +195,68 @@ pub fn check(project: &Project) -> (Filters, Diagnostics) {
         },
         diagnostics,
     )
+}
+
+/// F012 for each segment or audience filter whose query would exceed the
+/// store's limits, so `check` says so before `segment` or `plan` fails.
+/// Filters are compiled referenced segments first, and one that refers to a
+/// segment already too large is not reported again: the cause is reported
+/// once, where it is.
+fn too_large_for_the_store(
+    filters: &mut [Filter],
+    catalog: &Catalog,
+    segments: &BTreeMap<String, Expr>,
+    nesting: &BTreeMap<&str, usize>,
+) -> Vec<crate::diagnostic::Diagnostic> {
+    // The clock only fills in parameters; their number does not depend on it.
+    let clock = Clock::new(jiff::Timestamp::now(), &catalog.timezone);
+    let compiler = SqlCompiler {
+        catalog,
+        clock: &clock,
+        segments,
+        dialect: &Sqlite,
+    };
+    let order = |filter: &Filter| match &filter.site {
+        Site::Segment(name) => nesting.get(name.as_str()).copied().unwrap_or(0),
+        _ => usize::MAX,
+    };
+    let mut indices: Vec<usize> = (0..filters.len())
+        .filter(|&index| {
+            let filter = &filters[index];
+            filter.valid && matches!(filter.site, Site::Segment(_) | Site::Audience { .. })
+        })
+        .collect();
+    indices.sort_by_key(|&index| order(&filters[index]));
+    let mut too_large: BTreeSet<String> = BTreeSet::new();
+    let mut diagnostics = Vec::new();
+    for index in indices {
+        let filter = &mut filters[index];
+        let Some(expr) = &filter.expr else { continue };
+        let inherited = expr
+            .segment_references()
+            .iter()
+            .any(|reference| too_large.contains(&reference.text));
+        let problem = if inherited {
+            None
+        } else {
+            match compiler.limit_problem(expr) {
+                Some(problem) => Some(problem),
+                None => continue,
+            }
+        };
+        filter.valid = false;
+        if let Site::Segment(name) = &filter.site {
+            too_large.insert(name.clone());
+        }
+        if let Some(problem) = problem {
+            let location = &filter.location;
+            let issue = Issue::new(Code::FilterTooLarge, expr.range, problem)
+                .label("too large for one query")
+                .help("split the conditions into segments that campaigns combine, or use `in [...]` lists for long alternatives of one field");
+            diagnostics.push(issue.into_diagnostic(&|range| location.span(range)));
+        }
+    }
+    diagnostics
 }
 
 /// For every segment, how many segments expanding its filter writes out

@@ -15,6 +15,15 @@
 //! here with a [`CompileError`] that names the filter, before any store is
 //! opened.
 //!
+//! Long `or` chains of equalities on one field (`city = "a" or city = "b"
+//! or …`, as generated audiences are written) become one `IN` list, which
+//! the database answers with one index or hash probe per row instead of
+//! one comparison per term. A list longer than [`INLINE_VALUES`] is bound as
+//! one JSON array parameter and read back with the dialect's
+//! [`Dialect::list_elements`]: still parameterised, and however many values
+//! it holds it takes one of the statement's parameters, so a list of
+//! 100,000 ids stays far below the database's variable limit.
+//!
 //! Missing values: SQL comparisons with NULL are NULL, which `WHERE` treats
 //! as false, and `not` is compiled as `NOT COALESCE(…, 0)`, so a NULL never
 //! turns into a match under negation: exactly the two-valued semantics of
@@ -164,6 +173,26 @@ impl<'a> SqlCompiler<'a> {
     /// The condition alone, over `contacts AS c`, for a caller that selects
     /// its own columns (the planner reads whole contacts).
     pub fn condition(&self, expr: &Expr) -> Result<Query, CompileError> {
+        let (sql, state) = self.unchecked(expr)?;
+        if let Some(problem) = self.beyond_limits(&state) {
+            return Err(CompileError(problem));
+        }
+        Ok(Query {
+            sql,
+            parameters: state.parameters,
+        })
+    }
+
+    /// Why the query for `expr` would exceed the dialect's [`Limits`], if it
+    /// would; `None` also when it does not compile for another reason (the
+    /// type checker reports those). `check` calls this so that a filter too
+    /// large for the database is a diagnostic before any store is opened.
+    pub fn limit_problem(&self, expr: &Expr) -> Option<String> {
+        let (_, state) = self.unchecked(expr).ok()?;
+        self.beyond_limits(&state)
+    }
+
+    fn unchecked<'s>(&'s self, expr: &Expr) -> Result<(String, State<'s, 'a>), CompileError> {
         let mut state = State {
             compiler: self,
             parameters: Vec::new(),
@@ -173,25 +202,26 @@ impl<'a> SqlCompiler<'a> {
             highest: 0,
         };
         let sql = state.expr(expr, Place::Contact)?;
+        Ok((sql, state))
+    }
+
+    fn beyond_limits(&self, state: &State) -> Option<String> {
         let limits = self.dialect.limits();
         if state.highest > limits.expression_depth {
-            return Err(CompileError(format!(
+            return Some(format!(
                 "the filter is too deeply nested for one database query (an expression about {} levels high, the database takes {}); \
                  write it flatter or split it into segments",
                 state.highest, limits.expression_depth
-            )));
+            ));
         }
         if state.parameters.len() > limits.parameters {
-            return Err(CompileError(format!(
+            return Some(format!(
                 "the filter has {} distinct values, more than one database query takes ({}); split it into segments",
                 state.parameters.len(),
                 limits.parameters
-            )));
+            ));
         }
-        Ok(Query {
-            sql,
-            parameters: state.parameters,
-        })
+        None
     }
 }
 
@@ -214,6 +244,69 @@ const LEAF_HEIGHT: usize = 8;
 
 /// Terms of a conjunction or disjunction written flat, below which halving starts.
 const FLAT_TERMS: usize = 8;
+
+/// The longest value list written as one placeholder per value; a longer
+/// one is one JSON array parameter (see the module documentation).
+pub const INLINE_VALUES: usize = 100;
+
+/// One term of a disjunction as compiled: a filter of its own, or the
+/// equalities on one field that become one `IN` list.
+enum Alternative<'e> {
+    Term(&'e Expr),
+    Values {
+        field: &'e Name,
+        terms: Vec<&'e Expr>,
+        values: Vec<&'e Literal>,
+    },
+}
+
+/// The equality (`=` or `in [...]`) on a plain field that `expr` is, if it is one.
+fn equality(expr: &Expr) -> Option<(&Name, Vec<&Literal>)> {
+    let ExprKind::Condition(condition) = &expr.kind else {
+        return None;
+    };
+    let Operand::Field(field) = &condition.operand else {
+        return None;
+    };
+    match &condition.test {
+        Test::Compare(Comparison::Equal, literal) => Some((field, vec![literal])),
+        Test::In(list) => Some((field, list.iter().collect())),
+        _ => None,
+    }
+}
+
+/// The terms of a disjunction in order, equalities on one field gathered
+/// where the field's first one stood.
+fn alternatives(items: &[Expr]) -> Vec<Alternative<'_>> {
+    let mut alternatives = Vec::new();
+    let mut by_field: HashMap<&str, usize> = HashMap::new();
+    for item in items {
+        let Some((field, values)) = equality(item) else {
+            alternatives.push(Alternative::Term(item));
+            continue;
+        };
+        match by_field.get(field.text.as_str()) {
+            Some(&index) => {
+                if let Alternative::Values {
+                    terms, values: all, ..
+                } = &mut alternatives[index]
+                {
+                    terms.push(item);
+                    all.extend(values);
+                }
+            }
+            None => {
+                by_field.insert(&field.text, alternatives.len());
+                alternatives.push(Alternative::Values {
+                    field,
+                    terms: vec![item],
+                    values,
+                });
+            }
+        }
+    }
+    alternatives
+}
 
 /// Joins terms with `AND` or `OR` as a tree of logarithmic height.
 fn balanced(parts: &[String], joiner: &str) -> String {
@@ -276,20 +369,25 @@ impl State<'_, '_> {
         self.compiler.dialect.fold(text)
     }
 
+    /// The value as compared: folded when text compares case-insensitively.
+    fn subject(&self, value: &str, fold: bool) -> String {
+        if fold {
+            self.fold(value)
+        } else {
+            value.to_string()
+        }
+    }
+
     fn expr(&mut self, expr: &Expr, place: Place) -> Result<String, CompileError> {
         Ok(match &expr.kind {
-            ExprKind::Or(items) | ExprKind::And(items) => {
-                let joiner = if matches!(expr.kind, ExprKind::Or(_)) {
-                    " OR "
-                } else {
-                    " AND "
-                };
+            ExprKind::Or(items) => self.disjunction(items, place)?,
+            ExprKind::And(items) => {
                 let height = balanced_height(items.len());
                 let parts = items
                     .iter()
                     .map(|item| self.nested(height, item, place))
                     .collect::<Result<Vec<_>, _>>()?;
-                balanced(&parts, joiner)
+                balanced(&parts, " AND ")
             }
             ExprKind::Not(inner) => {
                 format!("NOT COALESCE({}, 0)", self.nested(2, inner, place)?)
@@ -345,6 +443,62 @@ impl State<'_, '_> {
                 self.test(&value, &kind, &condition.test)?
             }
         })
+    }
+
+    /// `a OR b OR …`, with the equalities on one field as one `IN` list.
+    fn disjunction(&mut self, items: &[Expr], place: Place) -> Result<String, CompileError> {
+        let alternatives = alternatives(items);
+        let height = balanced_height(alternatives.len());
+        let mut parts = Vec::with_capacity(alternatives.len());
+        for alternative in alternatives {
+            match alternative {
+                Alternative::Term(term) => parts.push(self.nested(height, term, place)?),
+                Alternative::Values { terms, .. } if terms.len() == 1 => {
+                    parts.push(self.nested(height, terms[0], place)?);
+                }
+                Alternative::Values {
+                    field,
+                    terms,
+                    values,
+                } => {
+                    let (value, kind) = self.operand(&Operand::Field(field.clone()), place)?;
+                    // Equality on a date or time is a range (the day, the
+                    // second) in the contact's zone, not a value to look up.
+                    if kind.is_temporal() {
+                        for term in terms {
+                            parts.push(self.nested(height, term, place)?);
+                        }
+                        continue;
+                    }
+                    self.highest = self.highest.max(self.height + height + LEAF_HEIGHT);
+                    let fold = kind == FieldType::String;
+                    parts.push(self.value_list(&value, fold, &values, false));
+                }
+            }
+        }
+        Ok(balanced(&parts, " OR "))
+    }
+
+    /// `value [NOT] IN (…)` for a non-empty list: placeholders for a short
+    /// list, one JSON array parameter for a long one.
+    fn value_list(&mut self, value: &str, fold: bool, list: &[&Literal], negated: bool) -> String {
+        let subject = self.subject(value, fold);
+        let operator = if negated { "NOT IN" } else { "IN" };
+        if list.len() <= INLINE_VALUES {
+            let items: Vec<String> = list.iter().map(|l| self.literal(&l.value, fold)).collect();
+            return format!("{subject} {operator} ({})", items.join(", "));
+        }
+        let values: Vec<serde_json::Value> = list
+            .iter()
+            .map(|literal| match self.parameter(&literal.value, fold) {
+                Parameter::Text(text) => serde_json::Value::from(text),
+                Parameter::Integer(value) => serde_json::Value::from(value),
+                Parameter::Real(value) => serde_json::Value::from(value),
+            })
+            .collect();
+        let array = self.text(serde_json::Value::Array(values).to_string());
+        let elements = self.compiler.dialect.list_elements(&array);
+        format!("{subject} {operator} (SELECT value FROM {elements})")
     }
 
     /// `SELECT what FROM events AS e WHERE …` for a selection; uses the
@@ -485,7 +639,13 @@ impl State<'_, '_> {
     }
 
     fn literal(&mut self, literal: &LiteralValue, fold: bool) -> String {
-        let parameter = match literal {
+        let parameter = self.parameter(literal, fold);
+        self.bind(parameter)
+    }
+
+    /// The value a literal compares as (folded for text attributes).
+    fn parameter(&self, literal: &LiteralValue, fold: bool) -> Parameter {
+        match literal {
             LiteralValue::String(text) if fold => Parameter::Text(functions::fold(text)),
             LiteralValue::String(text) => Parameter::Text(text.clone()),
             LiteralValue::Integer(value) => Parameter::Integer(*value),
@@ -493,8 +653,7 @@ impl State<'_, '_> {
             LiteralValue::Boolean(value) => Parameter::Integer(i64::from(*value)),
             LiteralValue::Date(date) => Parameter::Text(date.to_string()),
             LiteralValue::DateTime { civil, .. } => Parameter::Text(civil.to_string()),
-        };
-        self.bind(parameter)
+        }
     }
 
     fn test(&mut self, value: &str, kind: &FieldType, test: &Test) -> Result<String, CompileError> {
@@ -529,11 +688,7 @@ impl State<'_, '_> {
             return Ok(format!("({})", parts.join(joiner)));
         }
         let fold = *kind == FieldType::String;
-        let subject = if fold {
-            self.fold(value)
-        } else {
-            value.to_string()
-        };
+        let subject = self.subject(value, fold);
         Ok(match test {
             Test::Compare(comparison, literal) => {
                 let literal = self.literal(&literal.value, fold);
@@ -553,10 +708,8 @@ impl State<'_, '_> {
                         "0".to_string()
                     });
                 }
-                let items: Vec<String> =
-                    list.iter().map(|l| self.literal(&l.value, fold)).collect();
-                let operator = if negated { "NOT IN" } else { "IN" };
-                format!("{subject} {operator} ({})", items.join(", "))
+                let list: Vec<&Literal> = list.iter().collect();
+                self.value_list(value, fold, &list, negated)
             }
             Test::Contains(literal) => {
                 let needle = self.literal(&literal.value, true);
