@@ -4,13 +4,25 @@
 //! disjoint. What it cannot prove disjoint may overlap: the conflict rules
 //! report only possible overlaps that the author can rule out by tightening
 //! a filter.
+//!
+//! Two rules keep the proofs honest:
+//! - an exclusion (`exclude:` or `not in segment`) rules out the excluded
+//!   audience: a campaign that excludes the birthday segment does not overlap
+//!   a campaign to that segment. The exclusion is taken as the author wrote
+//!   it, evaluated when each campaign sends.
+//! - conditions on values that change with the clock (`age`, `days_since`,
+//!   `days_until_anniversary`, `within`, `… ago`, event windows) prove
+//!   nothing about sends at different moments: a contact with
+//!   `days_until_anniversary(birthday) = 7` today has `= 6` tomorrow. They
+//!   count only for audiences decided at the same moment (journeys entered
+//!   on the same trigger).
 
 use std::collections::BTreeMap;
 
 use crate::loader::Definition;
 use crate::model::{Campaign, Journey};
 use crate::segment::analysis::analyse;
-use crate::segment::ast::{Expr, ExprKind};
+use crate::segment::ast::{Expr, ExprKind, Operand, Test, TimePoint};
 use crate::segment::check::{Filters, Site};
 
 /// References are written out to this depth; deeper ones (cycles, reported
@@ -126,14 +138,23 @@ impl<'a> Audiences<'a> {
         }
     }
 
-    /// A campaign's audience: its segment and extra filter (exclusions only
-    /// shrink it, so they are left out of overlap proofs). `None` when its
-    /// segment is unknown or invalid.
+    /// A campaign's audience: its segment, extra filter and exclusions.
+    /// `None` when its segment is unknown or invalid; an exclusion that is
+    /// unknown or invalid is left out (leaving a condition out only makes
+    /// the audience larger, so no proof becomes wrong).
     pub fn campaign(&self, campaign: &Definition<Campaign>) -> Option<Audience> {
         let audience = &campaign.value.audience;
         let mut result = Audience::everyone();
         if let Some(segment) = &audience.segment {
             result.push(self.segment(&segment.value)?);
+        }
+        for excluded in &audience.exclude {
+            if let Some(expr) = self.segment(&excluded.value) {
+                result.push(Expr {
+                    range: expr.range,
+                    kind: ExprKind::Not(Box::new(expr)),
+                });
+            }
         }
         if audience.filter.is_some() {
             let site = Site::Audience {
@@ -162,29 +183,69 @@ impl<'a> Audiences<'a> {
         Some(result)
     }
 
-    /// Whether the static analysis proves that no contact is in both audiences.
+    /// Whether no contact is in both audiences when both are decided at the
+    /// same moment (journeys entered on one trigger).
     pub fn disjoint(&self, first: &Audience, second: &Audience) -> bool {
-        if first.conjuncts.is_empty()
-            || second.conjuncts.is_empty()
-            || first.opaque
-            || second.opaque
-        {
+        self.proved_disjoint(first, second, true)
+    }
+
+    /// Whether no contact is in both audiences when each is decided at its
+    /// own send time (campaigns on their schedules): conditions on the clock
+    /// take no part (see the module documentation).
+    pub fn disjoint_at_any_times(&self, first: &Audience, second: &Audience) -> bool {
+        self.proved_disjoint(first, second, false)
+    }
+
+    fn proved_disjoint(&self, first: &Audience, second: &Audience, same_moment: bool) -> bool {
+        if first.opaque || second.opaque {
             return false;
         }
+        if first.excludes(second) || second.excludes(first) {
+            return true;
+        }
+        let usable = |expr: &&Expr| same_moment || !depends_on_clock(expr);
         let conjuncts: Vec<Expr> = first
             .conjuncts
             .iter()
-            .chain(&second.conjuncts)
+            .filter(usable)
+            .chain(second.conjuncts.iter().filter(usable))
             .cloned()
             .collect();
-        let range = conjuncts[0].range;
+        let (Some(first_part), true) = (conjuncts.first(), conjuncts.len() > 1) else {
+            return false;
+        };
         let flat = Expr {
-            range,
+            range: first_part.range,
             kind: ExprKind::And(conjuncts),
         };
         analyse(&flat, &self.text)
             .iter()
             .any(|issue| issue.code == crate::codes::Code::NeverMatches)
+    }
+}
+
+/// Whether a condition's truth changes with the clock alone, for a contact
+/// whose data stays the same.
+fn depends_on_clock(expr: &Expr) -> bool {
+    match &expr.kind {
+        ExprKind::Or(items) | ExprKind::And(items) => items.iter().any(depends_on_clock),
+        ExprKind::Not(inner) => depends_on_clock(inner),
+        ExprKind::InSegment(_) | ExprKind::Reachable(_) => false,
+        ExprKind::Did(predicate) => predicate.selection.window.is_some(),
+        ExprKind::Condition(condition) => {
+            let operand = match &condition.operand {
+                Operand::Field(_) => false,
+                Operand::Function { .. } => true,
+                Operand::Aggregate { selection, .. } => selection.window.is_some(),
+            };
+            operand
+                || matches!(
+                    condition.test,
+                    Test::Within(_)
+                        | Test::Before(TimePoint::Ago(_))
+                        | Test::After(TimePoint::Ago(_))
+                )
+        }
     }
 }
 
@@ -194,6 +255,24 @@ impl Audience {
             conjuncts: Vec::new(),
             opaque: false,
         }
+    }
+
+    /// Whether this audience leaves out everyone in `other`: it has a
+    /// conjunct `not X` where X holds for every member of `other` (each of
+    /// X's conjuncts is one of `other`'s).
+    fn excludes(&self, other: &Audience) -> bool {
+        self.conjuncts.iter().any(|conjunct| {
+            let ExprKind::Not(excluded) = &conjunct.kind else {
+                return false;
+            };
+            let mut parts = Audience::everyone();
+            parts.push((**excluded).clone());
+            !parts.conjuncts.is_empty()
+                && parts
+                    .conjuncts
+                    .iter()
+                    .all(|part| other.conjuncts.contains(part))
+        })
     }
 
     /// Adds a condition; nested `and`s are flattened so that facts from
@@ -258,5 +337,22 @@ mod tests {
         assert!(disjoint(&["women"], &["men"]));
         assert!(!disjoint(&["buyers"], &["moscow"]));
         assert!(!disjoint(&[], &["buyers"]));
+    }
+
+    #[test]
+    fn an_exclusion_rules_out_the_excluded_audience_and_the_clock_proves_nothing_apart() {
+        let all = audiences(&[
+            ("birthday", "days_until_anniversary(birthday) = 0"),
+            ("promo", "orders_count > 0 and not in segment \"birthday\""),
+            ("soon", "days_until_anniversary(birthday) = 7"),
+            ("later", "days_until_anniversary(birthday) > 7"),
+        ]);
+        let pair = |a: &str, b: &str| (of(&all, &[a]), of(&all, &[b]));
+        let (promo, birthday) = pair("promo", "birthday");
+        assert!(all.disjoint_at_any_times(&promo, &birthday));
+        assert!(all.disjoint_at_any_times(&birthday, &promo));
+        let (soon, later) = pair("soon", "later");
+        assert!(all.disjoint(&soon, &later));
+        assert!(!all.disjoint_at_any_times(&soon, &later));
     }
 }

@@ -10,7 +10,8 @@
 //! herald lays every campaign's schedule out over a year (from the
 //! campaign's `from` date or its one-off date, else from 1 January of next
 //! year) and counts, for each send, the sends to possibly overlapping
-//! audiences within the cap's period.
+//! audiences within the cap's period. Audiences are compared as for X001:
+//! exclusions count, conditions on the clock do not.
 //!
 //! ## Example
 //! ```yaml
@@ -112,7 +113,7 @@ pub(super) fn check(context: &Context, out: &mut Diagnostics) {
                         let (Some(a), Some(b)) = (&texts[index], &texts[other]) else {
                             continue;
                         };
-                        if audiences.disjoint(a, b) {
+                        if audiences.disjoint_at_any_times(a, b) {
                             continue;
                         }
                         overlapping.push(other);

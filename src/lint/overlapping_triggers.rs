@@ -9,7 +9,14 @@
 //!
 //! herald tries to prove the audiences disjoint with the segment language's
 //! static analysis (`orders_count = 0` against `orders_count > 0`); what it
-//! cannot prove disjoint is reported as a possible overlap. The window is
+//! cannot prove disjoint is reported as a possible overlap. A campaign's
+//! `exclude:` and a filter's `not in segment` rule the excluded audience
+//! out. Conditions on values that change with the clock (`age`,
+//! `days_since`, `days_until_anniversary`, `within`, `… ago`) prove nothing
+//! for campaigns, which send at different moments: a contact in
+//! `days_until_anniversary(birthday) > 7` yesterday is in `= 7` today. They
+//! still count for journeys on one trigger, entered at the same moment.
+//! The window is
 //! `policies.conflict_window` (default `1 day`); campaigns are compared over
 //! a year of their schedules.
 //!
@@ -224,7 +231,7 @@ fn campaigns(
             let (Some(a), Some(b)) = (&texts[index], &texts[other]) else {
                 continue;
             };
-            if audiences.disjoint(a, b) {
+            if audiences.disjoint_at_any_times(a, b) {
                 continue;
             }
             let schedule_span = |c: &crate::loader::Definition<crate::model::Campaign>| {
