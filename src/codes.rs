@@ -177,6 +177,7 @@ codes! {
     SubjectTooLong = "C004", "subject-too-long", Warning, true, "rules/subject-too-long.md";
     MessageTooLong = "C005", "message-too-long", Error, true, "rules/message-too-long.md";
     HeaderLineBreak = "C006", "header-line-break", Error, true, "rules/header-line-break.md";
+    EmptyMessage = "C007", "empty-message", Error, false, "rules/empty-message.md";
 
     FilterSyntax = "F001", "filter-syntax", Error, false, "rules/filter-syntax.md";
     UnknownFilterAttribute = "F002", "unknown-filter-attribute", Error, false, "rules/unknown-filter-attribute.md";

@@ -224,3 +224,23 @@ fn contact_from_a_store_another_program_is_writing() {
     assert!(started.elapsed() < std::time::Duration::from_secs(3));
     writer.execute_batch("ROLLBACK").expect("rolled back");
 }
+
+/// A subject-only A/B variant sends the campaign's body (issue 12, item 1):
+/// variants inherit the default message part by part.
+#[test]
+fn a_subject_only_variant_renders_the_default_body() {
+    let output = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"))
+        .args(["render", "--project", "empty-message", "subject-test"])
+        .args(["--variant", "b", "--format", "json", "--samples", "1"])
+        .output()
+        .expect("herald runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let email = &report["renders"][0];
+    assert_eq!(email["parts"]["subject"], "Только до воскресенья: −25%");
+    let html = email["parts"]["html"].as_str().expect("the default body");
+    assert!(html.contains("Скидка 25% до воскресенья."), "{html}");
+    assert!(html.contains("https://unsubscribe.invalid/"), "{html}");
+}

@@ -16,7 +16,8 @@ use crate::template::context::{Analysis, CallableKind, Reference};
 use crate::template::rules::{self, Finding};
 use crate::template::samples::{self, SAMPLE_NOW};
 use crate::template::{
-    ChannelMessage, ContextInput, Origin, PartKind, Target, Templates, base_name, vars_value,
+    ChannelMessage, ContextInput, Missing, Origin, PartKind, Target, Templates, base_name,
+    vars_value,
 };
 
 /// The variables every message's context has.
@@ -84,6 +85,7 @@ pub fn check(project: &Project, templates: Option<&Templates>) -> Diagnostics {
     checker.includes();
     for target in &templates.targets {
         for message in &target.messages {
+            checker.missing_parts(target, message);
             let (renderable, unguarded) = checker.variables(target, message);
             if renderable {
                 checker.render_samples(target, message, unguarded);
@@ -262,6 +264,35 @@ impl Checker<'_> {
             }
         }
         seen.into_iter().collect()
+    }
+
+    /// A part the channel needs and no message declares. A variant that
+    /// inherits the gap points at the campaign's message, so the duplicates
+    /// collapse into one diagnostic.
+    fn missing_parts(&mut self, target: &Target, message: &ChannelMessage) {
+        for missing in &message.missing {
+            let owner = match target.step.as_deref() {
+                Some(step) => format!("step `{step}` of journey `{}`", target.name),
+                None => format!("{} `{}`", target.kind, target.name),
+            };
+            self.diagnostics.push(
+                Diagnostic::new(
+                    Code::EmptyMessage,
+                    message.declared,
+                    format!(
+                        "the {} message of {owner} has {}",
+                        message.channel,
+                        missing.describe()
+                    ),
+                )
+                .label("sends an empty part")
+                .help(match missing {
+                    Missing::Subject => "add `subject:`: mail without a subject is shown as \"(no subject)\" and filtered as spam",
+                    Missing::Body => "add `html_file:` (or `text:`); a variant that gives only some parts takes the others from the campaign's own message",
+                    Missing::Text => "add `text:` (or `text_file:`); an empty message still costs money",
+                }),
+            );
+        }
     }
 
     /// Checks the variables of one message's templates: whether it can be

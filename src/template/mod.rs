@@ -35,9 +35,11 @@ use minijinja::value::{Enumerator, Object, Value, ValueKind};
 use minijinja::{AutoEscape, Environment, Template, UndefinedBehavior};
 use serde::Serialize;
 
+use crate::channel::ChannelKind;
 use crate::loader::Project;
 use crate::model::{Manifest, Message, MessageType, Messages, Text};
 use crate::source::{FileId, SourceMap, Span};
+use crate::yaml::{Node, PathStep};
 
 pub use self::filters::Settings;
 
@@ -161,6 +163,32 @@ pub struct ChannelMessage {
     pub parts: Vec<Part>,
     /// `max_parts` of the message, else of the channel.
     pub max_parts: Option<u32>,
+    /// The channel's key under `messages:` (the variant's when it declares
+    /// the channel), where diagnostics about the message as a whole point.
+    pub declared: Span,
+    /// Parts the channel needs that the message (with what it inherits)
+    /// does not declare at all.
+    pub missing: Vec<Missing>,
+}
+
+/// A part a channel's message needs and does not declare.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Missing {
+    Subject,
+    /// Neither `text` nor `html` (nor their files).
+    Body,
+    Text,
+}
+
+impl Missing {
+    /// What the channel needs, for diagnostics.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Missing::Subject => "no subject (`subject:` or `subject_file:`)",
+            Missing::Body => "no body (`html:`, `html_file:`, `text:` or `text_file:`)",
+            Missing::Text => "no text (`text:` or `text_file:`)",
+        }
+    }
 }
 
 impl ChannelMessage {
@@ -338,6 +366,10 @@ impl Templates {
         let mut targets = Vec::new();
         for campaign in &project.campaigns {
             let value = &campaign.value;
+            let defaults = (
+                &value.messages,
+                campaign.node.entry("messages").map(|(_, node)| node),
+            );
             let base = Target {
                 kind: "campaign",
                 name: campaign.name.clone(),
@@ -347,16 +379,21 @@ impl Templates {
                 message_type: value.kind,
                 offer: value.offer.clone(),
                 event: None,
-                messages: collector.messages(manifest, campaign.file, &value.messages, None),
+                messages: collector.messages(manifest, campaign.file, defaults, None),
             };
-            for variant in &value.variants {
+            let variant_nodes = campaign.node.entry("variants").map(|(_, node)| node);
+            for (index, variant) in value.variants.iter().enumerate() {
                 let mut target = base.clone();
                 target.variant = Some(variant.name.value.clone());
+                let node = variant_nodes
+                    .and_then(|variants| variants.walk(&[PathStep::<&str>::Index(index)]))
+                    .and_then(|(variant, _)| variant.entry("messages"))
+                    .map(|(_, node)| node);
                 target.messages = collector.messages(
                     manifest,
                     campaign.file,
-                    &variant.messages,
-                    Some(&value.messages),
+                    (&variant.messages, node),
+                    Some(defaults),
                 );
                 targets.push(target);
             }
@@ -385,7 +422,12 @@ impl Templates {
                         .event
                         .as_ref()
                         .map(|event| event.value.clone()),
-                    messages: collector.messages(manifest, journey.file, &send.messages, None),
+                    messages: collector.messages(
+                        manifest,
+                        journey.file,
+                        (&send.messages, step_messages(&journey.node, index)),
+                        None,
+                    ),
                 });
             }
         }
@@ -526,6 +568,35 @@ impl Rendered {
     }
 }
 
+/// A message's part declarations by kind: the inline text and the file.
+fn part_sources(message: &Message) -> [(PartKind, &Option<Text>, &Option<Text>); 4] {
+    [
+        (PartKind::Subject, &message.subject, &message.subject_file),
+        (PartKind::Preheader, &message.preheader, &None),
+        (PartKind::Text, &message.text, &message.text_file),
+        (PartKind::Html, &message.html, &message.html_file),
+    ]
+}
+
+/// Whether a message declares a part of `kind`, inline or as a file (a
+/// missing file is the resolver's diagnostic, not a missing part).
+fn declares(message: &Message, kind: PartKind) -> bool {
+    part_sources(message)
+        .iter()
+        .any(|(part, inline, file)| *part == kind && (inline.is_some() || file.is_some()))
+}
+
+/// The `messages:` node of a journey's send step.
+fn step_messages(journey: &Node, index: usize) -> Option<&Node> {
+    let path = [
+        PathStep::Property("steps"),
+        PathStep::Index(index),
+        PathStep::Property("send"),
+        PathStep::Property("messages"),
+    ];
+    journey.walk(&path).map(|(node, _)| node)
+}
+
 struct Collector<'a, 'p> {
     project: &'p Project,
     origins: &'a mut BTreeMap<String, Origin>,
@@ -533,47 +604,83 @@ struct Collector<'a, 'p> {
 }
 
 impl Collector<'_, '_> {
-    /// The channel messages of `messages`, falling back per channel to `defaults`.
+    /// The channel messages of `messages` (the YAML `node` declaring them).
+    /// A variant's message inherits, part by part, every part it does not
+    /// declare from the campaign's message on the same channel (`defaults`),
+    /// so a subject-only A/B test sends the default body.
     fn messages(
         &mut self,
         manifest: &Manifest,
         file: FileId,
-        messages: &Messages,
-        defaults: Option<&Messages>,
+        (messages, node): (&Messages, Option<&Node>),
+        defaults: Option<(&Messages, Option<&Node>)>,
     ) -> Vec<ChannelMessage> {
         let mut result = Vec::new();
-        for (channel, message) in messages
-            .by_channel()
-            .into_iter()
-            .chain(defaults.map(Messages::by_channel).unwrap_or_default())
-        {
-            if result.iter().any(|m: &ChannelMessage| m.channel == channel) {
+        for kind in ChannelKind::ALL {
+            let own = messages.get(kind);
+            let inherited = defaults.and_then(|(defaults, _)| defaults.get(kind));
+            let Some(message) = own.or(inherited) else {
                 continue;
+            };
+            let channel = kind.name();
+            let key = |node: Option<&Node>| {
+                node.and_then(|node| node.entry(channel))
+                    .map(|(key, _)| key.span(file))
+            };
+            let declared = if own.is_some() {
+                key(node)
+            } else {
+                key(defaults.and_then(|(_, node)| node))
+            };
+            let declares = |part: PartKind| {
+                [own, inherited]
+                    .into_iter()
+                    .flatten()
+                    .any(|message| declares(message, part))
+            };
+            let missing = match kind {
+                ChannelKind::Email => [
+                    (!declares(PartKind::Subject)).then_some(Missing::Subject),
+                    (!declares(PartKind::Html) && !declares(PartKind::Text))
+                        .then_some(Missing::Body),
+                ]
+                .into_iter()
+                .flatten()
+                .collect(),
+                _ if !declares(PartKind::Text) => vec![Missing::Text],
+                _ => Vec::new(),
+            };
+            let mut parts = self.parts(file, message);
+            if let (Some(_), Some(default)) = (own, inherited) {
+                for part in self.parts(file, default) {
+                    if parts.iter().all(|own| own.kind != part.kind) {
+                        parts.push(part);
+                    }
+                }
+                parts.sort_by_key(|part| part.kind);
             }
             let channel_max = manifest
                 .channels
-                .declared()
-                .into_iter()
-                .find(|(name, _)| *name == channel)
-                .and_then(|(_, declared)| declared.max_parts);
+                .get(kind)
+                .and_then(|declared| declared.max_parts);
             result.push(ChannelMessage {
                 channel,
-                parts: self.parts(file, message),
-                max_parts: message.max_parts.or(channel_max),
+                parts,
+                max_parts: message
+                    .max_parts
+                    .or(inherited.and_then(|default| default.max_parts))
+                    .or(channel_max),
+                declared: declared.unwrap_or_else(|| Span::new(file, 0, 0)),
+                missing,
             });
         }
         result
     }
 
+    /// The parts a message declares, inline or from a file, by kind.
     fn parts(&mut self, file: FileId, message: &Message) -> Vec<Part> {
-        let declared = [
-            (PartKind::Subject, &message.subject, &message.subject_file),
-            (PartKind::Preheader, &message.preheader, &None),
-            (PartKind::Text, &message.text, &message.text_file),
-            (PartKind::Html, &message.html, &message.html_file),
-        ];
         let mut parts = Vec::new();
-        for (kind, inline, from_file) in declared {
+        for (kind, inline, from_file) in part_sources(message) {
             if let Some(text) = inline {
                 let name = format!("{}:{}", self.project.sources.file(file).name, text.start);
                 self.origins.insert(

@@ -300,6 +300,8 @@ fn template_target(templates: &Templates, template: &str) -> Target {
                 declared,
             }],
             max_parts: None,
+            declared,
+            missing: Vec::new(),
         }],
     }
 }

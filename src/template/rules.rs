@@ -1,7 +1,7 @@
 //! Channel content rules, applied to every rendered sample: SMS parts
 //! against `max_parts`, the offer within the first 40 characters, the
 //! unsubscribe link in promotional email, subject length, messenger length
-//! limits, and line breaks in header values.
+//! limits, line breaks in header values, and parts that render empty.
 
 use crate::channel::ChannelKind;
 use crate::codes::Code;
@@ -51,6 +51,26 @@ pub fn check(
     rendered: &Rendered,
 ) -> Vec<Finding> {
     let mut findings = Vec::new();
+    // A preheader may be empty by design; every other declared part is sent.
+    for part in message
+        .parts
+        .iter()
+        .filter(|part| part.kind != PartKind::Preheader)
+    {
+        if rendered
+            .parts
+            .get(&part.kind)
+            .is_none_or(|value| value.trim().is_empty())
+        {
+            findings.push(Finding {
+                code: Code::EmptyMessage,
+                part: part.kind,
+                message: format!("the {} {} renders empty", message.channel, part.kind.as_str()),
+                help: Some("give the part content that does not depend on optional values alone (`default(\"…\")`)".into()),
+                weight: 1,
+            });
+        }
+    }
     for (kind, value) in &rendered.parts {
         if kind.is_header() && value.contains(['\r', '\n']) {
             findings.push(Finding {
