@@ -159,6 +159,9 @@ pub struct StateMachine {
     pub goal: Option<Goal>,
     pub priority: Option<i32>,
     pub states: Vec<State>,
+    /// A `goto`, `next` or `on_timeout` names no step (resolution reported
+    /// it, R009); the graph is then a guess, so rules about paths stay silent.
+    pub unresolved_targets: bool,
 }
 
 impl StateMachine {
@@ -173,11 +176,13 @@ impl StateMachine {
         let steps = &journey.steps;
         let file = definition.file;
         let spans = step_spans(definition);
+        let unresolved = std::cell::Cell::new(false);
         let find = |target: &Text| -> Target {
-            steps
+            let found = steps
                 .iter()
-                .position(|step| step.id.as_ref().is_some_and(|id| id.value == target.value))
-                .map_or(Target::End, Target::Step)
+                .position(|step| step.id.as_ref().is_some_and(|id| id.value == target.value));
+            unresolved.set(unresolved.get() || found.is_none());
+            found.map_or(Target::End, Target::Step)
         };
         let states = steps
             .iter()
@@ -233,6 +238,7 @@ impl StateMachine {
             goal: times.goal.clone(),
             priority: journey.priority,
             states,
+            unresolved_targets: unresolved.get(),
         }
     }
 

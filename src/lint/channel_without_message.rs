@@ -1,5 +1,8 @@
 //! A channel listed for a campaign or send step that has no message for it.
 //!
+//! A channel that is not declared in `herald.yaml` is reported as R003
+//! `unknown-channel` instead, not here.
+//!
 //! ## Why it matters
 //! Contacts routed to that channel (the only one they are reachable on, or
 //! every channel with `mode: all`) would get nothing, or the send would fail
@@ -28,7 +31,12 @@ use crate::model::Messages;
 pub(super) fn check(context: &Context, out: &mut Diagnostics) {
     for campaign in &context.project.campaigns {
         let value = &campaign.value;
-        for channel in &value.channels {
+        // An undeclared channel is R003's; "add a message for it" would be a schema error.
+        for channel in value
+            .channels
+            .iter()
+            .filter(|channel| context.channel_declared(&channel.value))
+        {
             let has = |messages: &Messages| {
                 messages
                     .by_channel()
@@ -75,7 +83,11 @@ pub(super) fn check(context: &Context, out: &mut Diagnostics) {
     for journey in &context.project.journeys {
         for (index, step) in journey.value.steps.iter().enumerate() {
             let Some(send) = &step.send else { continue };
-            for channel in &send.channels {
+            for channel in send
+                .channels
+                .iter()
+                .filter(|channel| context.channel_declared(&channel.value))
+            {
                 if !send
                     .messages
                     .by_channel()

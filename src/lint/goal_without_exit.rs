@@ -1,5 +1,8 @@
 //! A journey whose goal event does not also end it.
 //!
+//! Not reported while `exit:` names an undeclared event (R005
+//! `unknown-event`): it may be the goal misspelt.
+//!
 //! ## Why it matters
 //! Once the contact has done what the journey was for (bought, say), the
 //! remaining steps keep going: the customer who just paid gets "you left
@@ -36,11 +39,13 @@ pub(super) fn check(context: &Context, out: &mut Diagnostics) {
         {
             continue;
         }
+        // An `exit:` event that is not declared is R005; it may be the goal
+        // misspelt, so this rule would only repeat it with wrong advice.
         if !journey
             .value
             .exit
             .iter()
-            .any(|exit| exit.value == goal.event.value)
+            .any(|exit| exit.value == goal.event.value || !context.event_declared(&exit.value))
         {
             out.push(
                 Diagnostic::new(

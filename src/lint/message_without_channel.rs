@@ -1,5 +1,8 @@
 //! A message written for a channel that the campaign or send step does not use.
 //!
+//! Not reported while `channels:` names an undeclared channel (R003
+//! `unknown-channel`): the message is most likely the one it misspells.
+//!
 //! ## Why it matters
 //! The message is never sent. Usually the channel was forgotten in
 //! `channels:` (the SMS that was meant to go with the email), or the message
@@ -36,6 +39,11 @@ pub(super) fn check(context: &Context, out: &mut Diagnostics) {
                 &variant.messages,
             ));
         }
+        // With a misspelt channel in `channels:` (R003), the message is most
+        // likely the one it meant: saying it is never sent repeats the typo.
+        if !all_declared(context, &value.channels) {
+            continue;
+        }
         for (path, messages) in sets {
             for (name, _) in messages.by_channel() {
                 if !value.channels.iter().any(|c| c.value == name) {
@@ -53,6 +61,9 @@ pub(super) fn check(context: &Context, out: &mut Diagnostics) {
     for journey in &context.project.journeys {
         for (index, step) in journey.value.steps.iter().enumerate() {
             let Some(send) = &step.send else { continue };
+            if !all_declared(context, &send.channels) {
+                continue;
+            }
             for (name, _) in send.messages.by_channel() {
                 if !send.channels.iter().any(|c| c.value == name) {
                     let path = [
@@ -72,6 +83,12 @@ pub(super) fn check(context: &Context, out: &mut Diagnostics) {
             }
         }
     }
+}
+
+fn all_declared(context: &Context, channels: &[Text]) -> bool {
+    channels
+        .iter()
+        .all(|channel| context.channel_declared(&channel.value))
 }
 
 /// The span of the channel's key under `path` in the file, if found.

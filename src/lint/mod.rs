@@ -57,6 +57,25 @@ impl<'a> Context<'a> {
     pub fn journeys(&self) -> impl Iterator<Item = (&'a Definition<Journey>, &'a StateMachine)> {
         self.project.journeys.iter().zip(self.machines.iter())
     }
+
+    /// Whether the manifest declares the channel. Resolution reports an
+    /// undeclared one (R003); rules about channels skip it rather than
+    /// repeat the typo with advice that cannot work.
+    pub fn channel_declared(&self, name: &str) -> bool {
+        self.manifest.is_none_or(|manifest| {
+            manifest
+                .channels
+                .declared()
+                .iter()
+                .any(|(declared, _)| *declared == name)
+        })
+    }
+
+    /// Whether the manifest declares the event (else R005 reported it).
+    pub fn event_declared(&self, name: &str) -> bool {
+        self.manifest
+            .is_none_or(|manifest| manifest.events.keys().any(|event| event.value == name))
+    }
 }
 
 type Rule = fn(&Context, &mut Diagnostics);

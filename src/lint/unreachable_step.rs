@@ -1,5 +1,8 @@
 //! A journey step that no path from the first step reaches.
 //!
+//! Not reported for a journey whose `goto`, `next` or `on_timeout` names no
+//! step (R009 `unknown-step`): the step it misspells is not unreachable.
+//!
 //! ## Why it matters
 //! A step nobody reaches never sends its message: usually a `goto` points at
 //! the wrong id, or an `exit` or a `next:` jumps over the step by mistake.
@@ -26,6 +29,10 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 
 pub(super) fn check(context: &Context, out: &mut Diagnostics) {
     for (journey, machine) in context.journeys() {
+        // The step a misspelt `goto` meant is not unreachable: R009 says so already.
+        if machine.unresolved_targets {
+            continue;
+        }
         let reachable = machine.reachable();
         for state in &machine.states {
             if !reachable[state.index] {
