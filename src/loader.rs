@@ -12,7 +12,7 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::error::Error;
 use crate::model::{Campaign, Journey, Manifest, Segment};
 use crate::schema::{Kind, Schemas};
-use crate::source::{FileId, SourceMap, Span, relative_name};
+use crate::source::{FileId, SourceFile, SourceMap, Span, relative_name};
 use crate::yaml::{self, Node};
 
 pub const MANIFEST: &str = "herald.yaml";
@@ -51,6 +51,10 @@ pub struct Project {
     /// Kinds whose folder could not be listed in full: any name of that
     /// kind may exist unseen, so references to it are not reported.
     pub unreadable: Vec<Kind>,
+    /// The YAML tree of a `herald.yaml` that parsed but failed its schema:
+    /// checks that need only the text (literal secrets) still run on it, so
+    /// fixing the schema error does not reveal them one run later.
+    pub unchecked_manifest: Option<(FileId, Node)>,
 }
 
 impl Project {
@@ -116,6 +120,7 @@ pub fn load(root: &Path, schemas: &Schemas) -> Result<(Project, Diagnostics), Er
             templates: Vec::new(),
             broken: Vec::new(),
             unreadable: Vec::new(),
+            unchecked_manifest: None,
         },
         diagnostics: Diagnostics::default(),
     };
@@ -422,13 +427,48 @@ impl Loader<'_> {
             }
         };
         let problems = self.schemas.validate(kind, file, &node);
+        let mut text = std::borrow::Cow::Borrowed(source.text.as_str());
+        let mut node = node;
         if !problems.is_empty() {
+            let unknown: Vec<Span> = problems
+                .iter()
+                .filter(|problem| problem.code == Code::UnknownKey)
+                .filter_map(Diagnostic::span)
+                .collect();
+            let only_unknown_keys = unknown.len() == problems.len();
             for diagnostic in problems {
                 self.diagnostics.push(diagnostic);
             }
-            return None;
+            // A definition whose only problems are unknown keys is read
+            // without them, so the rest of it (its references, its filters)
+            // is checked in the same run rather than after the keys are fixed.
+            // Not the manifest: every other file is checked against it, and a
+            // misspelt `channels:` would make every channel look undeclared.
+            let repaired = (only_unknown_keys && kind != Kind::Manifest)
+                .then(|| without_keys(&source.text, &node, &unknown))
+                .and_then(|repaired| {
+                    let repaired_file =
+                        SourceFile::new(source.name.clone(), source.path.clone(), repaired.clone());
+                    let tree = yaml::parse(file, &repaired_file).ok()?;
+                    self.schemas
+                        .validate(kind, file, &tree)
+                        .is_empty()
+                        .then_some((repaired, tree))
+                });
+            match repaired {
+                Some((repaired, tree)) => {
+                    text = std::borrow::Cow::Owned(repaired);
+                    node = tree;
+                }
+                None => {
+                    if kind == Kind::Manifest {
+                        self.project.unchecked_manifest = Some((file, node));
+                    }
+                    return None;
+                }
+            }
         }
-        match serde_saphyr::from_str_with_options::<T>(&source.text, yaml::options()) {
+        match serde_saphyr::from_str_with_options::<T>(&text, yaml::options()) {
             Ok(value) => Some(Definition {
                 name,
                 file,
@@ -448,4 +488,37 @@ impl Loader<'_> {
             }
         }
     }
+}
+
+/// `text` with the entries whose keys are at `keys` blanked out: every byte
+/// from the key to the end of its value becomes a space (line breaks stay),
+/// so every other value keeps its byte offsets and its diagnostics' positions.
+fn without_keys(text: &str, node: &Node, keys: &[Span]) -> String {
+    let mut bytes = text.as_bytes().to_vec();
+    let mut pending = vec![node];
+    while let Some(current) = pending.pop() {
+        match &current.value {
+            yaml::Value::Mapping(entries) => {
+                for (key, value) in entries {
+                    let hit = keys
+                        .iter()
+                        .any(|span| span.start == key.start && span.end == key.end);
+                    if hit {
+                        let end = value.end.max(key.end) as usize;
+                        for byte in &mut bytes[key.start as usize..end.min(text.len())] {
+                            if *byte != b'\n' && *byte != b'\r' {
+                                *byte = b' ';
+                            }
+                        }
+                    } else {
+                        pending.push(value);
+                    }
+                }
+            }
+            yaml::Value::Sequence(items) => pending.extend(items),
+            _ => {}
+        }
+    }
+    // Only whole UTF-8 sequences were replaced, byte by byte, by spaces.
+    String::from_utf8(bytes).unwrap_or_else(|_| text.to_string())
 }

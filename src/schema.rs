@@ -6,6 +6,8 @@
 //! `anyOf`/`oneOf` are narrowed to the branch the author evidently meant, so a
 //! user never reads "not valid under any of the schemas".
 
+use std::cell::RefCell;
+
 use jsonschema::error::{TypeKind, ValidationErrorKind};
 use jsonschema::paths::LocationSegment;
 use jsonschema::{ValidationError, Validator};
@@ -102,9 +104,19 @@ impl Schemas {
             file,
             root: node,
             schema,
+            misspelt: RefCell::default(),
+            missing: RefCell::default(),
         };
         for error in validator.iter_errors(&instance) {
             context.report(&error, &mut diagnostics);
+        }
+        // A required key that an unknown key in the same mapping misspells is
+        // said once, by the unknown key's "did you mean".
+        let misspelt = context.misspelt.into_inner();
+        for (path, name, diagnostic) in context.missing.into_inner() {
+            if !misspelt.contains(&(path, name)) {
+                diagnostics.push(diagnostic);
+            }
         }
         diagnostics
     }
@@ -121,6 +133,10 @@ struct Context<'a> {
     file: FileId,
     root: &'a Node,
     schema: &'a Json,
+    /// (mapping, the known key an unknown key there is suggested as).
+    misspelt: RefCell<Vec<(Path, String)>>,
+    /// Missing keys, held back until every unknown key has been seen.
+    missing: RefCell<Vec<(Path, String, Diagnostic)>>,
 }
 
 type Path = Vec<PathStep<String>>;
@@ -284,6 +300,9 @@ impl Context<'_> {
                     .label("not a known key");
                     diagnostic = match did_you_mean(name, known.iter().map(String::as_str)) {
                         Some(suggestion) => {
+                            self.misspelt
+                                .borrow_mut()
+                                .push((path.clone(), suggestion.to_string()));
                             diagnostic.help(format!("did you mean `{suggestion}`?"))
                         }
                         None if !known.is_empty() => {
@@ -296,7 +315,9 @@ impl Context<'_> {
             }
             ValidationErrorKind::Required { property } => {
                 let name = property.as_str().unwrap_or_default();
-                out.push(
+                self.missing.borrow_mut().push((
+                    path.clone(),
+                    name.to_string(),
                     Diagnostic::new(
                         Code::MissingKey,
                         self.key_span(&path),
@@ -304,7 +325,7 @@ impl Context<'_> {
                     )
                     .label(format!("`{name}` is required here"))
                     .help(self.key_help(error, name)),
-                );
+                ));
             }
             ValidationErrorKind::Type { kind } => {
                 let found = node.map_or("nothing", describe);

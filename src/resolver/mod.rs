@@ -72,6 +72,8 @@ pub fn resolve(project: &Project, filters: &Filters) -> (Resolution, Diagnostics
     let mut resolution = Resolution::default();
     if let Some(manifest) = &project.manifest {
         resolver.check_manifest(manifest, &mut resolution);
+    } else if let Some((file, node)) = &project.unchecked_manifest {
+        resolver.unchecked_secrets(*file, node);
     }
     resolution.segment_references = resolver.segments();
     resolution.campaigns = project

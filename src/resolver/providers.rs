@@ -8,6 +8,10 @@ use crate::diagnostic::Diagnostic;
 use crate::model::{self, ProviderKind, Text};
 use crate::provider::{Provider, ProviderConfig, Secret};
 use crate::source::FileId;
+use crate::yaml::{Node, Value as YamlValue};
+
+/// Settings that hold a secret and so must read the environment.
+const SECRET_FIELDS: [&str; 4] = ["password", "token", "api_key", "secret"];
 
 impl Resolver<'_> {
     /// Checks a provider's settings; the typed provider when every setting
@@ -95,10 +99,38 @@ impl Resolver<'_> {
                     .help(format!("settings of `{kind_name}`: {}", allowed.join(", "))),
                 );
             }
-            let secret_field = matches!(key, "password" | "token" | "api_key" | "secret");
+            let secret_field = SECRET_FIELDS.contains(&key);
             self.secret(file, &name.value, key, value, secret_field);
         }
         typed(provider)
+    }
+
+    /// The literal secrets of a manifest that failed its schema, read from
+    /// its YAML tree: every string setting of every provider.
+    pub(super) fn unchecked_secrets(&mut self, file: FileId, manifest: &Node) {
+        let Some((_, providers)) = manifest.entry("providers") else {
+            return;
+        };
+        let YamlValue::Mapping(providers) = &providers.value else {
+            return;
+        };
+        for (name, provider) in providers {
+            let YamlValue::Mapping(settings) = &provider.value else {
+                continue;
+            };
+            for (key, value) in settings {
+                let (Some(key), Some(text)) = (key.as_str(), value.as_str()) else {
+                    continue;
+                };
+                let text = Text {
+                    value: text.to_string(),
+                    start: value.start,
+                    end: value.end,
+                };
+                let secret_field = SECRET_FIELDS.contains(&key);
+                self.secret(file, &name.key_text(), key, &text, secret_field);
+            }
+        }
     }
 
     /// A secret field must be exactly `${env:NAME}`; any field that holds
