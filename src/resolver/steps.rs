@@ -12,6 +12,7 @@ use crate::loader::Definition;
 use crate::model::{Journey, Text, ValueType};
 use crate::source::Span;
 use crate::suggestion::did_you_mean;
+use crate::yaml::PathStep;
 
 impl<'a> Resolver<'a> {
     /// Resolves a journey's references, checks its steps and types its times.
@@ -189,8 +190,18 @@ impl<'a> Resolver<'a> {
                 targets.extend(split.iter().map(|arm| &arm.goto));
             }
             if let Some(update) = &step.update {
-                for attribute in update.keys() {
+                for (attribute, value) in update {
                     self.attribute_reference(file, attribute, None);
+                    let span = definition
+                        .node
+                        .walk(&[
+                            PathStep::Property("steps"),
+                            PathStep::Index(index),
+                            PathStep::Property("update"),
+                            PathStep::Property(attribute.as_str()),
+                        ])
+                        .map_or(attribute.span(file), |(node, _)| node.span(file));
+                    self.update_value(attribute, value, span);
                 }
             }
             for target in targets {
@@ -210,5 +221,87 @@ impl<'a> Resolver<'a> {
             times.push(typed);
         }
         times
+    }
+
+    /// An `update:` value must fit its attribute, as a filter literal must:
+    /// a string into an integer, or an enum value that is not declared,
+    /// would be stored and break every filter and template that reads it.
+    fn update_value(&mut self, attribute: &Text, value: &serde_json::Value, span: Span) {
+        use serde_json::Value as J;
+        let Some(declared) = self.manifest().and_then(|manifest| {
+            manifest
+                .contact
+                .attributes
+                .iter()
+                .find(|(name, _)| name.value == attribute.value)
+                .map(|(_, declared)| declared)
+        }) else {
+            // Undeclared attributes are R013; built-in fields are not updated.
+            return;
+        };
+        let kind = declared.value_type();
+        let values = declared.enum_values();
+        if let (ValueType::Enum, J::String(text)) = (kind, value)
+            && !values.contains(text)
+        {
+            self.push(
+                Diagnostic::new(
+                    Code::UndeclaredEnumValue,
+                    span,
+                    format!("`{}` has no value \"{text}\"", attribute.value),
+                )
+                .label("not a declared value")
+                .suggest(did_you_mean(text, values.iter().map(String::as_str)))
+                .help_if_none(format!("declared values: {}", values.join(", "))),
+            );
+            return;
+        }
+        let date = |text: &str| text.parse::<jiff::civil::Date>().is_ok();
+        let fits = match (kind, value) {
+            (_, J::Null) => !declared.required(),
+            (ValueType::String | ValueType::Enum, J::String(_)) => true,
+            (ValueType::Integer, J::Number(number)) => number.is_i64() || number.is_u64(),
+            (ValueType::Number, J::Number(_)) => true,
+            (ValueType::Boolean, J::Bool(_)) => true,
+            (ValueType::Date, J::String(text)) => date(text),
+            (ValueType::Datetime, J::String(text)) => {
+                date(text) || text.parse::<jiff::Timestamp>().is_ok()
+            }
+            (ValueType::List, J::Array(items)) => items.iter().all(J::is_string),
+            _ => false,
+        };
+        if !fits {
+            let expected = match kind {
+                _ if value.is_null() => "a value: the attribute is required",
+                ValueType::String | ValueType::Enum => "a string",
+                ValueType::Integer => "a whole number",
+                ValueType::Number => "a number",
+                ValueType::Boolean => "`true` or `false`",
+                ValueType::Date => "a date (YYYY-MM-DD)",
+                ValueType::Datetime => "a date or an RFC 3339 timestamp",
+                ValueType::List => "a list of strings",
+            };
+            let found = match value {
+                J::Null => "nothing".to_string(),
+                J::String(text) => format!("the string \"{text}\""),
+                other => format!("`{other}`"),
+            };
+            self.push(
+                Diagnostic::new(
+                    Code::LiteralTypeMismatch,
+                    span,
+                    format!(
+                        "`{}` is {}, set to {found}",
+                        attribute.value,
+                        format!("{kind:?}").to_lowercase()
+                    ),
+                )
+                .label(format!("expected {expected}"))
+                .help(format!(
+                    "write {expected}, as `contact.attributes.{}` declares",
+                    attribute.value
+                )),
+            );
+        }
     }
 }
