@@ -33,6 +33,8 @@ pub struct Campaign {
     pub variants: Vec<Variant>,
     /// Percentage of the audience kept as a control group.
     pub holdout: Option<f64>,
+    /// Each contact gets the campaign at most once within this period.
+    pub once_per: Option<Duration>,
     pub goal: Option<Goal>,
     pub offer: Option<String>,
     pub budget: Option<f64>,

@@ -524,6 +524,9 @@ pub struct Campaign {
     #[serde(default)]
     #[schemars(range(min = 0.0, max = 50.0))]
     pub holdout: Option<f64>,
+    /// Send to each contact at most once within this period, e.g. `365 days`: a daily birthday campaign reaches each contact once a year.
+    #[serde(default)]
+    pub once_per: Option<Text>,
     #[serde(default)]
     pub goal: Option<Goal>,
     /// The offer, e.g. `-25%`; it must appear early in SMS and it makes the campaign a discount.

@@ -10,7 +10,9 @@
 //! herald lays every campaign's schedule out over a year (from the
 //! campaign's `from` date or its one-off date, else from 1 January of next
 //! year) and counts, for each send, the sends to possibly overlapping
-//! audiences within the cap's period. Audiences are compared as for X001:
+//! audiences within the cap's period; a campaign with `once_per` counts at
+//! most once per contact in each `once_per` (a daily birthday campaign with
+//! `once_per: 365 days` is one message a year). Audiences are compared as for X001:
 //! exclusions count, conditions on the clock do not.
 //!
 //! ## Example
@@ -69,6 +71,17 @@ pub(super) fn campaign_times(context: &Context, zone: &TimeZone) -> Vec<Vec<Time
         .collect()
 }
 
+/// How many times one contact can get `campaign` within `period`: every
+/// occurrence, unless `once_per` spaces them out.
+fn reaches_per_contact(campaign: &crate::campaign::Campaign, period: SignedDuration) -> usize {
+    let Some(once_per) = campaign.once_per else {
+        return usize::MAX;
+    };
+    let spacing = once_per.approximate_minutes().max(1);
+    let period = period.as_mins().max(0);
+    usize::try_from((period + spacing - 1) / spacing).unwrap_or(usize::MAX)
+}
+
 pub(super) fn check(context: &Context, out: &mut Diagnostics) {
     if context.policies.frequency_caps.is_empty() {
         return;
@@ -105,7 +118,8 @@ pub(super) fn check(context: &Context, out: &mut Diagnostics) {
                     let sends = times[other]
                         .iter()
                         .filter(|t| **t >= at && **t < end)
-                        .count();
+                        .count()
+                        .min(reaches_per_contact(&context.campaigns[other], period));
                     if sends == 0 {
                         continue;
                     }

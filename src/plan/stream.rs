@@ -367,6 +367,23 @@ struct Decider<'a> {
 }
 
 impl Decider<'_> {
+    /// Whether the ledger holds this campaign as sent to the contact within
+    /// `once_per` before now; a store failure is kept and answers no.
+    fn received_within(&mut self, contact: &str, once_per: crate::duration::Duration) -> bool {
+        self.clock.now = self.now;
+        let from = self.clock.ago(once_per);
+        match self
+            .store
+            .campaign_sent(contact, &self.campaign.name, from, self.now)
+        {
+            Ok(sent) => sent,
+            Err(failure) => {
+                self.error.get_or_insert(failure);
+                false
+            }
+        }
+    }
+
     /// The member's messages, `None` when every one is skipped, or the
     /// reason the member gets nothing.
     fn decide(&mut self, contact: Contact) -> Result<Option<Item>, Reason> {
@@ -376,6 +393,11 @@ impl Decider<'_> {
             policy::eligible_channels(&contact, &self.channels, campaign.kind, policies)?;
         if policy::held_out(&campaign.name, &contact.id, campaign.holdout) {
             return Err(Reason::HeldOut);
+        }
+        if let Some(once_per) = campaign.once_per
+            && self.received_within(&contact.id, once_per)
+        {
+            return Err(Reason::ReceivedRecently);
         }
         let variant = policy::variant(&campaign.name, &contact.id, &campaign.variants);
         let chosen = policy::choose_channels(&contact, eligible, campaign.mode);

@@ -22,6 +22,8 @@ pub enum Reason {
     NoConsent,
     /// In the campaign's control group.
     HeldOut,
+    /// Got this campaign within its `once_per`.
+    ReceivedRecently,
     /// The message would exceed a frequency cap (caps skip, never defer).
     FrequencyCap,
     /// The SMS takes more parts than the contact may get.
@@ -35,6 +37,7 @@ impl Reason {
             Reason::Suppressed => "suppressed (unsubscribed, bounced, complained, invalid)",
             Reason::NoConsent => "no consent",
             Reason::HeldOut => "held out (control group)",
+            Reason::ReceivedRecently => "got this campaign within its once_per",
             Reason::FrequencyCap => "frequency cap reached (policies.frequency_caps)",
             Reason::SmsTooLong => {
                 "SMS longer than allowed (1 part for prospects, max_parts for customers)"

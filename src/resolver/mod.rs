@@ -180,6 +180,10 @@ impl<'a> Resolver<'a> {
                 })
                 .collect(),
             holdout: campaign.holdout,
+            once_per: campaign
+                .once_per
+                .as_ref()
+                .and_then(|period| self.duration(file, period)),
             goal,
             offer: campaign.offer.as_ref().map(|offer| offer.value.clone()),
             budget: campaign.budget,

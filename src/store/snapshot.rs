@@ -82,6 +82,19 @@ impl Store {
         Ok(0)
     }
 
+    /// Whether the ledger holds `campaign` as sent to `contact` in
+    /// `[from, until)` (a campaign's `once_per`). Always `false` until the
+    /// outbox lands.
+    pub fn campaign_sent(
+        &self,
+        _contact: &str,
+        _campaign: &str,
+        _from: Timestamp,
+        _until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+
     /// Whether a campaign occurrence has been enqueued already
     /// (`campaign_runs`). Always `false` until the outbox lands.
     pub fn occurrence_enqueued(
