@@ -17,10 +17,12 @@
 //!   last conversion) and the lapse marks it writes;
 //! - [`snapshot`]: the planner's reads: a read-only open, an audience
 //!   streamed with consents and suppressions, and the ledger questions
-//!   (answered with nothing sent until the outbox lands);
+//!   (answered by the outbox);
 //! - [`sources`]: the content hash of each source file a sync imported;
-//! - the runner's outbox and journey state will be two more families of the
-//!   same shape (their tables exist since schema version 2).
+//! - [`outbox`]: the runner's durable outbox: intents, claims with leases,
+//!   outcomes, recovery of expired leases, and its status;
+//! - journey state will be one more family of the same shape (its table
+//!   exists since schema version 2).
 //!
 //! Writes run inside explicit transactions ([`Store::begin`],
 //! [`Store::commit`], [`Store::rollback`]) so that a caller batches
@@ -50,9 +52,9 @@
 //! - **lapses**: plain keyed reads and upserts; the activity page is a
 //!   keyset-paginated query with correlated sub-selects, valid PostgreSQL.
 //! - **source files**: one keyed upsert, the same statement in both dialects.
-//! - **outbox** (to come): a sender leases rows with `SELECT … FOR UPDATE
-//!   SKIP LOCKED` and a lease deadline; SQLite, with one writer, leases with
-//!   an `UPDATE … RETURNING` inside `BEGIN IMMEDIATE`.
+//! - **outbox**: a sender leases rows with `SELECT … FOR UPDATE SKIP
+//!   LOCKED` and a lease deadline; SQLite, with one writer, leases with an
+//!   `UPDATE … RETURNING` inside `BEGIN IMMEDIATE` ([`outbox`] shows both).
 //! - **journey state** (to come): one row per journey and contact, woken by
 //!   an index on `wake_at`; the same `SKIP LOCKED` lease for workers.
 //!
@@ -71,6 +73,7 @@ pub mod contacts;
 pub mod events;
 pub mod lapses;
 mod locks;
+pub mod outbox;
 pub mod schema;
 pub mod snapshot;
 pub mod sources;

@@ -168,6 +168,70 @@ CREATE TABLE IF NOT EXISTS source_files (
 ) WITHOUT ROWID;
 ",
     },
+    Migration {
+        version: 4,
+        description: "the runner's outbox, its attempts ledger and campaign runs",
+        sql: "
+-- Version 2's outbox and deliveries were placeholders nothing wrote to:
+-- they are replaced by the shapes the runner uses.
+DROP TABLE IF EXISTS deliveries;
+DROP TABLE IF EXISTS outbox;
+-- Every message decided on, keyed by its idempotency key, written before
+-- any provider is called. `send_at` is the planned send time (what the
+-- frequency caps count), `not_before` when it may be claimed next (moved
+-- by retries); both in unix seconds on the runner's (possibly virtual)
+-- clock. `lease_expires_at` is wall-clock unix seconds.
+CREATE TABLE outbox (
+    key                 TEXT PRIMARY KEY NOT NULL,
+    kind                TEXT NOT NULL CHECK (kind IN ('campaign', 'journey')),
+    name                TEXT NOT NULL,
+    occurrence          TEXT NOT NULL,
+    step                TEXT,
+    contact_id          TEXT NOT NULL,
+    channel             TEXT NOT NULL,
+    provider            TEXT NOT NULL,
+    variant             TEXT,
+    payload             TEXT NOT NULL,
+    cost                REAL NOT NULL DEFAULT 0,
+    needs_consent       INTEGER NOT NULL DEFAULT 0,
+    state               TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'sent', 'failed', 'dead', 'skipped', 'unknown')),
+    reason              TEXT,
+    attempts            INTEGER NOT NULL DEFAULT 0,
+    send_at             INTEGER NOT NULL,
+    not_before          INTEGER NOT NULL,
+    lease_holder        TEXT,
+    lease_expires_at    INTEGER,
+    last_error          TEXT,
+    provider_message_id TEXT,
+    created_at          INTEGER NOT NULL,
+    updated_at          INTEGER NOT NULL
+);
+CREATE INDEX outbox_due ON outbox (state, provider, not_before);
+CREATE INDEX outbox_by_contact ON outbox (contact_id, send_at);
+-- The ledger: one row per attempt, written when the attempt starts (a
+-- crash leaves one without `finished_at`) and completed with its outcome.
+CREATE TABLE outbox_attempts (
+    key         TEXT NOT NULL,
+    attempt     INTEGER NOT NULL,
+    started_at  INTEGER NOT NULL,
+    finished_at INTEGER,
+    outcome     TEXT,
+    detail      TEXT,
+    PRIMARY KEY (key, attempt)
+) WITHOUT ROWID;
+-- A campaign occurrence once enqueued: never planned again.
+CREATE TABLE campaign_runs (
+    campaign    TEXT NOT NULL,
+    occurrence  TEXT NOT NULL,
+    enqueued_at INTEGER NOT NULL,
+    planned     INTEGER NOT NULL,
+    held_out    INTEGER NOT NULL,
+    excluded    TEXT NOT NULL DEFAULT '{}',
+    cost        REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (campaign, occurrence)
+) WITHOUT ROWID;
+",
+    },
 ];
 
 /// The indexes an import into an empty store drops and builds after its

@@ -3,12 +3,10 @@
 //! streamed with what the policies need (attributes, granted consents,
 //! suppressions), and the ledger questions the planner asks of past sends.
 //!
-//! The ledger (the outbox and its attempts) does not exist yet: until it
-//! lands, [`Store::sent_messages`] answers 0 and
-//! [`Store::occurrence_enqueued`] answers `false`, so a plan counts only the
-//! messages of the plan itself against the frequency caps and every
-//! occurrence in the catch-up window is due. The runner replaces the two
-//! bodies; the planner does not change.
+//! The ledger questions are answered by the outbox ([`super::outbox`]): a
+//! message counts against the frequency caps from the moment it is
+//! enqueued (it is going out, whichever campaign wrote it), and an
+//! occurrence in `campaign_runs` is never due again.
 
 use std::ops::ControlFlow;
 
@@ -70,16 +68,18 @@ impl Store {
         self.run(run)
     }
 
-    /// Messages the ledger holds as sent to `contact` (on `channel`, or on
-    /// any channel) in `[from, until)`. Always 0 until the outbox lands.
+    /// Messages the ledger holds as sent or going out (queued, being
+    /// sent, of unknown outcome) to `contact`, on `channel` or on any
+    /// channel, planned for `[from, until)`, whatever campaign or journey
+    /// wrote them.
     pub fn sent_messages(
         &self,
-        _contact: &str,
-        _channel: Option<&str>,
-        _from: Timestamp,
-        _until: Timestamp,
+        contact: &str,
+        channel: Option<&str>,
+        from: Timestamp,
+        until: Timestamp,
     ) -> Result<u32, StoreError> {
-        Ok(0)
+        self.ledger_count(contact, channel, from, until)
     }
 
     /// Whether the ledger holds `campaign` as sent to `contact` in
@@ -96,12 +96,12 @@ impl Store {
     }
 
     /// Whether a campaign occurrence has been enqueued already
-    /// (`campaign_runs`). Always `false` until the outbox lands.
+    /// (`campaign_runs`).
     pub fn occurrence_enqueued(
         &self,
-        _campaign: &str,
-        _occurrence: Timestamp,
+        campaign: &str,
+        occurrence: Timestamp,
     ) -> Result<bool, StoreError> {
-        Ok(false)
+        self.campaign_run_recorded(campaign, occurrence)
     }
 }
