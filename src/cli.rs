@@ -237,6 +237,71 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = crate::command::OutputFormat::Human)]
         format: crate::command::OutputFormat,
     },
+    /// Send what is due: plan at `--now`, write every message to the
+    /// outbox, deliver through the providers.
+    ///
+    /// Each tick compiles the project (errors: exit 1), takes back messages
+    /// whose runner died mid-request (resent where the provider honours the
+    /// idempotency key, e.g. webhook and file; otherwise left `unknown` and
+    /// reported by `herald status`), plans exactly as `herald plan` does and
+    /// refuses to send anything when a message fails to render or a campaign
+    /// is over its budget (exit 1). Otherwise the whole plan goes into the
+    /// outbox in one transaction before any provider is called; then
+    /// messages are claimed with a lease and delivered concurrently within
+    /// each provider's `rate_limit`. Temporary errors are retried with
+    /// exponential backoff and full jitter (honouring `Retry-After` and
+    /// Telegram's `retry_after`), permanent ones are not; an address a
+    /// provider refuses for good (Telegram 403, SMSC error 7, SMTP 550) is
+    /// suppressed. Consent and suppression are checked again when a message
+    /// is claimed (revoked since planning: `skipped`). A message counts as
+    /// sent only once the provider confirmed it; an occurrence is never
+    /// enqueued twice, so running the same `--now` again sends nothing.
+    ///
+    /// `--once` runs one tick (for cron) and waits for retries due within a
+    /// minute; without it herald runs a tick every `--interval` until
+    /// SIGINT or SIGTERM, on which it stops claiming, finishes and records
+    /// the requests in flight, and exits 0. A progress bar shows on a
+    /// terminal; a summary is printed at the end.
+    ///
+    /// Examples:
+    ///   herald run --once
+    ///   herald run --once --now "2026-12-01 10:00"
+    ///   herald run --interval 30
+    Run {
+        /// One tick, then exit.
+        #[arg(long)]
+        once: bool,
+        /// Seconds between ticks when running continuously.
+        #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+        interval: u64,
+        /// Run on a virtual clock starting at this time: RFC 3339
+        /// (`2026-12-20T08:00:00Z`) or a local `YYYY-MM-DD HH:MM[:SS]` in the
+        /// project's time zone. It advances with the wall clock.
+        #[arg(long, value_name = "TIME")]
+        now: Option<String>,
+        /// Do not import the manifest's `sources:` first.
+        #[arg(long)]
+        no_sync: bool,
+        /// Also resend messages whose outcome is unknown through providers
+        /// that do not honour the idempotency key (they may arrive twice).
+        #[arg(long)]
+        at_least_once: bool,
+        /// Seconds a claimed message stays with this runner before another
+        /// may take it back (keep it above the slowest request).
+        #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+        lease: u64,
+        /// Summary format: human, or json.
+        #[arg(long, value_enum, default_value_t = crate::command::OutputFormat::Human)]
+        format: crate::command::OutputFormat,
+    },
+    /// Show the outbox: messages by state per campaign and journey, the
+    /// oldest pending message, and dead and unknown messages with their
+    /// last error.
+    Status {
+        /// Output format: human, or json.
+        #[arg(long, value_enum, default_value_t = crate::command::OutputFormat::Human)]
+        format: crate::command::OutputFormat,
+    },
     /// Re-check the project and re-render previews on every save.
     ///
     /// Watches the project's files; after each save (debounced) it runs the

@@ -32,6 +32,7 @@ pub mod policy;
 pub mod provider;
 pub mod report;
 pub mod resolver;
+pub mod run;
 pub mod schema;
 pub mod segment;
 pub mod source;

@@ -12,10 +12,12 @@ mod init;
 mod output;
 mod plan;
 mod render;
+mod run;
 mod schema;
 mod segment;
 mod settings;
 mod sync;
+mod status;
 mod watch;
 
 pub use self::output::{OutputFormat, print};
@@ -36,6 +38,8 @@ pub enum Command {
     Render(render::Request),
     Plan(plan::Request),
     Sync(sync::Request),
+    Run(run::Request),
+    Status(status::Request),
     Watch(watch::Request),
 }
 
@@ -52,6 +56,8 @@ pub fn run(settings: &Settings) -> Result<i32, Error> {
         Command::Render(request) => render::run(settings, request),
         Command::Plan(request) => plan::run(settings, request),
         Command::Sync(request) => sync::run(settings, request),
+        Command::Run(request) => run::run(settings, request),
+        Command::Status(request) => status::run(settings, request),
         Command::Watch(request) => watch::run(settings, request),
     }
 }

@@ -33,9 +33,11 @@ pub struct Request {
     pub format: OutputFormat,
 }
 
-pub fn run(settings: &Settings, request: &Request) -> Result<i32, Error> {
+/// Compiles the project; with errors, prints them and says that nothing is
+/// `done` ("planned", "sent"), and returns `None`.
+pub(super) fn compiled(settings: &Settings, done: &str) -> Result<Option<Compilation>, Error> {
     let compilation = compile(&settings.project)?;
-    if compilation.diagnostics.has_errors() {
+    if compilation.diagnostics.has_errors() || compilation.project.manifest.is_none() {
         let reporter = Reporter {
             sources: &compilation.project.sources,
             prefix: settings.prefix(),
@@ -45,9 +47,16 @@ pub fn run(settings: &Settings, request: &Request) -> Result<i32, Error> {
             "{}",
             reporter.render(Format::Human, &compilation.diagnostics)
         );
-        eprintln!("error: the project has errors; nothing is planned");
-        return Ok(1);
+        eprintln!("error: the project has errors; nothing is {done}");
+        return Ok(None);
     }
+    Ok(Some(compilation))
+}
+
+pub fn run(settings: &Settings, request: &Request) -> Result<i32, Error> {
+    let Some(compilation) = compiled(settings, "planned")? else {
+        return Ok(1);
+    };
     let Some(manifest) = compilation.project.manifest.as_ref() else {
         return Ok(1);
     };
@@ -145,7 +154,7 @@ fn json(
 }
 
 /// `1 234 567`, as the shop's locale groups digits.
-fn grouped(number: u64) -> String {
+pub(super) fn grouped(number: u64) -> String {
     let digits = number.to_string();
     let mut out = String::new();
     for (index, digit) in digits.chars().enumerate() {
@@ -168,14 +177,14 @@ fn money(amount: f64, currency: &str) -> String {
     format!("{}.{:02} {currency}", grouped(cents / 100), cents % 100)
 }
 
-fn local(at: Timestamp, zone: &TimeZone) -> String {
+pub(super) fn local(at: Timestamp, zone: &TimeZone) -> String {
     at.to_zoned_datetime(zone.clone())
         .strftime("%Y-%m-%d %H:%M %Z")
         .to_string()
 }
 
 /// The readable plan.
-fn human(compilation: &Compilation, plan: &Plan) -> String {
+pub(super) fn human(compilation: &Compilation, plan: &Plan) -> String {
     let zone = compilation.timezone.clone().unwrap_or(TimeZone::UTC);
     let currency = compilation
         .project

@@ -208,6 +208,32 @@ impl Settings {
             cli::Command::Sync { force, format } => {
                 Command::Sync(super::sync::Request { force, format })
             }
+            cli::Command::Run {
+                once,
+                interval,
+                now: time,
+                no_sync,
+                at_least_once,
+                lease,
+                format,
+            } => {
+                if interval == 0 {
+                    return Err(Error::Usage("--interval must be at least 1 second".into()));
+                }
+                if lease == 0 {
+                    return Err(Error::Usage("--lease must be at least 1 second".into()));
+                }
+                Command::Run(super::run::Request {
+                    once,
+                    interval: std::time::Duration::from_secs(interval),
+                    now: now(time)?,
+                    sync: !no_sync,
+                    at_least_once,
+                    lease: std::time::Duration::from_secs(lease),
+                    format,
+                })
+            }
+            cli::Command::Status { format } => Command::Status(super::status::Request { format }),
             cli::Command::Watch {
                 samples,
                 contact,

@@ -54,6 +54,18 @@ pub enum ProviderConfig {
     },
 }
 
+impl ProviderConfig {
+    /// Whether the provider delivers a key once however often it is sent
+    /// (what [`super::Client::honours_idempotency_key`] says of its client):
+    /// the runner may then send again a message whose runner died mid-request.
+    pub fn honours_idempotency_key(&self) -> bool {
+        matches!(
+            self,
+            ProviderConfig::File { .. } | ProviderConfig::Webhook { .. }
+        )
+    }
+}
+
 /// A credential: `${env:NAME}`, or a literal value where the project
 /// allows `literal-secret`.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -220,7 +220,8 @@ fn tls_parameters(host: &str) -> Result<TlsParameters, SetupError> {
         .map_err(|error| SetupError(format!("cannot set up TLS for `{host}`: {error}")))
 }
 
-fn is_loopback(host: &str) -> bool {
+/// Whether `host` is this machine, the only place plain-text SMTP may go.
+pub fn is_loopback(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost")
         || host
             .trim_start_matches('[')

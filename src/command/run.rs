@@ -1,0 +1,316 @@
+//! `herald run`: ticks of sync, compile, recover, plan, enqueue and deliver
+//! ([`crate::run`]), once (`--once`) or every `--interval` until SIGINT or
+//! SIGTERM; a summary per tick. Exit status: 1 when the project has errors
+//! or the plan may not be carried out (render failures, over budget), 2
+//! when a provider with messages to send cannot be set up, else 0.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use jiff::tz::TimeZone;
+use serde::Serialize;
+
+use super::plan::{compiled, grouped, human, local};
+use super::{Now, OutputFormat, Settings, print};
+use crate::compiler::Compilation;
+use crate::error::Error;
+use crate::plan::{PlanError, PlanRequest};
+use crate::run::{self, Clock, Options, Tally, wall_seconds};
+use crate::store::Store;
+use crate::store::outbox::Recovered;
+
+/// What `herald run` was asked.
+#[derive(Debug)]
+pub struct Request {
+    pub once: bool,
+    pub interval: Duration,
+    pub now: Option<Now>,
+    /// Import the manifest's `sources:` first.
+    pub sync: bool,
+    pub at_least_once: bool,
+    pub lease: Duration,
+    pub format: OutputFormat,
+}
+
+/// One tick, as reported.
+#[derive(Debug, Default, Serialize)]
+struct Report {
+    /// The tick's clock at planning, RFC 3339.
+    now: String,
+    /// Messages the plan decided on, and how many were new to the outbox.
+    planned: u64,
+    enqueued: u64,
+    campaigns: Vec<String>,
+    recovered: Recovered,
+    #[serde(flatten)]
+    tally: Tally,
+    /// Providers that could not be set up, with why; their messages wait.
+    unavailable: std::collections::BTreeMap<String, String>,
+    interrupted: bool,
+}
+
+pub fn run(settings: &Settings, request: &Request) -> Result<i32, Error> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|source| Error::Io {
+            path: "<tokio runtime>".into(),
+            source,
+        })?;
+    let stop = Arc::new(AtomicBool::new(false));
+    for kind in [
+        tokio::signal::unix::SignalKind::interrupt(),
+        tokio::signal::unix::SignalKind::terminate(),
+    ] {
+        runtime.spawn(stop_on_signal(stop.clone(), kind));
+    }
+    let holder = format!("{}-{:016x}", std::process::id(), fastrand::u64(..));
+    let mut clock: Option<Clock> = None;
+    let mut status = 0;
+    loop {
+        let code = tick(settings, request, &runtime, &stop, &mut clock, &holder)?;
+        status = status.max(code);
+        if request.once || stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let mut waited = Duration::ZERO;
+        while waited < request.interval && !stop.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(50));
+            waited += Duration::from_millis(50);
+        }
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+    }
+    // Only a project or plan error is worth a non-zero status in a loop
+    // that was stopped on purpose.
+    Ok(status)
+}
+
+/// Sets `stop` on the first SIGINT or SIGTERM (`kind`); a second one ends
+/// the process at once (what was recorded stays recorded).
+async fn stop_on_signal(stop: Arc<AtomicBool>, kind: tokio::signal::unix::SignalKind) {
+    let Ok(mut signals) = tokio::signal::unix::signal(kind) else {
+        return;
+    };
+    while signals.recv().await.is_some() {
+        if stop.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("herald: stopping: finishing the requests in flight (again to quit at once)");
+    }
+}
+
+/// The one call site of `herald sync` (the manifest's `sources:` imported
+/// before planning). Sync lives in its own module, landing separately; until
+/// then a run plans over the store as it is.
+fn sync_sources(_settings: &Settings, _compilation: &Compilation) -> Result<(), Error> {
+    Ok(())
+}
+
+fn tick(
+    settings: &Settings,
+    request: &Request,
+    runtime: &tokio::runtime::Runtime,
+    stop: &AtomicBool,
+    clock: &mut Option<Clock>,
+    holder: &str,
+) -> Result<i32, Error> {
+    let Some(compilation) = compiled(settings, "sent")? else {
+        return Ok(1);
+    };
+    let Some(manifest) = compilation.project.manifest.as_ref() else {
+        return Ok(1);
+    };
+    let manifest = &manifest.value;
+    let clock = match clock {
+        Some(clock) => *clock,
+        None => *clock.insert(match &request.now {
+            Some(now) => Clock::starting_at(now.instant(&manifest.timezone.value)?),
+            None => Clock::real(),
+        }),
+    };
+    if request.sync {
+        sync_sources(settings, &compilation)?;
+    }
+    let path = settings.store.existing(manifest)?;
+    let catalog = compilation.filters.catalog.clone();
+    let writer = Store::open_with_catalog(&path, catalog.clone())?;
+    let honouring: Vec<&str> = compilation
+        .providers
+        .iter()
+        .filter(|(_, provider)| provider.config.honours_idempotency_key())
+        .map(|(name, _)| name.as_str())
+        .collect();
+    let recovered = writer.recover(wall_seconds(), &honouring, request.at_least_once)?;
+    // Planned on whole seconds, so that `--now` plans exactly that instant.
+    let now = jiff::Timestamp::from_second(clock.now().as_second()).unwrap_or_else(|_| clock.now());
+    let enqueued = {
+        let reader = Store::open_read_only(&path, catalog)?;
+        run::enqueue(
+            &compilation,
+            &reader,
+            &writer,
+            &PlanRequest::new(now),
+            wall_seconds(),
+        )
+    };
+    let enqueued = match enqueued {
+        Ok(Ok(enqueued)) => enqueued,
+        Ok(Err(plan)) => {
+            eprint!("{}", human(&compilation, &plan));
+            eprintln!(
+                "error: nothing was sent: the plan has render failures or a campaign over its \
+                 budget"
+            );
+            return Ok(1);
+        }
+        Err(PlanError::Store(error)) => return Err(error.into()),
+        Err(other) => return Err(Error::Usage(other.to_string())),
+    };
+    // Clients with a connection pool (SMTP) start and stop it on the runtime.
+    let _entered = runtime.enter();
+    let names = writer.queued_providers()?;
+    let (routes, unavailable) = run::build_routes(&compilation, &settings.project, &names);
+    for (name, reason) in &unavailable {
+        eprintln!("error: provider `{name}` cannot send: {reason}; its messages stay queued");
+    }
+    let mut options = Options::new(holder.to_string());
+    options.lease = request.lease;
+    options.at_least_once = request.at_least_once;
+    let due_now = clock.now().as_second();
+    let mut total = 0;
+    for name in routes.keys() {
+        total += writer.queued(name, due_now)?;
+    }
+    let bar = progress(total);
+    let tally = run::deliver(
+        &writer,
+        runtime,
+        &routes,
+        &clock,
+        &options,
+        stop,
+        &mut |tally| {
+            if let Some(bar) = &bar {
+                bar.set_position(tally.finished());
+            }
+        },
+    )?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let report = Report {
+        now: now.to_string(),
+        planned: enqueued.plan.messages(),
+        enqueued: enqueued.added,
+        campaigns: enqueued
+            .plan
+            .campaigns
+            .iter()
+            .map(|campaign| campaign.campaign.clone())
+            .collect(),
+        recovered,
+        tally,
+        interrupted: stop.load(Ordering::SeqCst),
+        unavailable,
+    };
+    match request.format {
+        OutputFormat::Json => print(&format!(
+            "{}\n",
+            serde_json::to_string(&report).unwrap_or_default()
+        ))?,
+        OutputFormat::Human => {
+            let zone = compilation.timezone.clone().unwrap_or(TimeZone::UTC);
+            print(&summary(&report, now, &zone))?;
+        }
+    }
+    Ok(if report.unavailable.is_empty() { 0 } else { 2 })
+}
+
+/// A bar over the messages due, on a terminal only.
+fn progress(total: u64) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} sending [{bar:40}] {pos}/{len} ({per_sec}, {eta})",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    Some(bar)
+}
+
+fn summary(report: &Report, now: jiff::Timestamp, zone: &TimeZone) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Run at {} ({now})", local(now, zone));
+    let campaigns = if report.campaigns.is_empty() {
+        "nothing due".to_string()
+    } else {
+        report.campaigns.join(", ")
+    };
+    let _ = writeln!(
+        out,
+        "  planned     {} messages ({campaigns}), {} new to the outbox",
+        grouped(report.planned),
+        grouped(report.enqueued)
+    );
+    let recovered = report.recovered;
+    if recovered.requeued + recovered.unknown > 0 {
+        let _ = writeln!(
+            out,
+            "  recovered   {} from a runner that stopped: {} to send again, {} unknown",
+            grouped(recovered.requeued + recovered.unknown),
+            grouped(recovered.requeued),
+            grouped(recovered.unknown)
+        );
+    }
+    let tally = &report.tally;
+    let rows = [
+        ("sent", tally.sent, ""),
+        (
+            "retrying",
+            tally.retried,
+            " (temporary errors, queued again)",
+        ),
+        ("failed", tally.failed, " (permanent errors)"),
+        ("dead", tally.dead, " (retries exhausted)"),
+        (
+            "unknown",
+            tally.unknown,
+            " (may have arrived; see `herald status`)",
+        ),
+        (
+            "skipped",
+            tally.skipped,
+            " (consent revoked or suppressed since planning)",
+        ),
+    ];
+    for (label, count, note) in rows {
+        if count > 0 || label == "sent" {
+            let _ = writeln!(out, "  {label:<11} {}{note}", grouped(count));
+        }
+    }
+    if tally.suppressed > 0 {
+        let _ = writeln!(
+            out,
+            "  suppressed  {} addresses the provider refused for good",
+            grouped(tally.suppressed)
+        );
+    }
+    for (provider, reason) in &tally.stopped {
+        let _ = writeln!(out, "  stopped     provider `{provider}`: {reason}");
+    }
+    if report.interrupted {
+        let _ = writeln!(
+            out,
+            "  interrupted: in-flight messages were recorded; the rest wait in the outbox"
+        );
+    }
+    out
+}

@@ -1,0 +1,195 @@
+//! A plan written into the outbox: the planner runs over a read-only
+//! connection while each message it decides on is inserted through the
+//! writing one, inside a single transaction that also records every
+//! occurrence in `campaign_runs`. A plan with errors (a render failure, a
+//! campaign over budget) is rolled back whole: nothing of it is enqueued.
+//!
+//! Planning reads through its own connection so that it does not see the
+//! messages this plan is inserting: the planner counts those itself against
+//! the frequency caps.
+
+use std::collections::HashMap;
+
+use crate::compiler::Compilation;
+use crate::plan::{self, Plan, PlanError, PlanRequest, PlannedMessage};
+use crate::provider::{Message, Origin, Parts};
+use crate::store::outbox::{CampaignRun, Intent, Kind};
+use crate::store::{Store, StoreError};
+use crate::template::PartKind;
+
+/// A plan and what enqueueing it added.
+#[derive(Debug)]
+pub struct Enqueued {
+    pub plan: Plan,
+    /// Messages new to the outbox.
+    pub added: u64,
+}
+
+/// Plans at `request.now` over `reader` and enqueues the plan through
+/// `writer`. `Ok(Err(plan))` when the plan has errors and nothing was written.
+pub fn enqueue(
+    compilation: &Compilation,
+    reader: &Store,
+    writer: &Store,
+    request: &PlanRequest,
+    now: i64,
+) -> Result<Result<Enqueued, Plan>, PlanError> {
+    let routing = Routing::new(compilation);
+    writer.begin()?;
+    let mut added = 0;
+    let mut failure: Option<StoreError> = None;
+    let planned = {
+        let mut sink = |message: PlannedMessage| {
+            if failure.is_some() {
+                return;
+            }
+            match routing.insert(writer, &message, now) {
+                Ok(new) => added += u64::from(new),
+                Err(error) => failure = Some(error),
+            }
+        };
+        plan::plan(compilation, reader, request, &mut sink)
+    };
+    let plan = match (planned, failure) {
+        (Ok(plan), None) => plan,
+        (Err(error), _) => {
+            writer.rollback();
+            return Err(error);
+        }
+        (_, Some(error)) => {
+            writer.rollback();
+            return Err(error.into());
+        }
+    };
+    if plan.has_errors() {
+        writer.rollback();
+        return Ok(Err(plan));
+    }
+    let recorded = plan.campaigns.iter().try_for_each(|campaign| {
+        let mut excluded = serde_json::Map::new();
+        for (reason, count) in campaign.excluded.iter().chain(&campaign.skipped) {
+            let name = serde_json::to_value(reason).unwrap_or_default();
+            let name = name.as_str().unwrap_or_default().to_string();
+            let before = excluded.get(&name).and_then(|v| v.as_u64()).unwrap_or(0);
+            excluded.insert(name, (before + count).into());
+        }
+        let excluded = serde_json::Value::Object(excluded).to_string();
+        let held_out = campaign
+            .excluded
+            .get(&plan::Reason::HeldOut)
+            .copied()
+            .unwrap_or(0);
+        writer.record_campaign_run(
+            &CampaignRun {
+                campaign: &campaign.campaign,
+                occurrence: campaign.occurrence,
+                planned: campaign.messages,
+                held_out,
+                excluded: &excluded,
+                cost: campaign.cost,
+            },
+            now,
+        )
+    });
+    if let Err(error) = recorded.and_then(|()| writer.commit()) {
+        writer.rollback();
+        return Err(error.into());
+    }
+    Ok(Ok(Enqueued { plan, added }))
+}
+
+/// Which provider delivers each channel, and which campaigns need consent.
+struct Routing<'c> {
+    providers: HashMap<&'static str, String>,
+    consent: HashMap<&'c str, bool>,
+}
+
+impl<'c> Routing<'c> {
+    fn new(compilation: &'c Compilation) -> Routing<'c> {
+        let providers = compilation
+            .project
+            .manifest
+            .as_ref()
+            .map(|manifest| {
+                manifest
+                    .value
+                    .channels
+                    .declared()
+                    .into_iter()
+                    .map(|(name, channel)| (name, channel.provider.value.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let consent = compilation
+            .campaigns
+            .iter()
+            .map(|campaign| {
+                let needs = compilation.policies.needs_consent(campaign.kind);
+                (campaign.name.as_str(), needs)
+            })
+            .collect();
+        Routing { providers, consent }
+    }
+
+    fn insert(
+        &self,
+        writer: &Store,
+        planned: &PlannedMessage,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let provider = self
+            .providers
+            .get(planned.channel)
+            .map_or("", String::as_str);
+        let payload = serde_json::to_string(&message(planned)).unwrap_or_default();
+        let occurrence = planned.occurrence.to_string();
+        writer.insert_intent(
+            &Intent {
+                key: &planned.key,
+                kind: Kind::Campaign,
+                name: &planned.campaign,
+                occurrence: &occurrence,
+                step: None,
+                contact_id: &planned.contact_id,
+                channel: planned.channel,
+                provider,
+                variant: planned.variant.as_deref(),
+                payload: &payload,
+                cost: planned.cost,
+                needs_consent: self
+                    .consent
+                    .get(planned.campaign.as_str())
+                    .copied()
+                    .unwrap_or(true),
+                send_at: planned.send_at.as_second(),
+            },
+            now,
+        )
+    }
+}
+
+/// The message the provider clients take.
+pub fn message(planned: &PlannedMessage) -> Message {
+    let parts = &planned.rendered.parts;
+    let text = parts.get(&PartKind::Text).cloned().unwrap_or_default();
+    let parts = match parts.get(&PartKind::Subject) {
+        Some(subject) => Parts::Email {
+            subject: subject.clone(),
+            text,
+            html: parts.get(&PartKind::Html).cloned(),
+        },
+        None => Parts::Text { text },
+    };
+    Message {
+        key: planned.key.clone(),
+        origin: Origin::Campaign {
+            campaign: planned.campaign.clone(),
+        },
+        contact_id: planned.contact_id.clone(),
+        channel: planned.channel.to_string(),
+        variant: planned.variant.clone(),
+        recipient: planned.address.clone(),
+        parts,
+        headers: planned.rendered.headers.iter().cloned().collect(),
+    }
+}

@@ -1,0 +1,390 @@
+//! `herald run` and `herald status` end to end on the planner's fixture
+//! (`tests/plan/project`, ten contacts; the `sale` campaign at
+//! 2026-03-10 12:00 Moscow plans 11 messages, 2 of them deferred by quiet
+//! hours), delivering through the `file` provider, the webhook fake, the
+//! Telegram fake and a real SMTP server (aiosmtpd), all on 127.0.0.1.
+
+mod fakes;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use assert_cmd::Command;
+use fakes::{Reply, Script};
+use serde_json::Value;
+
+const NOW: &str = "2026-03-10 12:00";
+const SECRET: &str = "whsec-run-tests";
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/plan/project")
+}
+
+fn copy(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// The fixture with its base imported, its `providers:` replaced by
+/// `providers` and its channels routed as `routes` (channel → provider).
+fn project(providers: &str, routes: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy(&fixture(), dir.path());
+    let manifest = dir.path().join("herald.yaml");
+    let mut text = std::fs::read_to_string(&manifest).unwrap();
+    text = text.replace(
+        "providers:\n  out: {kind: file, path: out.jsonl}\n",
+        &format!("providers:\n{providers}"),
+    );
+    for (channel, provider) in routes {
+        text = text.replace(
+            &format!("  {channel}: {{provider: out,"),
+            &format!("  {channel}: {{provider: {provider},"),
+        );
+    }
+    std::fs::write(&manifest, text).unwrap();
+    let (_, stderr, code) = herald(dir.path(), &["contacts", "import", "contacts.csv"]);
+    assert_eq!(code, 0, "{stderr}");
+    dir
+}
+
+fn herald(root: &Path, arguments: &[&str]) -> (String, String, i32) {
+    let output = Command::cargo_bin("herald")
+        .unwrap()
+        .current_dir(root)
+        .env("HERALD_TEST_SECRET", SECRET)
+        .env("HERALD_TEST_TOKEN", "123:abc")
+        .args(arguments)
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+        output.status.code().unwrap_or(-1),
+    )
+}
+
+/// `herald` off the async runtime, so the fakes keep answering.
+async fn herald_async(root: &Path, arguments: &[&str]) -> (String, String, i32) {
+    let root = root.to_path_buf();
+    let arguments: Vec<String> = arguments.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let arguments: Vec<&str> = arguments.iter().map(String::as_str).collect();
+        herald(&root, &arguments)
+    })
+    .await
+    .unwrap()
+}
+
+fn run_json(stdout: &str) -> Value {
+    serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+fn status(root: &Path) -> Value {
+    let (stdout, stderr, code) = herald(root, &["status", "--format", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    serde_json::from_str(&stdout).unwrap()
+}
+
+/// Counts by state of the `sale` campaign.
+fn counts(root: &Path) -> HashMap<String, u64> {
+    let status = status(root);
+    let group = &status["groups"][0];
+    assert_eq!(group["name"], "sale");
+    group["counts"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(state, count)| (state.clone(), count.as_u64().unwrap()))
+        .collect()
+}
+
+/// Keys the plan sends now (not deferred), sorted.
+fn planned_now(root: &Path) -> Vec<String> {
+    let (stdout, _, _) = herald(root, &["plan", "--now", NOW, "--format", "json"]);
+    let plan: Value = serde_json::from_str(&stdout).unwrap();
+    let mut keys: Vec<String> = plan["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["deferred"] == false)
+        .map(|m| m["key"].as_str().unwrap().to_string())
+        .collect();
+    keys.sort();
+    keys
+}
+
+#[test]
+fn the_file_provider_gets_every_planned_message_once_and_a_rerun_sends_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    copy(&fixture(), dir.path());
+    let (_, stderr, code) = herald(dir.path(), &["contacts", "import", "contacts.csv"]);
+    assert_eq!(code, 0, "{stderr}");
+    let expected = planned_now(dir.path());
+    assert_eq!(expected.len(), 9);
+
+    let (stdout, stderr, code) = herald(dir.path(), &["run", "--once", "--now", NOW]);
+    assert_eq!(code, 0, "{stderr}");
+    insta::assert_snapshot!("file_run", stdout);
+    let lines = std::fs::read_to_string(dir.path().join("out.jsonl")).unwrap();
+    let mut keys: Vec<String> = lines
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<Value>(line).unwrap()["key"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    keys.sort();
+    assert_eq!(keys, expected);
+
+    // The occurrence is enqueued: the same --now plans and sends nothing.
+    let (stdout, stderr, code) = herald(dir.path(), &["run", "--once", "--now", NOW]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("planned     0 messages (nothing due)"),
+        "{stdout}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out.jsonl")).unwrap(),
+        lines
+    );
+    let (stdout, _, _) = herald(dir.path(), &["plan", "--now", NOW]);
+    assert!(stdout.contains("0 messages to send"), "{stdout}");
+
+    let counts = counts(dir.path());
+    assert_eq!((counts["sent"], counts["queued"]), (9, 2));
+    let (stdout, _, code) = herald(dir.path(), &["status"]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("campaign sale                     queued 2, sent 9"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Oldest pending: campaign/sale/"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn consent_revoked_between_plan_and_send_skips_the_deferred_message() {
+    let dir = tempfile::tempdir().unwrap();
+    copy(&fixture(), dir.path());
+    herald(dir.path(), &["contacts", "import", "contacts.csv"]);
+    let (_, stderr, code) = herald(dir.path(), &["run", "--once", "--now", NOW]);
+    assert_eq!(code, 0, "{stderr}");
+    // c08 (New York) is deferred past her quiet hours; she revokes email
+    // consent before then.
+    let store = rusqlite::Connection::open(dir.path().join("herald.db")).unwrap();
+    let deferred: Vec<String> = store
+        .prepare("SELECT key FROM outbox WHERE state = 'queued' ORDER BY key")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        deferred.iter().any(|key| key.ends_with("/c08/email")),
+        "{deferred:?}"
+    );
+    store
+        .execute(
+            "UPDATE consents SET status = 'revoked' WHERE contact_id = 'c08'",
+            [],
+        )
+        .unwrap();
+    let (stdout, stderr, code) = herald(
+        dir.path(),
+        &[
+            "run",
+            "--once",
+            "--now",
+            "2026-03-10 23:00",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let report = run_json(&stdout);
+    assert!(report["skipped"].as_u64().unwrap() >= 1, "{report}");
+    let (state, reason): (String, String) = store
+        .query_row(
+            "SELECT state, reason FROM outbox WHERE key LIKE '%/c08/email'",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (state.as_str(), reason.as_str()),
+        ("skipped", "consent_revoked")
+    );
+    let lines = std::fs::read_to_string(dir.path().join("out.jsonl")).unwrap();
+    assert!(!lines.contains("/c08/email"));
+}
+
+fn webhook_providers(url: &str) -> String {
+    format!("  out: {{kind: webhook, url: \"{url}\", secret: \"${{env:HERALD_TEST_SECRET}}\"}}\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhook_gets_every_message_through_429_5xx_and_a_dropped_connection() {
+    let fake = fakes::webhook::WebhookFake::start(SECRET).await;
+    fake.server.script([
+        Script::Answer(
+            Reply::json(429, serde_json::json!({"error": "slow down"}))
+                .with_header("retry-after", "1"),
+        ),
+        Script::Answer(Reply::json(503, serde_json::json!({"error": "busy"}))),
+        // Handled, then the connection drops: the webhook honours the key,
+        // so it is sent again and the receiver delivers it once.
+        Script::Drop,
+    ]);
+    let dir = project(&webhook_providers(&fake.server.url), &[]);
+    let expected = planned_now(dir.path());
+    let (stdout, stderr, code) = herald_async(
+        dir.path(),
+        &["run", "--once", "--now", NOW, "--format", "json"],
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    let report = run_json(&stdout);
+    assert_eq!(report["sent"], 9, "{report}");
+    assert_eq!(report["retried"], 3, "{report}");
+    assert_eq!(report["unknown"], 0, "{report}");
+    let received = fake.received();
+    let mut keys: Vec<String> = received.keys().cloned().collect();
+    keys.sort();
+    assert_eq!(keys, expected);
+    // Every request carried a valid signature (the fake checks it), and
+    // the one whose answer was lost arrived twice under the same key.
+    assert_eq!(received.values().sum::<usize>(), 10);
+    assert_eq!(fake.server.requests().len(), 12);
+    assert_eq!(counts(dir.path())["sent"], 9);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permanent_error_fails_the_message_without_a_retry() {
+    let fake = fakes::webhook::WebhookFake::start(SECRET).await;
+    fake.server.script([Script::Answer(Reply::json(
+        422,
+        serde_json::json!({"error": "unprocessable"}),
+    ))]);
+    let dir = project(&webhook_providers(&fake.server.url), &[]);
+    let (stdout, stderr, code) = herald_async(
+        dir.path(),
+        &["run", "--once", "--now", NOW, "--format", "json"],
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    let report = run_json(&stdout);
+    assert_eq!(
+        (report["sent"].as_u64(), report["failed"].as_u64()),
+        (Some(8), Some(1))
+    );
+    assert_eq!(fake.server.requests().len(), 9);
+    let counts = counts(dir.path());
+    assert_eq!((counts["sent"], counts["failed"]), (8, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_telegram_request_is_unknown_and_not_resent_without_at_least_once() {
+    let fake = fakes::webhook::WebhookFake::start(SECRET).await;
+    let bot = fakes::telegram::start("123:abc").await;
+    bot.script([Script::Drop]);
+    let providers = format!(
+        "{}  bot: {{kind: telegram, token: \"${{env:HERALD_TEST_TOKEN}}\", base_url: \"{}\"}}\n",
+        webhook_providers(&fake.server.url),
+        bot.url
+    );
+    let dir = project(&providers, &[("telegram", "bot")]);
+    let (stdout, stderr, code) = herald_async(
+        dir.path(),
+        &["run", "--once", "--now", NOW, "--format", "json"],
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    let report = run_json(&stdout);
+    assert_eq!(report["unknown"], 1, "{report}");
+    let telegram_requests = bot.requests().len();
+    let status = status(dir.path());
+    assert_eq!(status["problem_count"], 1);
+    assert_eq!(status["problems"][0]["state"], "unknown");
+    assert!(
+        status["problems"][0]["key"]
+            .as_str()
+            .unwrap()
+            .ends_with("/telegram")
+    );
+    let (human, _, _) = herald_async(dir.path(), &["status"]).await;
+    assert!(human.contains("Dead and unknown: 1"), "{human}");
+
+    // Not resent by a later run...
+    herald_async(dir.path(), &["run", "--once", "--now", NOW]).await;
+    assert_eq!(bot.requests().len(), telegram_requests);
+    // ...unless the user accepts that it may arrive twice.
+    let (stdout, _, _) = herald_async(
+        dir.path(),
+        &[
+            "run",
+            "--once",
+            "--now",
+            NOW,
+            "--at-least-once",
+            "--format",
+            "json",
+        ],
+    )
+    .await;
+    assert_eq!(run_json(&stdout)["sent"], 1, "{stdout}");
+    assert_eq!(bot.requests().len(), telegram_requests + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_goes_through_a_real_smtp_server() {
+    let Some(smtp) = fakes::smtp::SmtpFake::start() else {
+        return;
+    };
+    let fake = fakes::webhook::WebhookFake::start(SECRET).await;
+    let providers = format!(
+        "{}  mail: {{kind: smtp, host: 127.0.0.1, port: {}}}\n",
+        webhook_providers(&fake.server.url),
+        smtp.port
+    );
+    let dir = project(&providers, &[("email", "mail")]);
+    let manifest = dir.path().join("herald.yaml");
+    let text = std::fs::read_to_string(&manifest).unwrap().replace(
+        "{provider: mail,",
+        "{provider: mail, from: \"Ласточка <news@shop.example>\",",
+    );
+    std::fs::write(&manifest, text).unwrap();
+    let emails = planned_now(dir.path())
+        .iter()
+        .filter(|key| key.ends_with("/email"))
+        .count();
+    let (stdout, stderr, code) = herald_async(
+        dir.path(),
+        &["run", "--once", "--now", NOW, "--format", "json"],
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(run_json(&stdout)["sent"], 9, "{stdout}");
+    let received = smtp.received(emails, Duration::from_secs(10));
+    assert_eq!(received.len(), emails);
+    for message in &received {
+        let text = message.to_string();
+        assert!(text.contains("-20% для вас"), "{text}");
+        assert!(text.contains("news@shop.example"), "{text}");
+    }
+}
