@@ -534,7 +534,8 @@ fn an_older_store_is_migrated_forward_with_its_data() {
     );
     for table in [
         "outbox",
-        "deliveries",
+        "outbox_attempts",
+        "campaign_runs",
         "journey_state",
         "lapses",
         "contact_aliases",

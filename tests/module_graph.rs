@@ -31,6 +31,8 @@ const ALLOWED: &[(&str, &str, &str)] = &[
     ("command", "settings", "events"),
     ("command", "settings", "render"),
     ("command", "settings", "plan"),
+    ("command", "settings", "run"),
+    ("command", "settings", "status"),
     ("command", "settings", "segment"),
     ("command", "settings", "sync"),
     ("command", "settings", "watch"),
