@@ -16,8 +16,8 @@ mod run;
 mod schema;
 mod segment;
 mod settings;
-mod sync;
 mod status;
+mod sync;
 mod watch;
 
 pub use self::output::{OutputFormat, print};

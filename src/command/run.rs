@@ -14,7 +14,6 @@ use serde::Serialize;
 
 use super::plan::{compiled, grouped, human, local};
 use super::{Now, OutputFormat, Settings, print};
-use crate::compiler::Compilation;
 use crate::error::Error;
 use crate::plan::{PlanError, PlanRequest};
 use crate::run::{self, Clock, Options, Tally, wall_seconds};
@@ -104,13 +103,6 @@ async fn stop_on_signal(stop: Arc<AtomicBool>, kind: tokio::signal::unix::Signal
     }
 }
 
-/// The one call site of `herald sync` (the manifest's `sources:` imported
-/// before planning). Sync lives in its own module, landing separately; until
-/// then a run plans over the store as it is.
-fn sync_sources(_settings: &Settings, _compilation: &Compilation) -> Result<(), Error> {
-    Ok(())
-}
-
 fn tick(
     settings: &Settings,
     request: &Request,
@@ -133,8 +125,10 @@ fn tick(
             None => Clock::real(),
         }),
     };
+    // Changed sources are imported (and committed) before planning, as
+    // `herald plan` does.
     if request.sync {
-        sync_sources(settings, &compilation)?;
+        super::sync::announce(&super::sync::synchronise(settings, &compilation, false)?);
     }
     let path = settings.store.existing(manifest)?;
     let catalog = compilation.filters.catalog.clone();
