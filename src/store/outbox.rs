@@ -602,6 +602,32 @@ impl Store {
         })
     }
 
+    /// Whether a message of `campaign` to `contact`, going out or sent, is
+    /// planned for `[from, until)`.
+    pub(super) fn ledger_has_campaign(
+        &self,
+        contact: &str,
+        campaign: &str,
+        from: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.run(|| {
+            Ok(self
+                .connection
+                .prepare_cached(&format!(
+                    "SELECT 1 FROM outbox WHERE contact_id = ?1 AND kind = 'campaign'
+                     AND name = ?2 AND send_at >= ?3 AND send_at < ?4 AND state IN {GOING_OUT}
+                     LIMIT 1"
+                ))?
+                .query_row(
+                    params![contact, campaign, from.as_second(), until.as_second()],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some())
+        })
+    }
+
     /// Whether the occurrence is in `campaign_runs`.
     pub(super) fn campaign_run_recorded(
         &self,

@@ -82,17 +82,16 @@ impl Store {
         self.ledger_count(contact, channel, from, until)
     }
 
-    /// Whether the ledger holds `campaign` as sent to `contact` in
-    /// `[from, until)` (a campaign's `once_per`). Always `false` until the
-    /// outbox lands.
+    /// Whether the ledger holds a message of `campaign` to `contact`, sent
+    /// or going out, planned for `[from, until)` (a campaign's `once_per`).
     pub fn campaign_sent(
         &self,
-        _contact: &str,
-        _campaign: &str,
-        _from: Timestamp,
-        _until: Timestamp,
+        contact: &str,
+        campaign: &str,
+        from: Timestamp,
+        until: Timestamp,
     ) -> Result<bool, StoreError> {
-        Ok(false)
+        self.ledger_has_campaign(contact, campaign, from, until)
     }
 
     /// Whether a campaign occurrence has been enqueued already
