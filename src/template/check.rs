@@ -459,7 +459,7 @@ impl Checker<'_> {
     /// A sample without an optional attribute that is used unguarded fails
     /// to render; that is already reported as `unguarded-optional`.
     fn render_samples(&mut self, target: &Target, message: &ChannelMessage, unguarded: bool) {
-        let contacts = samples::contacts(self.manifest, SAMPLE_COUNT);
+        let contacts = samples::covering(self.manifest, SAMPLE_COUNT);
         let vars = vars_value(self.manifest);
         let mut worst: BTreeMap<(crate::codes::Code, PartKind), (Finding, String)> =
             BTreeMap::new();
@@ -495,12 +495,20 @@ impl Checker<'_> {
                     let detail = error
                         .detail()
                         .map_or_else(|| error.kind().to_string(), str::to_string);
+                    // Name the expression that failed, as the template has it.
+                    let described =
+                        match error.range().zip(error.name()).and_then(|(range, name)| {
+                            self.templates.sources.get(base_name(name))?.get(range)
+                        }) {
+                            Some(expression) => format!("`{}`: {detail}", expression.trim()),
+                            None => detail.clone(),
+                        };
                     self.diagnostics.push(
                         Diagnostic::new(
                             Code::RenderError,
                             span,
                             format!(
-                                "the {} {} of `{}` fails to render for sample contact `{}` ({}): {detail}",
+                                "the {} {} of `{}` fails to render for sample contact `{}` ({}): {described}",
                                 message.channel,
                                 part.kind.as_str(),
                                 target.label(),

@@ -56,6 +56,47 @@ pub fn contacts(manifest: &Manifest, count: usize) -> Vec<Sample> {
         .collect()
 }
 
+/// The first `count` samples, then one more for every value of an enum
+/// attribute (other than the gender) those do not already hold: a template
+/// that maps the enum (`{{ names[contact.favourite] }}`) meets every value
+/// in `check`, not first in production when a value is added.
+pub fn covering(manifest: &Manifest, count: usize) -> Vec<Sample> {
+    let mut samples = contacts(manifest, count);
+    let gender = manifest.greeting.gender_attribute.as_str();
+    let mut extra = Vec::new();
+    for (name, attribute) in &manifest.contact.attributes {
+        if attribute.value_type() != ValueType::Enum || name.value == gender {
+            continue;
+        }
+        for value in attribute.enum_values() {
+            let held = samples
+                .iter()
+                .any(|sample| sample.attributes.get(&name.value) == Some(&value.as_str().into()));
+            if held {
+                continue;
+            }
+            let mut sample = contact(manifest, count + extra.len() + 1, Fill::Full, Some(true));
+            sample
+                .attributes
+                .insert(name.value.clone(), value.as_str().into());
+            sample.description = format!("{} = \"{value}\"", name.value);
+            sample.contact = contact_value(&sample.attributes);
+            extra.push(sample);
+        }
+    }
+    samples.extend(extra);
+    samples
+}
+
+fn contact_value(attributes: &BTreeMap<String, serde_json::Value>) -> Value {
+    Value::from(
+        attributes
+            .iter()
+            .map(|(k, v)| (k.clone(), super::json_value(v)))
+            .collect::<BTreeMap<String, Value>>(),
+    )
+}
+
 fn contact(manifest: &Manifest, number: usize, fill: Fill, male: Option<bool>) -> Sample {
     let russian = manifest
         .locale
@@ -109,12 +150,7 @@ fn contact(manifest: &Manifest, number: usize, fill: Fill, male: Option<bool>) -
         },
     ]
     .join(", ");
-    let contact = Value::from(
-        attributes
-            .iter()
-            .map(|(k, v)| (k.clone(), super::json_value(v)))
-            .collect::<BTreeMap<String, Value>>(),
-    );
+    let contact = contact_value(&attributes);
     Sample {
         id,
         description,
