@@ -55,6 +55,18 @@ impl<'a> Evaluator<'a> {
         self.expr(expr, contact, None, &mut Vec::new())
     }
 
+    /// The operand's value for the contact outside any event (`None` when
+    /// missing), as the evaluator sees it: `--why` shows it next to the test.
+    pub fn operand_value(&self, operand: &Operand, contact: &Contact) -> Option<Value> {
+        self.operand(operand, contact, None, Place::Contact)
+            .and_then(|(_, value)| value)
+    }
+
+    /// How many of the contact's events a selection ranges over.
+    pub fn selected_count(&self, selection: &EventSelection, contact: &Contact) -> usize {
+        self.selected(selection, contact).count()
+    }
+
     fn expr(
         &self,
         expr: &Expr,
@@ -194,7 +206,9 @@ impl<'a> Evaluator<'a> {
                     .collect();
                 let numbers = || values.iter().filter_map(number);
                 let result = match aggregate {
-                    Aggregate::Sum => Some(Value::Number(numbers().sum())),
+                    // `+ 0.0`: the sum of no numbers is -0.0 in Rust, which
+                    // `--why` would show as such; SQL's total is 0.
+                    Aggregate::Sum => Some(Value::Number(numbers().sum::<f64>() + 0.0)),
                     Aggregate::Avg => {
                         let count = numbers().count();
                         (count > 0).then(|| Value::Number(numbers().sum::<f64>() / count as f64))

@@ -19,6 +19,7 @@ pub mod location;
 pub mod parser;
 pub mod sql;
 pub mod typecheck;
+pub mod why;
 
 pub use parser::{MAX_NESTING, SyntaxError, parse};
 
