@@ -81,15 +81,23 @@ pub enum Command {
     /// Count, list or explain the contacts a segment or a filter selects.
     ///
     /// Reads the contact store. Prints the number of matching contacts
-    /// (`--count`, the default), their ids (`--list`), or the parameterised
-    /// SQL with its parameters and SQLite's query plan (`--explain`).
-    /// Exits 1 when the filter has errors, 2 when the store cannot be read.
+    /// (`--count`, the default), their ids (`--list`), their ids with
+    /// attributes (`--list --fields a,b`: CSV with a header, or JSON lines
+    /// with `--format json`), the parameterised SQL with its parameters and
+    /// SQLite's query plan (`--explain`), or why one contact is in or out
+    /// (`--why ID`: every condition with ✓ or ✗ and the contact's values,
+    /// `in segment` expanded). Exits 1 when the filter has errors, 2 when
+    /// the store cannot be read or names no such contact or field.
     ///
     /// Examples:
     ///
     /// - `herald segment lifecycle/active --count`
     ///
     /// - `herald segment --filter 'city = "Москва" and orders_count > 0' --list`
+    ///
+    /// - `herald segment vip --list --fields email,city > vip.csv`
+    ///
+    /// - `herald segment vip --why c42`
     ///
     /// - `herald segment vip --now "2026-12-20 11:00" --format json`
     Segment {
@@ -108,12 +116,21 @@ pub enum Command {
         /// Print the SQL, its parameters and the query plan instead of running it.
         #[arg(long)]
         explain: bool,
+        /// With --list: these attributes after each id, as CSV with a
+        /// header (`id,a,b`), or one JSON object per line with `--format json`.
+        #[arg(long, value_name = "A,B", value_delimiter = ',', requires = "list")]
+        fields: Vec<String>,
+        /// Explain why this contact (an id or an alias) is in the segment or
+        /// not: the condition tree with ✓/✗ and the contact's values.
+        #[arg(long, value_name = "CONTACT", conflicts_with_all = ["count", "list", "explain"])]
+        why: Option<String>,
         /// Evaluate at this time instead of the current one: RFC 3339
         /// (`2026-12-20T08:00:00Z`, `2026-12-20T11:00:00+03:00`) or a local `YYYY-MM-DD HH:MM[:SS]`
         /// in the project's time zone (herald.yaml's `timezone`).
         #[arg(long, value_name = "TIME")]
         now: Option<String>,
-        /// Output format: human, or json (`{"count": N}` or `{"ids": [...]}`).
+        /// Output format: human, or json (`{"count": N}`, `{"ids": [...]}`,
+        /// JSON lines with --fields, the --why tree as one object).
         #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
         format: OutputFormat,
     },

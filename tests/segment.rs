@@ -229,3 +229,104 @@ fn unknown_segment_and_missing_store_are_usage_errors() {
     assert_eq!(status, 2);
     assert!(stderr.contains("no such file"), "{stderr}");
 }
+
+/// The project's store with one more contact whose values need CSV quoting.
+fn project_with_quoted_values() -> tempfile::TempDir {
+    let dir = project();
+    let manifest: Manifest = serde_saphyr::from_str(MANIFEST).unwrap();
+    let store = Store::open(&dir.path().join("herald.db"), &manifest).unwrap();
+    let mut contact = contact("c5", Some("Москва, \"Центр\""), 4, &[(3, 10.0)]);
+    contact
+        .attributes
+        .insert("tags".into(), Value::List(vec!["vip".into(), "опт".into()]));
+    contact
+        .attributes
+        .insert("loyalty".into(), Value::String("gold".into()));
+    store.put_contact(&contact).unwrap();
+    dir
+}
+
+#[test]
+fn why_shows_each_condition_with_the_contacts_values_and_expands_in_segment() {
+    let dir = project();
+    let (stdout, stderr, status) = herald(dir.path(), &["segment", "moscow", "--why", "c1"]);
+    assert_eq!((stderr.as_str(), status), ("", 0));
+    insta::assert_snapshot!("why_matches", stdout);
+    // c2 lives in Moscow but fails inside the referenced segment.
+    let (stdout, _, status) = herald(dir.path(), &["segment", "moscow", "--why", "c2"]);
+    assert_eq!(status, 0);
+    insta::assert_snapshot!("why_fails_in_referenced_segment", stdout);
+}
+
+#[test]
+fn why_explains_a_command_line_filter_with_or_not_and_missing_values() {
+    let dir = project();
+    let (stdout, _, status) = herald(
+        dir.path(),
+        &[
+            "segment",
+            "--filter",
+            "orders_count >= 3 or (city = \"Москва\" and not did purchase within 30 days) or total_spent > 1",
+            "--why",
+            "c2",
+        ],
+    );
+    assert_eq!(status, 0);
+    insta::assert_snapshot!("why_command_line_filter", stdout);
+    let (stdout, _, status) = herald(
+        dir.path(),
+        &["segment", "moscow", "--why", "c2", "--format", "json"],
+    );
+    assert_eq!(status, 0);
+    insta::assert_snapshot!("why_json", stdout);
+}
+
+#[test]
+fn why_an_unknown_contact_is_a_usage_error_naming_it() {
+    let dir = project();
+    let (stdout, stderr, status) = herald(dir.path(), &["segment", "moscow", "--why", "c9"]);
+    assert_eq!((stdout.as_str(), status), ("", 2));
+    let stderr = stderr.replace(&dir.path().display().to_string(), "PROJECT");
+    insta::assert_snapshot!("why_unknown_contact", stderr);
+}
+
+#[test]
+fn list_with_fields_exports_csv_and_json_lines() {
+    let dir = project_with_quoted_values();
+    let arguments = [
+        "segment",
+        "--filter",
+        "orders_count >= 1",
+        "--list",
+        "--fields",
+        "city,orders_count,tags,loyalty",
+    ];
+    let (stdout, stderr, status) = herald(dir.path(), &arguments);
+    assert_eq!((stderr.as_str(), status), ("", 0));
+    insta::assert_snapshot!("list_fields_csv", stdout);
+    let (stdout, _, status) = herald(
+        dir.path(),
+        &[&arguments[..], &["--format", "json"]].concat(),
+    );
+    assert_eq!(status, 0);
+    insta::assert_snapshot!("list_fields_jsonl", stdout);
+}
+
+#[test]
+fn list_with_an_unknown_field_is_a_usage_error_with_a_suggestion() {
+    let dir = project();
+    let (stdout, stderr, status) = herald(
+        dir.path(),
+        &[
+            "segment",
+            "moscow",
+            "--list",
+            "--fields",
+            "city,order_count",
+        ],
+    );
+    assert_eq!((stdout.as_str(), status), ("", 2));
+    insta::assert_snapshot!("list_fields_unknown", stderr);
+    let (_, stderr, status) = herald(dir.path(), &["segment", "moscow", "--fields", "city"]);
+    assert_eq!(status, 2, "--fields needs --list: {stderr}");
+}

@@ -1,21 +1,29 @@
 //! `herald segment NAME` and `herald segment --filter EXPR`: check the
-//! filter, compile it to SQL and count, list or explain the matching
-//! contacts in the store. A filter given on the command line is reported on
-//! like a file named `--filter`, so its errors point at the exact column.
+//! filter, compile it to SQL and count, list (with attributes) or explain
+//! the matching contacts in the store, or explain in memory why one contact
+//! is in or out. A filter given on the command line is reported on like a
+//! file named `--filter`, so its errors point at the exact column.
 
-use std::path::PathBuf;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
 
+use super::output::Lines;
 use super::{Now, OutputFormat, Settings, print};
 use crate::codes::Code;
 use crate::compiler::compile;
+use crate::contact::{Contact, Value};
+use crate::contacts::batch::csv_line;
 use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
 use crate::error::Error;
 use crate::report::{Format, Reporter};
 use crate::segment::ast::Range;
+use crate::segment::catalog::Catalog;
 use crate::segment::check::{Site, check_text, segment_nesting, too_deep_references};
+use crate::segment::eval::Evaluator;
 use crate::segment::functions::Clock;
 use crate::segment::location::FilterLocation;
-use crate::segment::sql::{Parameter, Selection, SqlCompiler, Sqlite};
+use crate::segment::sql::{Parameter, Query, Selection, SqlCompiler, Sqlite};
+use crate::segment::why;
 use crate::source::SourceMap;
 use crate::store::Store;
 use crate::suggestion::did_you_mean;
@@ -38,12 +46,17 @@ pub enum Target {
     Filter(String),
 }
 
-/// What to do with the filter's SQL.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What to do with the filter.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     Count,
-    List,
+    /// The ids, each with these attributes when there are any.
+    List {
+        fields: Vec<String>,
+    },
     Explain,
+    /// Why this contact (an id or an alias) is in or out.
+    Why(String),
 }
 
 pub fn run(settings: &Settings, request: &Request) -> Result<i32, Error> {
@@ -62,7 +75,7 @@ pub fn run(settings: &Settings, request: &Request) -> Result<i32, Error> {
     let catalog = compilation.filters.catalog.clone();
     let segments = compilation.filters.segment_exprs();
 
-    let expr = match &request.target {
+    let (text, expr) = match &request.target {
         Target::Name(name) => {
             let Some(filter) = compilation.filters.segment(name) else {
                 let names = compilation
@@ -92,7 +105,7 @@ pub fn run(settings: &Settings, request: &Request) -> Result<i32, Error> {
                 return report_and_fail(settings, &compilation.project.sources, relevant);
             }
             match &filter.expr {
-                Some(expr) if filter.valid => expr.clone(),
+                Some(expr) if filter.valid => (filter.text.clone(), expr.clone()),
                 _ => {
                     return Err(Error::Usage(format!(
                         "segment `{name}` has errors; run `herald check`"
@@ -144,20 +157,34 @@ pub fn run(settings: &Settings, request: &Request) -> Result<i32, Error> {
                 );
             }
             match expr {
-                Some(expr) => expr,
+                Some(expr) => (text.clone(), expr),
                 None => return Ok(1),
             }
         }
     };
 
     let clock = Clock::new(now, &timezone);
+    if let Action::Why(contact) = &request.action {
+        let evaluator = Evaluator {
+            catalog: &catalog,
+            clock: &clock,
+            segments: &segments,
+            context: Default::default(),
+            trigger: None,
+        };
+        let store_path = store_path?;
+        let store = Store::open_read_only(&store_path, catalog.clone()).map_err(Error::from)?;
+        let contact = load_contact(&store, &store_path, contact)?;
+        let tree = why::explain(&evaluator, &compilation.filters, &text, &expr, &contact);
+        return explain_contact(request, &contact, &tree);
+    }
     let compiler = SqlCompiler {
         catalog: &catalog,
         clock: &clock,
         segments: &segments,
         dialect: &Sqlite,
     };
-    let selection = if request.action == Action::List {
+    let selection = if matches!(request.action, Action::List { .. }) {
         Selection::Ids
     } else {
         Selection::Count
@@ -167,7 +194,7 @@ pub fn run(settings: &Settings, request: &Request) -> Result<i32, Error> {
         .map_err(|error| Error::Usage(error.to_string()))?;
 
     let store_path = store_path?;
-    let store = Store::open_read_only(&store_path, catalog).map_err(Error::from)?;
+    let store = Store::open_read_only(&store_path, catalog.clone()).map_err(Error::from)?;
 
     if request.action == Action::Explain {
         let mut out = format!("{}\n", query.sql);
@@ -200,7 +227,16 @@ pub fn run(settings: &Settings, request: &Request) -> Result<i32, Error> {
         print(&out)?;
         return Ok(0);
     }
-    if request.action == Action::List {
+    if let Action::List { fields } = &request.action
+        && !fields.is_empty()
+    {
+        check_fields(&catalog, fields)?;
+        let condition = compiler
+            .condition(&expr)
+            .map_err(|error| Error::Usage(error.to_string()))?;
+        return export(&store, &condition, fields, request.format);
+    }
+    if matches!(request.action, Action::List { .. }) {
         let ids = store.ids(&query).map_err(Error::from)?;
         let out = match request.format {
             OutputFormat::Json => format!("{}\n", serde_json::json!({ "ids": ids })),
@@ -216,6 +252,134 @@ pub fn run(settings: &Settings, request: &Request) -> Result<i32, Error> {
         print(&out)?;
     }
     Ok(0)
+}
+
+/// The contact `id` names in the store, with its consent and events; an
+/// unknown id is a usage error naming it and the store.
+fn load_contact(store: &Store, path: &Path, id: &str) -> Result<Contact, Error> {
+    let contact = match store.resolve_contact(id).map_err(Error::from)? {
+        Some(resolved) => store.contact(&resolved).map_err(Error::from)?,
+        None => None,
+    };
+    contact.ok_or_else(|| Error::Usage(format!("no contact `{id}` in {}", path.display())))
+}
+
+/// Prints the explained tree and whether the contact is selected.
+fn explain_contact(request: &Request, contact: &Contact, tree: &why::Node) -> Result<i32, Error> {
+    let segment = match &request.target {
+        Target::Name(name) => Some(name.as_str()),
+        Target::Filter(_) => None,
+    };
+    let out = match request.format {
+        OutputFormat::Json => format!(
+            "{}\n",
+            serde_json::json!({
+                "contact": contact.id,
+                "segment": segment,
+                "selected": tree.holds,
+                "tree": tree,
+            })
+        ),
+        OutputFormat::Human => {
+            let verdict = match (segment, tree.holds) {
+                (Some(name), true) => format!("is in segment `{name}`"),
+                (Some(name), false) => format!("is not in segment `{name}`"),
+                (None, true) => "matches the filter".to_string(),
+                (None, false) => "does not match the filter".to_string(),
+            };
+            format!("{}{} {verdict}\n", why::render(tree), contact.id)
+        }
+    };
+    print(&out)?;
+    Ok(0)
+}
+
+/// Every `--fields` name must be a contact attribute (built-in or declared).
+fn check_fields(catalog: &Catalog, fields: &[String]) -> Result<(), Error> {
+    for field in fields {
+        if !catalog.attributes.contains_key(field) {
+            let hint = match did_you_mean(field, catalog.attributes.keys().map(String::as_str)) {
+                Some(close) => format!("; did you mean `{close}`?"),
+                None => String::new(),
+            };
+            return Err(Error::Usage(format!(
+                "--fields: no contact attribute `{field}`{hint}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Streams the selected contacts with `fields`, one row at a time: CSV
+/// with a header, or JSON lines.
+fn export(
+    store: &Store,
+    condition: &Query,
+    fields: &[String],
+    format: OutputFormat,
+) -> Result<i32, Error> {
+    let mut lines = Lines::default();
+    if format == OutputFormat::Human {
+        let header: Vec<String> = std::iter::once("id".to_string())
+            .chain(fields.iter().cloned())
+            .collect();
+        if !lines.write(&csv_line(&header))? {
+            return Ok(0);
+        }
+    }
+    let mut failure = None;
+    store
+        .each_member(condition, |contact| {
+            let values = fields.iter().map(|field| field_value(&contact, field));
+            let row = match format {
+                OutputFormat::Human => csv_line(
+                    &std::iter::once(contact.id.clone())
+                        .chain(values.map(|value| cell(value.as_ref())))
+                        .collect::<Vec<_>>(),
+                ),
+                OutputFormat::Json => {
+                    // Built by hand so the keys keep the order asked for.
+                    let mut row = format!("{{\"id\":{}", serde_json::json!(contact.id));
+                    for (field, value) in fields.iter().zip(values) {
+                        let value = value.map_or(serde_json::Value::Null, |value| value.to_json());
+                        row.push_str(&format!(",{}:{value}", serde_json::json!(field)));
+                    }
+                    row.push_str("}\n");
+                    row
+                }
+            };
+            match lines.write(&row) {
+                Ok(true) => ControlFlow::Continue(()),
+                Ok(false) => ControlFlow::Break(()),
+                Err(error) => {
+                    failure = Some(error);
+                    ControlFlow::Break(())
+                }
+            }
+        })
+        .map_err(Error::from)?;
+    if let Some(error) = failure {
+        return Err(error);
+    }
+    lines.finish()?;
+    Ok(0)
+}
+
+fn field_value(contact: &Contact, field: &str) -> Option<Value> {
+    if field == "id" {
+        return Some(Value::String(contact.id.clone()));
+    }
+    contact.attributes.get(field).cloned()
+}
+
+/// A value as a CSV cell, in the form `herald contacts import` reads back:
+/// text as is, lists as a JSON array, a missing value empty.
+fn cell(value: Option<&Value>) -> String {
+    match value.map(Value::to_json) {
+        None | Some(serde_json::Value::Null) => String::new(),
+        Some(serde_json::Value::String(text)) => text,
+        Some(other) => other.to_string(),
+    }
 }
 
 fn render(settings: &Settings, sources: &SourceMap, diagnostics: &Diagnostics) -> String {

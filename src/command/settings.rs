@@ -104,6 +104,8 @@ impl Settings {
                 filter,
                 list,
                 explain,
+                fields,
+                why,
                 now: time,
                 format,
                 ..
@@ -119,8 +121,10 @@ impl Settings {
                 },
                 action: if explain {
                     segment::Action::Explain
+                } else if let Some(contact) = why {
+                    segment::Action::Why(contact)
                 } else if list {
-                    segment::Action::List
+                    segment::Action::List { fields }
                 } else {
                     segment::Action::Count
                 },

@@ -220,7 +220,8 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-fn csv_line(fields: &[String]) -> String {
+/// One CSV record, quoted where needed, with its line end.
+pub fn csv_line(fields: &[String]) -> String {
     let mut writer = csv::WriterBuilder::new().from_writer(Vec::new());
     let _ = writer.write_record(fields);
     let bytes = writer.into_inner().unwrap_or_default();
