@@ -362,8 +362,11 @@ impl Store {
     ) -> Result<Claim, StoreError> {
         self.begin()?;
         let work = || -> rusqlite::Result<Claim> {
+            // In `outbox_due`'s order (ties by enqueue order): ordering by key
+            // as well made every claim sort all due rows, 100,000 of them per
+            // claim of 256 in the run benchmark.
             let due = "SELECT key FROM outbox WHERE state = 'queued' AND provider = ?1
-                       AND not_before <= ?2 ORDER BY not_before, key LIMIT ?3";
+                       AND not_before <= ?2 ORDER BY not_before LIMIT ?3";
             let suppressed = "EXISTS (SELECT 1 FROM suppressions AS s
                 WHERE s.contact_id = outbox.contact_id AND s.channel IN (outbox.channel, '*'))";
             let skipped = self
