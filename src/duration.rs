@@ -42,6 +42,20 @@ impl Unit {
         Unit::ALL.into_iter().find(|unit| unit.singular() == word)
     }
 
+    /// The unit a common abbreviation (`d`, `h`, `min`, `wk`, `mo`, `yr`) stands for, so a
+    /// shorthand gets the spelt-out form as its suggestion rather than a generic example.
+    fn abbreviated(word: &str) -> Option<Unit> {
+        Some(match word.to_lowercase().as_str() {
+            "m" | "min" | "mins" => Unit::Minute,
+            "h" | "hr" | "hrs" => Unit::Hour,
+            "d" => Unit::Day,
+            "w" | "wk" | "wks" => Unit::Week,
+            "mo" | "mon" | "mth" | "mths" => Unit::Month,
+            "y" | "yr" | "yrs" => Unit::Year,
+            _ => return None,
+        })
+    }
+
     /// Length in minutes, exact for fixed units and approximate (30 and 365 days) for calendar ones.
     pub fn approximate_minutes(self) -> i64 {
         match self {
@@ -67,14 +81,24 @@ impl Duration {
     pub fn parse(text: &str) -> Result<Duration, String> {
         let mut words = text.split_whitespace();
         let (Some(amount), Some(unit), None) = (words.next(), words.next(), words.next()) else {
+            // Shorthand such as `60d` is the usual slip: suggest the same amount spelt out.
+            let example = shorthand(text.trim())
+                .map_or_else(|| "3 days".to_string(), |duration| duration.to_string());
             return Err(format!(
-                "`{text}` is not a duration; write a number and a unit, e.g. `3 days`"
+                "`{text}` is not a duration; write a number and a unit, e.g. `{example}`"
             ));
         };
         let amount: u32 = amount
             .parse()
             .map_err(|_| format!("`{amount}` is not a whole number"))?;
         let unit = Unit::parse(unit).ok_or_else(|| {
+            if let Some(known) = Unit::abbreviated(unit) {
+                let spelt = Duration {
+                    amount,
+                    unit: known,
+                };
+                return format!("unknown unit `{unit}`; did you mean `{spelt}`?");
+            }
             let names = Unit::ALL.iter().map(|unit| unit.singular());
             match crate::suggestion::did_you_mean(unit, names) {
                 Some(name) => format!("unknown unit `{unit}`; did you mean `{name}`?"),
@@ -96,6 +120,16 @@ impl fmt::Display for Duration {
         let plural = if self.amount == 1 { "" } else { "s" };
         write!(f, "{} {}{plural}", self.amount, self.unit.singular())
     }
+}
+
+/// `60d`, `24h` or `2weeks` read as the duration they abbreviate, for suggestions only:
+/// the written form stays `N unit`.
+fn shorthand(text: &str) -> Option<Duration> {
+    let digits = text.find(|c: char| !c.is_ascii_digit())?;
+    let amount = text[..digits].parse().ok()?;
+    let word = &text[digits..];
+    let unit = Unit::parse(word).or_else(|| Unit::abbreviated(word))?;
+    Some(Duration { amount, unit })
 }
 
 /// A local time of day, `HH:MM`.
@@ -213,7 +247,22 @@ mod tests {
                 .unwrap_err()
                 .contains("did you mean `day`")
         );
-        assert!(Duration::parse("soon").is_err());
+        assert!(
+            Duration::parse("soon")
+                .unwrap_err()
+                .contains("e.g. `3 days`")
+        );
+        assert!(
+            Duration::parse("60d")
+                .unwrap_err()
+                .contains("e.g. `60 days`")
+        );
+        assert!(Duration::parse("1h").unwrap_err().contains("e.g. `1 hour`"));
+        assert!(
+            Duration::parse("2 wk")
+                .unwrap_err()
+                .contains("did you mean `2 weeks`")
+        );
     }
 
     #[test]
