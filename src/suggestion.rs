@@ -1,11 +1,35 @@
 //! "Did you mean" suggestions by edit distance.
 
+/// Names other languages and tools use for herald's type names: too far from the
+/// real name for edit distance (`int` is four edits from `integer`), yet certainly meant.
+/// They only apply where the full name is among the candidates.
+const SYNONYMS: [(&str, &str); 10] = [
+    ("int", "integer"),
+    ("bigint", "integer"),
+    ("float", "number"),
+    ("double", "number"),
+    ("decimal", "number"),
+    ("bool", "boolean"),
+    ("str", "string"),
+    ("text", "string"),
+    ("timestamp", "datetime"),
+    ("array", "list"),
+];
+
 /// The candidate closest to `given`, if it is close enough to be a likely typo.
 pub fn did_you_mean<'a>(
     given: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
     let given_lower = given.to_lowercase();
+    let candidates: Vec<&'a str> = candidates.into_iter().collect();
+    if let Some(synonym) = SYNONYMS
+        .iter()
+        .find(|(short, _)| *short == given_lower)
+        .and_then(|(_, full)| candidates.iter().find(|candidate| *candidate == full))
+    {
+        return Some(synonym);
+    }
     // A third of the length, but never more than a few edits: beyond that a
     // "suggestion" is a different name, not a typo.
     let limit = (given.chars().count() / 3).clamp(1, 3);
@@ -36,6 +60,11 @@ mod tests {
         assert_eq!(did_you_mean("shedule", names), Some("schedule"));
         assert_eq!(did_you_mean("SEGMENT", names), Some("segment"));
         assert_eq!(did_you_mean("budget", names), None);
+        assert_eq!(
+            did_you_mean("int", ["string", "integer", "number"]),
+            Some("integer")
+        );
+        assert_eq!(did_you_mean("int", ["string", "number"]), None);
         assert_eq!(
             did_you_mean("promo", ["promotional", "informational"]),
             Some("promotional")
