@@ -119,6 +119,12 @@ pub enum Function {
 }
 
 impl Function {
+    pub const ALL: [Function; 3] = [
+        Function::Age,
+        Function::DaysSince,
+        Function::DaysUntilAnniversary,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Function::Age => "age",

@@ -10,6 +10,7 @@ use crate::contact::BUILTIN_FIELDS;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::loader::Project;
 use crate::model::Manifest;
+use crate::segment::ast::Function;
 use crate::source::{SourceMap, Span};
 use crate::suggestion::did_you_mean;
 use crate::template::context::{Analysis, CallableKind, Reference};
@@ -207,17 +208,50 @@ impl Checker<'_> {
                 continue;
             };
             let noun = kind.noun();
-            self.diagnostics.push(
-                Diagnostic::new(
-                    Code::UnknownFilter,
-                    span,
-                    format!("unknown {noun} `{callable}`"),
-                )
-                .label(format!("no such {noun}"))
-                .suggest(did_you_mean(&callable, KNOWN_CALLABLES)),
-            );
+            let diagnostic = Diagnostic::new(
+                Code::UnknownFilter,
+                span,
+                format!("unknown {noun} `{callable}`"),
+            )
+            .label(format!("no such {noun}"));
+            let diagnostic = match self.unknown_callable_help(kind, &callable) {
+                Some(help) => diagnostic.help(help),
+                None => diagnostic,
+            };
+            self.diagnostics.push(diagnostic);
             self.broken.insert(template);
         }
+    }
+
+    /// What to write instead of an unknown filter or function: the likely name, or
+    /// the ones that exist. A segment function (`days_since`) is the usual mistake:
+    /// it reads like it should work in a template and does not.
+    fn unknown_callable_help(&mut self, kind: CallableKind, callable: &str) -> Option<String> {
+        let noun = kind.noun();
+        let available: Vec<&str> = KNOWN_CALLABLES
+            .into_iter()
+            .filter(|name| self.is_known(kind, name))
+            .collect();
+        if available.is_empty() {
+            return None;
+        }
+        let list = available
+            .iter()
+            .map(|name| format!("`{name}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if Function::ALL
+            .iter()
+            .any(|function| function.name() == callable)
+        {
+            return Some(format!(
+                "`{callable}` is a segment function (for `filter:` conditions); templates have the {noun}s {list}"
+            ));
+        }
+        Some(match did_you_mean(callable, available.iter().copied()) {
+            Some(name) => format!("did you mean `{name}`?"),
+            None => format!("templates have the {noun}s {list}"),
+        })
     }
 
     fn includes(&mut self) {
