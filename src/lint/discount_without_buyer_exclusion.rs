@@ -65,6 +65,18 @@ pub(super) fn check(context: &Context, out: &mut Diagnostics) {
             )
             .any(|expr| selects(expr, &segments, 0, &|e| not_recent_buyers(e, &is_purchase_event, &is_purchase_date)));
         if !excluded && !left_out {
+            // Advice in the project's own words: its purchase event, not a generic name.
+            let event = goal
+                .or_else(|| {
+                    context.manifest.and_then(|manifest| {
+                        manifest
+                            .events
+                            .keys()
+                            .map(|name| name.value.as_str())
+                            .find(|name| is_purchase_event(name))
+                    })
+                })
+                .unwrap_or("purchase");
             out.push(
                 Diagnostic::new(
                     Code::DiscountWithoutBuyerExclusion,
@@ -72,7 +84,7 @@ pub(super) fn check(context: &Context, out: &mut Diagnostics) {
                     format!("campaign `{}` offers `{}` to an audience that includes recent buyers", campaign.name, offer.value),
                 )
                 .label("a discount for people who just paid full price")
-                .help("add a segment such as `recent_buyers` (`did purchase within 14 days`) to `audience.exclude`"),
+                .help(format!("add a segment such as `recent_buyers` (`did {event} within 14 days`) to `audience.exclude`")),
             );
         }
     }
