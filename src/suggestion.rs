@@ -16,6 +16,20 @@ const SYNONYMS: [(&str, &str); 10] = [
     ("array", "list"),
 ];
 
+/// Help for a value an enum does not declare: its values, and, for a word in another
+/// script (`м` for `male`), that a value is the declared identifier, not a translation.
+pub fn enum_values_help(given: &str, values: &[String]) -> String {
+    let declared = values.join(", ");
+    let translated = !given.is_ascii() && values.iter().all(|value| value.is_ascii());
+    if translated {
+        format!(
+            "declared values: {declared}; write one of these identifiers as declared, not a translation of it"
+        )
+    } else {
+        format!("declared values: {declared}")
+    }
+}
+
 /// The candidate closest to `given`, if it is close enough to be a likely typo.
 pub fn did_you_mean<'a>(
     given: &str,

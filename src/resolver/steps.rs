@@ -252,7 +252,7 @@ impl<'a> Resolver<'a> {
                 )
                 .label("not a declared value")
                 .suggest(did_you_mean(text, values.iter().map(String::as_str)))
-                .help_if_none(format!("declared values: {}", values.join(", "))),
+                .help_if_none(crate::suggestion::enum_values_help(text, values)),
             );
             return;
         }

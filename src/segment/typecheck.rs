@@ -471,7 +471,7 @@ impl<'a> Checker<'a> {
                         )
                         .label("not a declared value")
                         .suggest(close)
-                        .help_if_none(format!("declared values: {}", values.join(", "))),
+                        .help_if_none(crate::suggestion::enum_values_help(text, values)),
                     );
                 }
                 true
