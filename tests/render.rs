@@ -244,3 +244,28 @@ fn a_subject_only_variant_renders_the_default_body() {
     assert!(html.contains("Скидка 25% до воскресенья."), "{html}");
     assert!(html.contains("https://unsubscribe.invalid/"), "{html}");
 }
+
+/// Issue 12, item 3: a contact whose values break a template names the
+/// expression that failed, as `check`'s T005 does, not only the engine's error.
+#[test]
+fn a_render_error_for_a_contact_names_the_failing_expression() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let contact = directory.path().join("contact.yaml");
+    std::fs::write(&contact, "id: c-1\norders_count: 3\n").expect("contact file");
+    let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/render-error");
+    let output = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["render", "promo", "--project"])
+        .arg(&project)
+        .arg("--contact-file")
+        .arg(&contact)
+        .output()
+        .expect("herald runs");
+    let stdout = String::from_utf8(output.stdout).expect("UTF-8");
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains(
+            "render error: text part: `contact.orders_count + ' заказов'`: invalid operation"
+        ),
+        "{stdout}"
+    );
+}

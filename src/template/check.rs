@@ -530,13 +530,10 @@ impl Checker<'_> {
                         .detail()
                         .map_or_else(|| error.kind().to_string(), str::to_string);
                     // Name the expression that failed, as the template has it.
-                    let described =
-                        match error.range().zip(error.name()).and_then(|(range, name)| {
-                            self.templates.sources.get(base_name(name))?.get(range)
-                        }) {
-                            Some(expression) => format!("`{}`: {detail}", expression.trim()),
-                            None => detail.clone(),
-                        };
+                    let described = match self.templates.failed_expression(&error) {
+                        Some(expression) => format!("`{expression}`: {detail}"),
+                        None => detail.clone(),
+                    };
                     self.diagnostics.push(
                         Diagnostic::new(
                             Code::RenderError,

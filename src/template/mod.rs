@@ -345,6 +345,13 @@ fn write_html_escaped(out: &mut dyn std::fmt::Write, text: &str) -> std::fmt::Re
 }
 
 impl Templates {
+    /// The expression a render error points at, as the template has it
+    /// (`names[contact.favourite]`), so the error can name it.
+    pub fn failed_expression(&self, error: &minijinja::Error) -> Option<&str> {
+        let (range, name) = error.range().zip(error.name())?;
+        Some(self.sources.get(base_name(name))?.get(range)?.trim())
+    }
+
     /// Collects every template of the project. Needs the manifest.
     pub fn new(project: &Project) -> Option<Templates> {
         let manifest = &project.manifest.as_ref()?.value;

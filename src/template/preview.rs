@@ -71,10 +71,15 @@ pub(crate) fn render_all<'t>(
             for message in &target.messages {
                 let (rendered, error) = match templates.render(target, message, &context) {
                     Ok(rendered) => (Some(rendered), None),
-                    Err((part, error)) => (
-                        None,
-                        Some(format!("{} part: {}", part.kind.as_str(), error)),
-                    ),
+                    Err((part, error)) => {
+                        // Name the expression, as check's T005 does.
+                        let expression = templates
+                            .failed_expression(&error)
+                            .map(|expression| format!("`{expression}`: "))
+                            .unwrap_or_default();
+                        let kind = part.kind.as_str();
+                        (None, Some(format!("{kind} part: {expression}{error}")))
+                    }
                 };
                 let cost = cost(manifest, message.channel, rendered.as_ref());
                 outputs.push(Output {
