@@ -11,10 +11,13 @@ use crate::report::Format;
 ///
 /// Checks a project of segments, campaigns, journeys and templates on every
 /// pull request (`check`, `explain`), previews messages (`render`, `watch`),
-/// queries and fills the contact store (`segment`, `contacts`, `events`).
+/// queries and fills the contact store (`segment`, `contacts`, `events`,
+/// `sync`), and plans and sends campaigns through the outbox (`plan`, `run`,
+/// `status`).
 ///
 /// Start a project with `herald init DIR`, check one with `herald check
-/// --project DIR`; `herald COMMAND --help` describes each command.
+/// --project DIR`, see what it would send with `herald plan --project DIR`;
+/// `herald COMMAND --help` describes each command.
 ///
 /// Exit status: 0 success (for `check`: no errors), 1 the project's files
 /// have errors (diagnostics were printed), 2 the command could not run
