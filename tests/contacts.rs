@@ -4,8 +4,10 @@
 
 use std::path::Path;
 
-use assert_cmd::Command;
 use rusqlite::Connection;
+
+mod common;
+use common::herald;
 
 const MANIFEST: &str = r#"timezone: Europe/Moscow
 country: RU
@@ -44,20 +46,6 @@ fn project() -> tempfile::TempDir {
     )
     .unwrap();
     dir
-}
-
-fn herald(root: &Path, arguments: &[&str]) -> (String, String, i32) {
-    let output = Command::cargo_bin("herald")
-        .unwrap()
-        .current_dir(root)
-        .args(arguments)
-        .output()
-        .unwrap();
-    (
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-        output.status.code().unwrap_or(-1),
-    )
 }
 
 fn store(root: &Path) -> Connection {

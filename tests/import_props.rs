@@ -4,13 +4,13 @@
 //! unchanged, some of them merged into an earlier row) or rejected, with
 //! one line in the rejects file per rejected row.
 
-use std::path::Path;
-
-use assert_cmd::Command;
 use proptest::prelude::*;
 
 use herald::contacts::import::Field;
 use herald::contacts::read::{csv_reader, jsonl_reader};
+
+mod common;
+use common::herald;
 
 const MANIFEST: &str = "timezone: Europe/Moscow
 country: RU
@@ -105,20 +105,6 @@ fn row() -> impl Strategy<Value = Row> {
         ]),
     )
         .prop_map(|(id, email, city)| Row { id, email, city })
-}
-
-fn herald(root: &Path, arguments: &[&str]) -> (String, String, i32) {
-    let output = Command::cargo_bin("herald")
-        .unwrap()
-        .current_dir(root)
-        .args(arguments)
-        .output()
-        .unwrap();
-    (
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-        output.status.code().unwrap_or(-1),
-    )
 }
 
 proptest! {

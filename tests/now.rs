@@ -4,10 +4,10 @@
 //! below all name 2026-03-01T09:00:00Z, and each command's output must not
 //! depend on which one was given.
 
-use std::path::Path;
-
-use assert_cmd::Command;
 use clap::CommandFactory;
+
+mod common;
+use common::herald;
 
 const MANIFEST: &str = r#"timezone: Europe/Moscow
 contact:
@@ -47,20 +47,6 @@ const COMMANDS: [&[&str]; 6] = [
     &["contacts", "show", "c1"],
     &["render", "now.txt"],
 ];
-
-fn herald(root: &Path, arguments: &[&str]) -> (String, String, i32) {
-    let output = Command::cargo_bin("herald")
-        .unwrap()
-        .current_dir(root)
-        .args(arguments)
-        .output()
-        .unwrap();
-    (
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-        output.status.code().unwrap_or(-1),
-    )
-}
 
 /// A project with one contact who bought at 08:30 UTC that day.
 fn project() -> tempfile::TempDir {

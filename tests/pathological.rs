@@ -7,7 +7,8 @@
 
 use std::path::Path;
 
-use assert_cmd::Command;
+mod common;
+use common::herald;
 
 const MANIFEST: &str = r#"timezone: Europe/Moscow
 contact:
@@ -59,20 +60,6 @@ fn write_segment(root: &Path, name: &str, filter: &str) {
         format!("filter: |\n  {filter}\n"),
     )
     .unwrap();
-}
-
-fn herald(root: &Path, arguments: &[&str]) -> (String, String, i32) {
-    let output = Command::cargo_bin("herald")
-        .unwrap()
-        .current_dir(root)
-        .args(arguments)
-        .output()
-        .unwrap();
-    (
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-        output.status.code().unwrap_or(-1),
-    )
 }
 
 /// The first lines of a long stderr, for assertion messages.

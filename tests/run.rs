@@ -14,24 +14,14 @@ use assert_cmd::Command;
 use fakes::{Reply, Script};
 use serde_json::Value;
 
+mod common;
+use common::copy;
+
 const NOW: &str = "2026-03-10 12:00";
 const SECRET: &str = "whsec-run-tests";
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/plan/project")
-}
-
-fn copy(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 /// The fixture with its base imported, its `providers:` replaced by

@@ -7,7 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
+mod common;
+use common::{copy, herald};
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/plan/project")
@@ -32,33 +33,6 @@ fn project() -> tempfile::TempDir {
     std::fs::create_dir_all(dir.path().join("exports")).unwrap();
     std::fs::write(dir.path().join("exports/2026-03.jsonl"), EVENTS).unwrap();
     dir
-}
-
-fn copy(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
-fn herald(root: &Path, arguments: &[&str]) -> (String, String, i32) {
-    let output = Command::cargo_bin("herald")
-        .unwrap()
-        .current_dir(root)
-        .args(arguments)
-        .output()
-        .unwrap();
-    (
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-        output.status.code().unwrap_or(-1),
-    )
 }
 
 fn count(root: &Path, sql: &str) -> i64 {
