@@ -1255,3 +1255,40 @@ fn a_read_only_store_serves_readers_and_refuses_writers_with_a_reason() {
     assert!(stderr.contains("the store file is read-only"), "{stderr}");
     assert_eq!(count(root, "SELECT count(*) FROM contacts"), 2);
 }
+
+#[test]
+fn a_first_import_without_created_at_warns_that_the_whole_base_joined_now() {
+    let dir = project();
+    let root = dir.path();
+    std::fs::write(
+        root.join("base.csv"),
+        "id,email\nc1,a@example.ru\nc2,b@example.ru\n",
+    )
+    .unwrap();
+    let (stdout, stderr, status) = herald(root, &["contacts", "import", "base.csv"]);
+    assert_eq!(status, 0, "{stderr}");
+    insta::assert_snapshot!(stdout, @"base.csv: 2 contacts: 2 inserted, 0 updated, 0 unchanged, 0 rejected");
+    insta::assert_snapshot!(stderr.trim(), @"warning: base.csv: 2 of the 2 new contacts have no `created_at`, so they joined now, at this import; if this is an existing base, give its sign-up dates in a `created_at` column and import again (it updates them), or segments like `created_at within 14 days` and welcome journeys treat all of them as new");
+
+    // Followed: the dates given again replace the import time.
+    std::fs::write(
+        root.join("base.csv"),
+        "id,email,created_at\nc1,a@example.ru,2019-03-01T10:00:00Z\nc2,b@example.ru,2020-07-15T08:30:00Z\n",
+    )
+    .unwrap();
+    let (stdout, stderr, _) = herald(root, &["contacts", "import", "base.csv"]);
+    assert_eq!(stderr, "");
+    insta::assert_snapshot!(stdout, @"base.csv: 2 contacts: 0 inserted, 2 updated, 0 unchanged, 0 rejected");
+    assert_eq!(
+        count(
+            root,
+            "SELECT count(*) FROM contacts WHERE created_at < 1600000000"
+        ),
+        2
+    );
+
+    // Later sign-ups without the column did join at their import: no warning.
+    std::fs::write(root.join("new.csv"), "id,email\nc3,c@example.ru\n").unwrap();
+    let (_, stderr, status) = herald(root, &["contacts", "import", "new.csv"]);
+    assert_eq!((status, stderr.as_str()), (0, ""));
+}

@@ -53,6 +53,12 @@ fn the_first_sync_imports_contacts_then_events() {
     assert_eq!(count(dir.path(), "SELECT count(*) FROM contacts"), 10);
     assert_eq!(count(dir.path(), "SELECT count(*) FROM events"), 2);
     assert_eq!(count(dir.path(), "SELECT count(*) FROM source_files"), 2);
+    // The fixture's base has no sign-up dates: the first sync says so.
+    assert!(
+        stderr
+            .starts_with("warning: ./contacts.csv: 10 of the 10 new contacts have no `created_at`"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -146,6 +146,9 @@ pub(super) fn report(
         OutputFormat::Human => format!("{}\n", summary_line(what, file, summary, rejects)),
     };
     print(&out)?;
+    if let Some(warning) = summary.created_at_warning(file) {
+        eprintln!("{warning}");
+    }
     Ok(i32::from(summary.rejected > 0))
 }
 

@@ -33,6 +33,7 @@ pub fn run(settings: &Settings, request: &Request) -> Result<i32, Error> {
         OutputFormat::Human => human(&report),
     };
     print(&out)?;
+    warn(&report);
     Ok(i32::from(report.has_problems()))
 }
 
@@ -128,6 +129,18 @@ pub(super) fn announce(report: &SyncReport) {
     for file in &report.files {
         if !matches!(file.outcome, Outcome::Unchanged) {
             eprintln!("synced {}", line(file));
+        }
+    }
+    warn(report);
+}
+
+/// The warnings of the imports, on stderr so that output stays the report.
+fn warn(report: &SyncReport) {
+    for file in &report.files {
+        if let Outcome::Imported { summary, .. } = &file.outcome
+            && let Some(warning) = summary.created_at_warning(&file.path)
+        {
+            eprintln!("{warning}");
         }
     }
 }

@@ -61,6 +61,9 @@ pub struct Outcome {
     /// The record named a contact an earlier record of the same file wrote
     /// (a duplicate id, email or phone within the file).
     pub repeated: bool,
+    /// A new contact whose record gave no `created_at`: it joined at the
+    /// time of the import.
+    pub joined_now: bool,
 }
 
 impl From<Change> for Outcome {
@@ -68,6 +71,7 @@ impl From<Change> for Outcome {
         Outcome {
             change,
             repeated: false,
+            joined_now: false,
         }
     }
 }
@@ -82,6 +86,31 @@ pub struct Summary {
     /// earlier record of the same file wrote.
     #[serde(skip_serializing_if = "is_zero")]
     pub merged: u64,
+    /// Of the inserted: contacts whose record gave no `created_at`.
+    #[serde(skip)]
+    pub joined_now: u64,
+    /// The store held no contact before this import.
+    #[serde(skip)]
+    pub into_empty_store: bool,
+}
+
+impl Summary {
+    /// The warning of a first import that dated a whole base to today: a
+    /// migrated historical base without its sign-up dates would sit in every
+    /// `created_at within …` segment and enter every welcome journey.
+    pub fn created_at_warning(&self, file: &std::path::Path) -> Option<String> {
+        (self.into_empty_store && self.joined_now > 0).then(|| {
+            format!(
+                "warning: {}: {} of the {} new contacts have no `created_at`, so they joined \
+                 now, at this import; if this is an existing base, give its sign-up dates in a \
+                 `created_at` column and import again (it updates them), or segments like \
+                 `created_at within 14 days` and welcome journeys treat all of them as new",
+                file.display(),
+                self.joined_now,
+                self.inserted
+            )
+        })
+    }
 }
 
 fn is_zero(count: &u64) -> bool {
@@ -430,6 +459,7 @@ fn write_chunk<T: Send>(
                     Change::Unchanged => local.unchanged += 1,
                 }
                 local.merged += u64::from(outcome.repeated);
+                local.joined_now += u64::from(outcome.joined_now);
                 spent.push((line, result));
             }
             Err(reason) => {
@@ -443,5 +473,6 @@ fn write_chunk<T: Send>(
     summary.unchanged += local.unchanged;
     summary.rejected += local.rejected;
     summary.merged += local.merged;
+    summary.joined_now += local.joined_now;
     Ok((rejected, spent))
 }

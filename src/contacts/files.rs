@@ -61,6 +61,7 @@ pub fn import_contacts(
     now: i64,
 ) -> Result<Imported, Error> {
     let layout = import::Layout::new(store, manifest);
+    let into_empty_store = !store.has_contacts()?;
     let bar = batch::progress(size(file)?, "importing contacts");
     let mut keys = keys::Keys::load(store)?;
     keys.bulk(store)?;
@@ -116,11 +117,12 @@ pub fn import_contacts(
     // Whether the import finished or failed, the indexes a bulk load
     // dropped are built before the store is left.
     let finished = keys.finish(store);
-    let summary = summary.map_err(|reason| store_failure(store, reason))?;
+    let mut summary = summary.map_err(|reason| store_failure(store, reason))?;
     finished?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
+    summary.into_empty_store = into_empty_store;
     Ok(Imported::Done(summary))
 }
 

@@ -348,7 +348,10 @@ pub fn write(
                 keys.note(store, record.email.as_deref(), record.phone.as_deref(), row)?;
             }
             write_consents(store, id, &record.consents, now, true)?;
-            Change::Inserted.into()
+            Outcome {
+                joined_now: created_at.is_some_and(|index| record.values[index].is_none()),
+                ..Change::Inserted.into()
+            }
         }
         Some((_, ContactRef { id, row })) => {
             let repeated = written.repeat(row);
@@ -403,7 +406,11 @@ pub fn write(
             } else {
                 Change::Unchanged
             };
-            Outcome { change, repeated }
+            Outcome {
+                change,
+                repeated,
+                joined_now: false,
+            }
         }
     };
     Ok(Ok(outcome))

@@ -249,6 +249,17 @@ impl Store {
         })
     }
 
+    /// Whether the store holds any contact at all.
+    pub fn has_contacts(&self) -> Result<bool, StoreError> {
+        self.run(|| {
+            Ok(self
+                .connection
+                .query_row("SELECT EXISTS (SELECT 1 FROM contacts)", [], |row| {
+                    row.get(0)
+                })?)
+        })
+    }
+
     /// How many merge keys the store holds at most: three per contact
     /// (id, email, phone) and one per alias.
     pub fn merge_key_count(&self) -> Result<u64, StoreError> {
