@@ -252,11 +252,10 @@ impl Store {
     /// Whether the store holds any contact at all.
     pub fn has_contacts(&self) -> Result<bool, StoreError> {
         self.run(|| {
-            Ok(self
-                .connection
+            self.connection
                 .query_row("SELECT EXISTS (SELECT 1 FROM contacts)", [], |row| {
                     row.get(0)
-                })?)
+                })
         })
     }
 
