@@ -378,3 +378,45 @@ async fn email_goes_through_a_real_smtp_server() {
         assert!(text.contains("news@shop.example"), "{text}");
     }
 }
+
+/// The tick `herald run` is made of, with the virtual sink `herald
+/// simulate` delivers to: the plan's messages due now are recorded as sent
+/// at the tick's time, the deferred ones wait for a later tick, and nothing
+/// is written to the file provider.
+#[test]
+fn a_tick_with_the_virtual_sink_records_due_messages_as_sent_and_sends_nothing() {
+    use herald::run::{Tick, VirtualSink, tick};
+    let dir = project("  out: {kind: file, path: out.jsonl}\n", &[]);
+    let compilation = herald::compile(dir.path()).unwrap();
+    let store = herald::store::Store::open_with_catalog(
+        &dir.path().join("herald.db"),
+        compilation.filters.catalog.clone(),
+    )
+    .unwrap();
+    let at = |text: &str| -> jiff::Timestamp { text.parse().unwrap() };
+    let request = |now| Tick {
+        now,
+        wall: 0,
+        honouring: &[],
+        at_least_once: false,
+    };
+    let now = at("2026-03-10T09:00:00Z");
+    let first = tick(&compilation, &store, &request(now), &mut VirtualSink)
+        .unwrap()
+        .unwrap();
+    assert_eq!((first.planned, first.enqueued), (11, 11));
+    // Two of the eleven are deferred by quiet hours.
+    assert_eq!(first.tally.sent, 9);
+    assert!(!dir.path().join("out.jsonl").exists());
+    let later = tick(
+        &compilation,
+        &store,
+        &request(at("2026-03-11T08:00:00Z")),
+        &mut VirtualSink,
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(later.planned, 0);
+    assert_eq!(first.tally.sent + later.tally.sent, 11);
+    assert_eq!(counts(dir.path())["sent"], 11);
+}

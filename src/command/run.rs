@@ -15,10 +15,9 @@ use serde::Serialize;
 use super::plan::{compiled, grouped, human, local};
 use super::{Now, OutputFormat, Settings, print};
 use crate::error::Error;
-use crate::plan::{PlanError, PlanRequest};
-use crate::run::{self, Clock, Options, Tally, wall_seconds};
+use crate::plan::PlanError;
+use crate::run::{self, Clock, Options, Progress, Providers, Tick, TickReport, wall_seconds};
 use crate::store::Store;
-use crate::store::outbox::Recovered;
 
 /// What `herald run` was asked.
 #[derive(Debug)]
@@ -36,17 +35,8 @@ pub struct Request {
 /// One tick, as reported.
 #[derive(Debug, Default, Serialize)]
 struct Report {
-    /// The tick's clock at planning, RFC 3339.
-    now: String,
-    /// Messages the plan decided on, and how many were new to the outbox.
-    planned: u64,
-    enqueued: u64,
-    campaigns: Vec<String>,
-    recovered: Recovered,
     #[serde(flatten)]
-    tally: Tally,
-    /// Providers that could not be set up, with why; their messages wait.
-    unavailable: std::collections::BTreeMap<String, String>,
+    report: TickReport,
     interrupted: bool,
 }
 
@@ -131,29 +121,52 @@ fn tick(
         super::sync::announce(&super::sync::synchronise(settings, &compilation, false)?);
     }
     let path = settings.store.existing(manifest)?;
-    let catalog = compilation.filters.catalog.clone();
-    let writer = Store::open_with_catalog(&path, catalog.clone())?;
+    let store = Store::open_with_catalog(&path, compilation.filters.catalog.clone())?;
     let honouring: Vec<&str> = compilation
         .providers
         .iter()
         .filter(|(_, provider)| provider.config.honours_idempotency_key())
         .map(|(name, _)| name.as_str())
         .collect();
-    let recovered = writer.recover(wall_seconds(), &honouring, request.at_least_once)?;
     // Planned on whole seconds, so that `--now` plans exactly that instant.
     let now = jiff::Timestamp::from_second(clock.now().as_second()).unwrap_or_else(|_| clock.now());
-    let enqueued = {
-        let reader = Store::open_read_only(&path, catalog)?;
-        run::enqueue(
-            &compilation,
-            &reader,
-            &writer,
-            &PlanRequest::new(now),
-            wall_seconds(),
-        )
+    let mut options = Options::new(holder.to_string());
+    options.lease = request.lease;
+    options.at_least_once = request.at_least_once;
+    let mut bar = None;
+    let mut progress = |progress: Progress<'_>| match progress {
+        Progress::Due(total) => bar = progress_bar(total),
+        Progress::Delivered(tally) => {
+            if let Some(bar) = &bar {
+                bar.set_position(tally.finished());
+            }
+        }
     };
-    let enqueued = match enqueued {
-        Ok(Ok(enqueued)) => enqueued,
+    let mut delivery = Providers {
+        compilation: &compilation,
+        root: &settings.project,
+        runtime,
+        clock,
+        options: &options,
+        stop,
+        progress: &mut progress,
+    };
+    let ticked = run::tick(
+        &compilation,
+        &store,
+        &Tick {
+            now,
+            wall: wall_seconds(),
+            honouring: &honouring,
+            at_least_once: request.at_least_once,
+        },
+        &mut delivery,
+    );
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let report = match ticked {
+        Ok(Ok(report)) => report,
         Ok(Err(plan)) => {
             eprint!("{}", human(&compilation, &plan));
             eprintln!(
@@ -165,52 +178,12 @@ fn tick(
         Err(PlanError::Store(error)) => return Err(error.into()),
         Err(other) => return Err(Error::Usage(other.to_string())),
     };
-    // Clients with a connection pool (SMTP) start and stop it on the runtime.
-    let _entered = runtime.enter();
-    let names = writer.queued_providers()?;
-    let (routes, unavailable) = run::build_routes(&compilation, &settings.project, &names);
-    for (name, reason) in &unavailable {
+    for (name, reason) in &report.unavailable {
         eprintln!("error: provider `{name}` cannot send: {reason}; its messages stay queued");
     }
-    let mut options = Options::new(holder.to_string());
-    options.lease = request.lease;
-    options.at_least_once = request.at_least_once;
-    let due_now = clock.now().as_second();
-    let mut total = 0;
-    for name in routes.keys() {
-        total += writer.queued(name, due_now)?;
-    }
-    let bar = progress(total);
-    let tally = run::deliver(
-        &writer,
-        runtime,
-        &routes,
-        &clock,
-        &options,
-        stop,
-        &mut |tally| {
-            if let Some(bar) = &bar {
-                bar.set_position(tally.finished());
-            }
-        },
-    )?;
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
     let report = Report {
-        now: now.to_string(),
-        planned: enqueued.plan.messages(),
-        enqueued: enqueued.added,
-        campaigns: enqueued
-            .plan
-            .campaigns
-            .iter()
-            .map(|campaign| campaign.campaign.clone())
-            .collect(),
-        recovered,
-        tally,
+        report,
         interrupted: stop.load(Ordering::SeqCst),
-        unavailable,
     };
     match request.format {
         OutputFormat::Json => print(&format!(
@@ -222,11 +195,15 @@ fn tick(
             print(&summary(&report, now, &zone))?;
         }
     }
-    Ok(if report.unavailable.is_empty() { 0 } else { 2 })
+    Ok(if report.report.unavailable.is_empty() {
+        0
+    } else {
+        2
+    })
 }
 
 /// A bar over the messages due, on a terminal only.
-fn progress(total: u64) -> Option<indicatif::ProgressBar> {
+fn progress_bar(total: u64) -> Option<indicatif::ProgressBar> {
     use std::io::IsTerminal;
     if !std::io::stderr().is_terminal() {
         return None;
@@ -241,6 +218,8 @@ fn progress(total: u64) -> Option<indicatif::ProgressBar> {
 }
 
 fn summary(report: &Report, now: jiff::Timestamp, zone: &TimeZone) -> String {
+    let interrupted = report.interrupted;
+    let report = &report.report;
     let mut out = String::new();
     let _ = writeln!(out, "Run at {} ({now})", local(now, zone));
     let campaigns = if report.campaigns.is_empty() {
@@ -300,7 +279,7 @@ fn summary(report: &Report, now: jiff::Timestamp, zone: &TimeZone) -> String {
     for (provider, reason) in &tally.stopped {
         let _ = writeln!(out, "  stopped     provider `{provider}`: {reason}");
     }
-    if report.interrupted {
+    if interrupted {
         let _ = writeln!(
             out,
             "  interrupted: in-flight messages were recorded; the rest wait in the outbox"

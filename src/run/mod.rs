@@ -5,7 +5,9 @@
 //! concurrently through the provider clients of [`crate::provider`] within
 //! each provider's rate limit, and records each outcome once the provider
 //! answered; [`clients`] builds those clients from the project's provider
-//! declarations.
+//! declarations; [`tick`] is one round of all that (recover, plan,
+//! enqueue, deliver), with the delivery pluggable: the providers for
+//! `herald run`, a virtual sink for `herald simulate`.
 //!
 //! Two clocks: scheduling (due occurrences, quiet hours, retry times) runs
 //! on [`Clock`], which `--now` makes virtual so that journeys with waits
@@ -15,6 +17,7 @@
 pub mod clients;
 pub mod deliver;
 pub mod enqueue;
+pub mod tick;
 
 use std::time::Instant;
 
@@ -23,6 +26,9 @@ use jiff::{SignedDuration, Timestamp};
 pub use self::clients::{Route, build_routes};
 pub use self::deliver::{Options, Tally, deliver};
 pub use self::enqueue::{Enqueued, enqueue};
+pub use self::tick::{
+    Delivered, Delivery, Progress, Providers, Tick, TickReport, VirtualSink, tick,
+};
 
 /// The runner's scheduling clock: the current time, or a virtual time that
 /// started at `--now` and advances with the wall clock.
