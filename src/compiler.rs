@@ -61,9 +61,44 @@ pub fn compile_with(root: &Path, schemas: &Schemas) -> Result<Compilation, Error
     };
     let linted = crate::lint::check(&compilation);
     compilation.diagnostics.extend(linted);
+    forget_gaps(&compilation.project, &mut compilation.diagnostics);
     apply_lint_levels(&compilation.project, &mut compilation.diagnostics);
     compilation.diagnostics.sort();
     Ok(compilation)
+}
+
+/// Drops the "unknown name" diagnostics about names whose declarations in
+/// herald.yaml failed the schema and were left out ([`Project::manifest_gaps`]):
+/// the schema error already says what is wrong there, and "unknown attribute
+/// `orders_count`" next to it would send the reader looking for a missing
+/// declaration that is in fact misspelt.
+fn forget_gaps(project: &Project, diagnostics: &mut Diagnostics) {
+    if project.manifest_gaps.is_empty() {
+        return;
+    }
+    let names: Vec<(String, String)> = project
+        .manifest_gaps
+        .iter()
+        .map(|name| (format!("`{name}`"), format!(".{name}`")))
+        .collect();
+    diagnostics.retain(|diagnostic| {
+        let unknown_name = matches!(
+            diagnostic.code,
+            Code::UnknownAttribute
+                | Code::UnknownFilterAttribute
+                | Code::UnknownEvent
+                | Code::UnknownFilterEvent
+                | Code::UnknownEventProperty
+                | Code::UnknownChannel
+                | Code::UnknownProvider
+                | Code::UnknownVariable
+        );
+        !(unknown_name
+            && names.iter().any(|(whole, field)| {
+                diagnostic.message.contains(whole.as_str())
+                    || diagnostic.message.contains(field.as_str())
+            }))
+    });
 }
 
 /// Applies `lint:` levels: `allow` drops a rule's diagnostics, `warn` and

@@ -55,6 +55,11 @@ pub struct Project {
     /// checks that need only the text (literal secrets) still run on it, so
     /// fixing the schema error does not reveal them one run later.
     pub unchecked_manifest: Option<(FileId, Node)>,
+    /// Names declared in a `herald.yaml` whose entries failed the schema and
+    /// were left out so that the rest of the project is checked in the same
+    /// run (an attribute `orders_count: int`, a provider with a misspelt
+    /// setting): references to them are not reported as unknown.
+    pub manifest_gaps: Vec<String>,
 }
 
 impl Project {
@@ -121,6 +126,7 @@ pub fn load(root: &Path, schemas: &Schemas) -> Result<(Project, Diagnostics), Er
             broken: Vec::new(),
             unreadable: Vec::new(),
             unchecked_manifest: None,
+            manifest_gaps: Vec::new(),
         },
         diagnostics: Diagnostics::default(),
     };
@@ -436,6 +442,8 @@ impl Loader<'_> {
                 .filter_map(Diagnostic::span)
                 .collect();
             let only_unknown_keys = unknown.len() == problems.len();
+            let manifest_repair =
+                (kind == Kind::Manifest).then(|| manifest_entries(&node, &problems));
             for diagnostic in problems {
                 self.diagnostics.push(diagnostic);
             }
@@ -444,21 +452,54 @@ impl Loader<'_> {
             // is checked in the same run rather than after the keys are fixed.
             // Not the manifest: every other file is checked against it, and a
             // misspelt `channels:` would make every channel look undeclared.
-            let repaired = (only_unknown_keys && kind != Kind::Manifest)
-                .then(|| without_keys(&source.text, &node, &unknown))
-                .and_then(|repaired| {
-                    let repaired_file =
-                        SourceFile::new(source.name.clone(), source.path.clone(), repaired.clone());
-                    let tree = yaml::parse(file, &repaired_file).ok()?;
-                    self.schemas
-                        .validate(kind, file, &tree)
-                        .is_empty()
-                        .then_some((repaired, tree))
-                });
+            // The manifest is repaired entry by entry instead: a failing
+            // attribute, event, channel or provider is left out and its name
+            // remembered, so nothing that refers to it is reported as unknown.
+            let blank = match &manifest_repair {
+                Some(Some((entries, _))) => Some(entries.as_slice()),
+                Some(None) => None,
+                None => only_unknown_keys.then_some(unknown.as_slice()),
+            };
+            let mut repaired = None;
+            let mut names = Vec::new();
+            let mut next = blank.map(|keys| (keys.to_vec(), node.clone(), source.text.clone()));
+            // Leaving an entry out can leave another one incomplete (a
+            // misspelt `tpye:` leaves the attribute without a type): a few
+            // rounds, each on what the last one left, then give up.
+            for _ in 0..3 {
+                let Some((keys, tree, text)) = next.take() else {
+                    break;
+                };
+                let text = without_keys(&text, &tree, &keys);
+                let repaired_file =
+                    SourceFile::new(source.name.clone(), source.path.clone(), text.clone());
+                let Ok(tree) = yaml::parse(file, &repaired_file) else {
+                    break;
+                };
+                let left = self.schemas.validate(kind, file, &tree);
+                if left.is_empty() {
+                    repaired = Some((text, tree));
+                    break;
+                }
+                if kind != Kind::Manifest {
+                    break;
+                }
+                let Some((keys, more)) = manifest_entries(&tree, &left) else {
+                    break;
+                };
+                names.extend(more);
+                next = Some((keys, tree, text));
+            }
+            if let Some(Some((_, first))) = &manifest_repair {
+                names.extend(first.iter().cloned());
+            }
             match repaired {
                 Some((repaired, tree)) => {
                     text = std::borrow::Cow::Owned(repaired);
                     node = tree;
+                    if kind == Kind::Manifest {
+                        self.project.manifest_gaps = names;
+                    }
                 }
                 None => {
                     if kind == Kind::Manifest {
@@ -488,6 +529,84 @@ impl Loader<'_> {
             }
         }
     }
+}
+
+/// The manifest entries to leave out so that what remains passes the
+/// schema, by their key spans, and the names they declared: for each
+/// problem, the entry of a section (`events.signed_up`, `providers.bot`,
+/// `contact.attributes.orders_count`) that contains it, or a top-level key
+/// the schema does not know. `None` when a problem lies elsewhere (a
+/// required section missing, a scalar setting of the wrong type): then the
+/// manifest stays unread, as before.
+fn manifest_entries(root: &Node, problems: &[Diagnostic]) -> Option<(Vec<Span>, Vec<String>)> {
+    let yaml::Value::Mapping(sections) = &root.value else {
+        return None;
+    };
+    let inside = |node: &Node, span: &Span| node.start <= span.start && span.end <= node.end;
+    let entry_of = |map: &Node, span: &Span| -> Option<(Span, String)> {
+        let yaml::Value::Mapping(entries) = &map.value else {
+            return None;
+        };
+        entries.iter().find_map(|(key, value)| {
+            let whole = key.start <= span.start && span.end <= value.end.max(key.end);
+            let yaml::Value::String(name) = &key.value else {
+                return None;
+            };
+            whole.then(|| {
+                (
+                    Span {
+                        file: span.file,
+                        start: key.start,
+                        end: key.end,
+                    },
+                    name.clone(),
+                )
+            })
+        })
+    };
+    let mut blank = Vec::new();
+    let mut names = Vec::new();
+    for problem in problems {
+        let span = problem.span()?;
+        let (key, section) = sections
+            .iter()
+            .find(|(key, value)| key.start <= span.start && span.end <= value.end.max(key.end))?;
+        if problem.code == Code::UnknownKey {
+            if key.start == span.start {
+                // A misspelt section (`chanels:`): left out, every channel
+                // would look undeclared, so the manifest stays unread.
+                return None;
+            }
+            // A misspelt setting goes alone; what it leaves missing, if
+            // anything, is the next round's problem.
+            blank.push(span);
+            continue;
+        }
+        let yaml::Value::String(section_name) = &key.value else {
+            return None;
+        };
+        let holder = if section_name == "contact" {
+            let yaml::Value::Mapping(entries) = &section.value else {
+                return None;
+            };
+            entries
+                .iter()
+                .find(|(key, value)| {
+                    key.value == yaml::Value::String("attributes".into()) && inside(value, &span)
+                })
+                .map_or(section, |(_, attributes)| attributes)
+        } else {
+            section
+        };
+        let (entry, name) = entry_of(holder, &span)?;
+        if entry.start == span.start && entry.end == span.end && problem.code != Code::UnknownKey {
+            // The problem is the name of a section's entry itself.
+            return None;
+        }
+        blank.push(entry);
+        names.push(name);
+    }
+    Some((blank, names))
 }
 
 /// `text` with the entries whose keys are at `keys` blanked out: every byte
