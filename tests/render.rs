@@ -264,7 +264,7 @@ fn a_render_error_for_a_contact_names_the_failing_expression() {
     assert_eq!(output.status.code(), Some(1), "{stdout}");
     assert!(
         stdout.contains(
-            "render error: text part: `contact.orders_count + ' заказов'`: invalid operation"
+            "render error: text part: `contact.orders_count + ' заказов'`: tried to use + operator on unsupported types number and string"
         ),
         "{stdout}"
     );

@@ -223,6 +223,20 @@ impl Checker<'_> {
         }
     }
 
+    /// Whether `range` of `template` lies inside a filter that does not exist.
+    fn under_unknown_filter(&mut self, template: &str, range: &std::ops::Range<usize>) -> bool {
+        let filters: Vec<(String, std::ops::Range<usize>)> = self
+            .analyses
+            .get(template)
+            .map(|analysis| analysis.filtered.clone())
+            .unwrap_or_default();
+        filters.into_iter().any(|(name, filter)| {
+            filter.start <= range.start
+                && range.end <= filter.end
+                && !self.is_known(CallableKind::Filter, &name)
+        })
+    }
+
     /// What to write instead of an unknown filter or function: the likely name, or
     /// the ones that exist. A segment function (`days_since`) is the usual mistake:
     /// it reads like it should work in a template and does not.
@@ -349,6 +363,13 @@ impl Checker<'_> {
                 let mut found = Vec::new();
                 for reference in &references {
                     if let Some(problem) = self.resolve(target, reference) {
+                        // Under a filter that does not exist, nobody can say
+                        // whether the value is guarded: T004 is the one problem.
+                        if problem.0 == Code::UnguardedOptional
+                            && self.under_unknown_filter(&template, &reference.range)
+                        {
+                            continue;
+                        }
                         found.push((reference.range.clone(), problem));
                     }
                 }
@@ -526,14 +547,13 @@ impl Checker<'_> {
                 Err(_) if unguarded => return,
                 Err((part, error)) => {
                     let span = self.error_span(&error, part.declared);
-                    let detail = error
-                        .detail()
-                        .map_or_else(|| error.kind().to_string(), str::to_string);
-                    // Name the expression that failed, as the template has it.
-                    let described = match self.templates.failed_expression(&error) {
-                        Some(expression) => format!("`{expression}`: {detail}"),
-                        None => detail.clone(),
+                    let detail = match error.kind() {
+                        minijinja::ErrorKind::UndefinedError => "undefined for this contact".into(),
+                        _ => error
+                            .detail()
+                            .map_or_else(|| error.kind().to_string(), str::to_string),
                     };
+                    let described = self.templates.describe_failure(&error);
                     self.diagnostics.push(
                         Diagnostic::new(
                             Code::RenderError,

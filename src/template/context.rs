@@ -54,6 +54,9 @@ pub struct Analysis {
     pub callables: Vec<(CallableKind, String, Range)>,
     /// Templates named literally in `include`, `extends`, `import` and `from`.
     pub includes: Vec<(String, Range)>,
+    /// Each filter applied to an expression: its name and where that
+    /// expression is (whether what it filters is guarded depends on it).
+    pub filtered: Vec<(String, Range)>,
 }
 
 /// Filters that make a missing value safe.
@@ -326,6 +329,9 @@ impl Walker {
                     range(filter.span()),
                 ));
                 if let Some(inner) = &filter.expr {
+                    self.analysis
+                        .filtered
+                        .push((filter.name.to_string(), range(inner.span())));
                     let guarding = GUARDING_FILTERS.contains(&filter.name);
                     self.expression(inner, guarded || guarding);
                 }

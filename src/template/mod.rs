@@ -352,6 +352,23 @@ impl Templates {
         Some(self.sources.get(base_name(name))?.get(range)?.trim())
     }
 
+    /// A render error in words, naming the expression that failed. An
+    /// undefined value is said plainly: the engine's own wording names the
+    /// first variable of the expression (`contact[...]`) rather than the
+    /// lookup that failed (`names[contact.favourite]`).
+    pub fn describe_failure(&self, error: &minijinja::Error) -> String {
+        let detail = error
+            .detail()
+            .map_or_else(|| error.kind().to_string(), str::to_string);
+        match self.failed_expression(error) {
+            Some(expression) if error.kind() == minijinja::ErrorKind::UndefinedError => {
+                format!("`{expression}` is undefined")
+            }
+            Some(expression) => format!("`{expression}`: {detail}"),
+            None => detail,
+        }
+    }
+
     /// Collects every template of the project. Needs the manifest.
     pub fn new(project: &Project) -> Option<Templates> {
         let manifest = &project.manifest.as_ref()?.value;

@@ -73,12 +73,9 @@ pub(crate) fn render_all<'t>(
                     Ok(rendered) => (Some(rendered), None),
                     Err((part, error)) => {
                         // Name the expression, as check's T005 does.
-                        let expression = templates
-                            .failed_expression(&error)
-                            .map(|expression| format!("`{expression}`: "))
-                            .unwrap_or_default();
                         let kind = part.kind.as_str();
-                        (None, Some(format!("{kind} part: {expression}{error}")))
+                        let described = templates.describe_failure(&error);
+                        (None, Some(format!("{kind} part: {described}")))
                     }
                 };
                 let cost = cost(manifest, message.channel, rendered.as_ref());
