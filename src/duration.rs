@@ -82,7 +82,7 @@ impl Duration {
         let mut words = text.split_whitespace();
         let (Some(amount), Some(unit), None) = (words.next(), words.next(), words.next()) else {
             // Shorthand such as `60d` is the usual slip: suggest the same amount spelt out.
-            let example = shorthand(text.trim())
+            let example = Duration::from_shorthand(text.trim())
                 .map_or_else(|| "3 days".to_string(), |duration| duration.to_string());
             return Err(format!(
                 "`{text}` is not a duration; write a number and a unit, e.g. `{example}`"
@@ -110,6 +110,16 @@ impl Duration {
         Ok(Duration { amount, unit })
     }
 
+    /// `60d`, `24h` or `2weeks` read as the duration they abbreviate, for
+    /// suggestions only: the written form stays `N unit`.
+    pub fn from_shorthand(text: &str) -> Option<Duration> {
+        let digits = text.find(|c: char| !c.is_ascii_digit())?;
+        let amount = text[..digits].parse().ok()?;
+        let word = &text[digits..];
+        let unit = Unit::parse(word).or_else(|| Unit::abbreviated(word))?;
+        Some(Duration { amount, unit })
+    }
+
     pub fn approximate_minutes(self) -> i64 {
         i64::from(self.amount) * self.unit.approximate_minutes()
     }
@@ -120,16 +130,6 @@ impl fmt::Display for Duration {
         let plural = if self.amount == 1 { "" } else { "s" };
         write!(f, "{} {}{plural}", self.amount, self.unit.singular())
     }
-}
-
-/// `60d`, `24h` or `2weeks` read as the duration they abbreviate, for suggestions only:
-/// the written form stays `N unit`.
-fn shorthand(text: &str) -> Option<Duration> {
-    let digits = text.find(|c: char| !c.is_ascii_digit())?;
-    let amount = text[..digits].parse().ok()?;
-    let word = &text[digits..];
-    let unit = Unit::parse(word).or_else(|| Unit::abbreviated(word))?;
-    Some(Duration { amount, unit })
 }
 
 /// A local time of day, `HH:MM`.

@@ -102,6 +102,10 @@ impl From<SyntaxError> for Issue {
         } else {
             Code::FilterSyntax
         };
-        Issue::new(code, error.range, error.message).label(error.label)
+        let issue = Issue::new(code, error.range, error.message).label(error.label);
+        match error.help {
+            Some(help) => issue.help(help),
+            None => issue,
+        }
     }
 }

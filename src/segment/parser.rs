@@ -28,6 +28,8 @@ pub struct SyntaxError {
     pub label: String,
     /// Whether the filter parses but nests deeper than [`MAX_NESTING`].
     pub too_deep: bool,
+    /// What to write instead, when the slip is a known one.
+    pub help: Option<String>,
 }
 
 impl SyntaxError {
@@ -37,6 +39,7 @@ impl SyntaxError {
             range,
             label: label.into(),
             too_deep: false,
+            help: None,
         }
     }
 
@@ -48,6 +51,7 @@ impl SyntaxError {
             range: Range::new(at, at + 1),
             label: "too deep".into(),
             too_deep: true,
+            help: None,
         }
     }
 }
@@ -731,11 +735,23 @@ fn syntax_error(text: &str, error: pest::error::Error<Rule>) -> SyntaxError {
     } else {
         offset + found_len
     };
-    SyntaxError::new(
+    let mut error = SyntaxError::new(
         format!("expected {expected_text}, found {found}"),
         Range::new(offset, end),
         format!("expected {expected_text}"),
-    )
+    );
+    // `within 60d`: the shorthand other tools accept, spelt out.
+    let digits = text[..offset].len()
+        - text[..offset]
+            .trim_end_matches(|c: char| c.is_ascii_digit())
+            .len();
+    if digits > 0 && found_len > 0 {
+        let written = &text[offset - digits..end];
+        if let Some(duration) = crate::duration::Duration::from_shorthand(written) {
+            error.help = Some(format!("write `{duration}`: a number, a space and a unit"));
+        }
+    }
+    error
 }
 
 /// The length of the token at the start of `rest`: a word, a quoted
