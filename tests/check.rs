@@ -151,3 +151,171 @@ fn the_conflicts_example_fires_every_conflict_rule() {
     assert_eq!(output.status.code(), Some(0));
     insta::assert_snapshot!(text);
 }
+
+/// Every `mistake: CODE` marker of a fixture: (file, line, code).
+fn planted_mistakes(root: &Path) -> BTreeSet<(String, u64, String)> {
+    let mut planted = BTreeSet::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).expect("fixture folder").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("fixture file");
+            let file = path
+                .strip_prefix(root)
+                .expect("inside the fixture")
+                .to_string_lossy()
+                .replace('\\', "/");
+            for (index, line) in text.lines().enumerate() {
+                if let Some((_, marker)) = line.split_once("mistake: ") {
+                    let code: String = marker.chars().take(4).collect();
+                    if Code::lookup(&code).is_some() {
+                        planted.insert((file.clone(), index as u64 + 1, code));
+                    }
+                }
+            }
+        }
+    }
+    planted
+}
+
+/// `herald check --format json` on `root`: (exit status, (file, line, code) of each diagnostic).
+fn reported(root: &Path) -> (i32, Vec<(String, u64, String)>) {
+    let output = herald()
+        .args(["check", "--project"])
+        .arg(root)
+        .args(["--format", "json"])
+        .output()
+        .expect("herald runs");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON output");
+    let diagnostics = report["diagnostics"]
+        .as_array()
+        .expect("diagnostics array")
+        .iter()
+        .map(|diagnostic| {
+            let file = diagnostic["file"].as_str().unwrap_or_default();
+            let file = Path::new(file)
+                .strip_prefix(root)
+                .map_or_else(|_| file.to_string(), |p| p.to_string_lossy().into_owned());
+            (
+                file,
+                diagnostic["line"].as_u64().unwrap_or_default(),
+                diagnostic["code"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    (output.status.code().unwrap_or(-1), diagnostics)
+}
+
+/// Issue 12's acceptance: a project written from scratch in the README's
+/// words, with the trial's mistakes planted, gets one precise diagnostic per
+/// mistake and nothing else, all in one run; doing what each diagnostic's
+/// help says makes the project clean.
+#[test]
+fn a_first_project_gets_one_diagnostic_per_mistake_and_advice_that_works() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/first-project");
+    let planted = planted_mistakes(&fixture);
+    assert_eq!(planted.len(), 15, "{planted:#?}");
+    let (status, diagnostics) = reported(&fixture);
+    assert_eq!(status, 1);
+    let found: BTreeSet<_> = diagnostics.iter().cloned().collect();
+    assert_eq!(
+        found.len(),
+        diagnostics.len(),
+        "a mistake reported twice: {diagnostics:#?}"
+    );
+    assert_eq!(found, planted);
+
+    // Each fix is what the diagnostic's help (or message) says to write.
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let root = dir.path().join("first-project");
+    copy_dir(&fixture, &root);
+    let fixes: [(&str, &str, &str); 15] = [
+        (
+            "herald.yaml",
+            "orders_count: int  # mistake: S004",
+            "orders_count: integer",
+        ),
+        (
+            "herald.yaml",
+            "    telegram_chat_id: string  # mistake: R014\n",
+            "",
+        ),
+        (
+            "herald.yaml",
+            "\"123456:AAE-literal-token\"  # mistake: R008",
+            "${env:BOT_TOKEN}",
+        ),
+        ("herald.yaml", "    colour: red  # mistake: S001\n", ""),
+        (
+            "segments/buyers.yaml",
+            "descripton: Ordered recently.  # mistake: S001",
+            "description: Ordered recently.",
+        ),
+        (
+            "segments/buyers.yaml",
+            "within 60d  # mistake: F001",
+            "within 60 days",
+        ),
+        ("segments/men.yaml", "\"м\"  # mistake: F006", "\"male\""),
+        (
+            "campaigns/birthday.yaml",
+            "telegramm]  # mistake: R003",
+            "telegram]",
+        ),
+        (
+            "journeys/reactivation.yaml",
+            "60d  # mistake: R012",
+            "60 days",
+        ),
+        ("journeys/reactivation.yaml", "don  # mistake: R009", "done"),
+        (
+            "journeys/reactivation.yaml",
+            "quattro  # mistake: F006",
+            "margherita",
+        ),
+        (
+            "journeys/welcome.yaml",
+            "[ordr]  # mistake: R005",
+            "[order]",
+        ),
+        (
+            "journeys/welcome.yaml",
+            "sms: {}  # mistake: C007",
+            "sms: {text: \"Ваш первый заказ ждёт: {{ vars.site_url }}\"}",
+        ),
+        (
+            "templates/emails/promo.html",
+            "capitalise }}, привет!</p>  {# mistake: T004 #}",
+            "capitalize }}, привет!</p>",
+        ),
+        (
+            "templates/telegram/birthday.txt",
+            "{{ names[contact.favourite] }} в подарок.{% endif %}  {# mistake: T005 #}",
+            "{{ names[contact.favourite] | default(\"пицца\") }} в подарок.{% endif %}",
+        ),
+    ];
+    for (file, from, to) in fixes {
+        let path = root.join(file);
+        let text = std::fs::read_to_string(&path).expect("fixture file");
+        assert!(text.contains(from), "{file}: `{from}` not found");
+        std::fs::write(&path, text.replacen(from, to, 1)).expect("fixed file");
+    }
+    let (status, diagnostics) = reported(&root);
+    assert_eq!((status, diagnostics), (0, Vec::new()));
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("folder");
+    for entry in std::fs::read_dir(from).expect("folder").flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
+    }
+}
