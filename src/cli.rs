@@ -322,6 +322,23 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = crate::command::OutputFormat::Human)]
         format: crate::command::OutputFormat,
     },
+    /// Run the HTTP service for unsubscribes, delivery webhooks and clicks.
+    ///
+    /// Answers the one-click unsubscribe links messages carry (`/u/...`:
+    /// POST unsubscribes at once, GET shows a confirmation page), the
+    /// providers' delivery webhooks (`/webhooks/<provider>`, verified as
+    /// each provider documents), click redirects (`/c/...`) and `/healthz`,
+    /// writing events and suppressions to the store. Configured by the
+    /// manifest's `serve:` section; stops cleanly on SIGINT or SIGTERM.
+    ///
+    /// Examples:
+    ///   herald serve
+    ///   herald serve --listen 0.0.0.0:8025
+    Serve {
+        /// The address to listen on, overriding `serve.listen` (port 0: any free port).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+    },
     /// Re-check the project and re-render previews on every save.
     ///
     /// Watches the project's files; after each save (debounced) it runs the

@@ -35,6 +35,8 @@ pub mod resolver;
 pub mod run;
 pub mod schema;
 pub mod segment;
+pub mod serve;
+pub mod signed_link;
 pub mod source;
 pub mod store;
 pub mod suggestion;

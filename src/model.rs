@@ -134,6 +134,44 @@ pub struct Manifest {
     /// Where the base comes from: files `herald sync` imports when their content changes.
     #[serde(default)]
     pub sources: Sources,
+    /// `herald serve`: the HTTP service for one-click unsubscribes, provider
+    /// delivery webhooks and click redirects, and the links messages carry to it.
+    #[serde(default)]
+    pub serve: Option<Serve>,
+}
+
+/// `herald serve` and the addresses messages carry to it.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Serve {
+    /// The address the service listens on (default `127.0.0.1:8025`); `herald serve --listen` overrides it.
+    #[serde(default)]
+    pub listen: Option<Text>,
+    /// The public base URL (https) the service is reached at; unsubscribe links and `List-Unsubscribe` point below it.
+    pub public_url: Text,
+    /// The secret that signs unsubscribe and click links: `${env:NAME}`. Changing it invalidates every link sent.
+    pub secret: Text,
+    /// How long a link stays valid after its message was planned (default `1 year`).
+    #[serde(default)]
+    pub link_lifetime: Option<Text>,
+    /// The largest request body accepted, in bytes (default 1048576); a larger one is answered 413.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub max_body_bytes: Option<u64>,
+    /// Delivery webhooks by provider name (as declared under `providers:`), answered at `/webhooks/<name>`.
+    #[serde(default)]
+    pub webhooks: BTreeMap<Text, ServeWebhook>,
+}
+
+/// How a provider's webhook requests are verified.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServeWebhook {
+    /// `${env:NAME}`: the WhatsApp app secret, the Viber auth token, the Unisender API key, or the SMSC secret word.
+    pub secret: Text,
+    /// `whatsapp`: the verify token of the subscription handshake, `${env:NAME}`.
+    #[serde(default)]
+    pub verify_token: Option<Text>,
 }
 
 /// The files a shop's backend exports, relative to the project; each entry

@@ -34,6 +34,7 @@ const ALLOWED: &[(&str, &str, &str)] = &[
     ("command", "settings", "run"),
     ("command", "settings", "status"),
     ("command", "settings", "segment"),
+    ("command", "settings", "serve"),
     ("command", "settings", "sync"),
     ("command", "settings", "watch"),
 ];

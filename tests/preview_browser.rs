@@ -85,4 +85,3 @@ fn the_open_page_updates_itself_when_a_template_changes() {
     );
     browser.stop();
 }
-

@@ -399,6 +399,7 @@ fn a_tick_with_the_virtual_sink_records_due_messages_as_sent_and_sends_nothing()
         wall: 0,
         honouring: &[],
         at_least_once: false,
+        links: None,
     };
     let now = at("2026-03-10T09:00:00Z");
     let first = tick(&compilation, &store, &request(now), &mut VirtualSink)

@@ -15,6 +15,7 @@ mod render;
 mod run;
 mod schema;
 mod segment;
+mod serve;
 mod settings;
 mod status;
 mod sync;
@@ -40,6 +41,7 @@ pub enum Command {
     Sync(sync::Request),
     Run(run::Request),
     Status(status::Request),
+    Serve(serve::Request),
     Watch(watch::Request),
 }
 
@@ -58,6 +60,20 @@ pub fn run(settings: &Settings) -> Result<i32, Error> {
         Command::Sync(request) => sync::run(settings, request),
         Command::Run(request) => run::run(settings, request),
         Command::Status(request) => status::run(settings, request),
+        Command::Serve(request) => serve::run(settings, request),
         Command::Watch(request) => watch::run(settings, request),
     }
+}
+
+/// The async runtime of the commands that talk HTTP: two worker threads,
+/// timers and sockets.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|source| Error::Io {
+            path: "<tokio runtime>".into(),
+            source,
+        })
 }

@@ -81,6 +81,10 @@ pub fn run(settings: &Settings, request: &Request) -> Result<i32, Error> {
     let mut plan_request = PlanRequest::new(now);
     plan_request.only = request.campaigns.clone();
     plan_request.samples = request.samples;
+    // A dry run in CI usually has no secrets: without the signing secret
+    // the samples show the placeholder link.
+    plan_request.links =
+        crate::serve::settings::message_links(manifest, now.as_second()).unwrap_or(None);
     let failure = |error: PlanError| match error {
         PlanError::Store(error) => Error::from(error),
         other => Error::Usage(other.to_string()),

@@ -41,14 +41,7 @@ struct Report {
 }
 
 pub fn run(settings: &Settings, request: &Request) -> Result<i32, Error> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|source| Error::Io {
-            path: "<tokio runtime>".into(),
-            source,
-        })?;
+    let runtime = super::runtime()?;
     let stop = Arc::new(AtomicBool::new(false));
     for kind in [
         tokio::signal::unix::SignalKind::interrupt(),
@@ -77,6 +70,19 @@ pub fn run(settings: &Settings, request: &Request) -> Result<i32, Error> {
     // Only a project or plan error is worth a non-zero status in a loop
     // that was stopped on purpose.
     Ok(status)
+}
+
+/// The signed links of the messages planned at `now`; sending them with
+/// links that cannot be signed would send links that do not work.
+fn links(
+    manifest: &crate::model::Manifest,
+    now: jiff::Timestamp,
+) -> Result<Option<crate::signed_link::Links>, Error> {
+    crate::serve::settings::message_links(manifest, now.as_second()).map_err(|missing| {
+        Error::Usage(format!(
+            "the unsubscribe links cannot be signed: `serve.secret`: {missing}"
+        ))
+    })
 }
 
 /// Sets `stop` on the first SIGINT or SIGTERM (`kind`); a second one ends
@@ -159,6 +165,7 @@ fn tick(
             wall: wall_seconds(),
             honouring: &honouring,
             at_least_once: request.at_least_once,
+            links: links(manifest, now)?,
         },
         &mut delivery,
     );

@@ -238,6 +238,7 @@ impl Settings {
                 })
             }
             cli::Command::Status { format } => Command::Status(super::status::Request { format }),
+            cli::Command::Serve { listen } => Command::Serve(super::serve::Request { listen }),
             cli::Command::Watch {
                 samples,
                 contact,

@@ -46,6 +46,9 @@ pub struct PlanRequest {
     pub samples: usize,
     /// Render threads; 0 for one per core.
     pub threads: usize,
+    /// The signed addresses of `herald serve` that messages carry; `None`
+    /// renders the placeholder unsubscribe link.
+    pub links: Option<crate::signed_link::Links>,
 }
 
 impl PlanRequest {
@@ -56,6 +59,7 @@ impl PlanRequest {
             catch_up: CATCH_UP,
             samples: 1,
             threads: 0,
+            links: None,
         }
     }
 }

@@ -272,7 +272,9 @@ pub(super) fn plan_campaign(
                     .iter()
                     .map(|target| {
                         target.and_then(|target| {
-                            Renderer::new(templates, target, &vars, now_text).ok()
+                            Renderer::new(templates, target, &vars, now_text)
+                                .ok()
+                                .map(|renderer| renderer.with_links(request.links.clone()))
                         })
                     })
                     .collect();

@@ -271,3 +271,14 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
             out
         })
 }
+
+/// Decodes lower- or upper-case hexadecimal; `None` for anything else.
+pub(crate) fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(text.get(at..at + 2)?, 16).ok())
+        .collect()
+}

@@ -29,7 +29,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-use super::{Credential, Message, Outcome, SetupError, hex, http};
+use super::{Credential, Message, Outcome, SetupError, hex, http, unhex};
 
 /// The header carrying the signature.
 pub const SIGNATURE_HEADER: &str = "Herald-Signature";
@@ -225,14 +225,4 @@ pub fn verify_signature(
     } else {
         Err(SignatureError::Mismatch)
     }
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|at| u8::from_str_radix(text.get(at..at + 2)?, 16).ok())
-        .collect()
 }

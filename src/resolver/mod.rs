@@ -6,7 +6,8 @@
 //! settings and `lint:` keys), `providers` (provider settings and secret
 //! detection), `schedules` (durations, times and campaign schedules),
 //! `kpis`, `steps` (journey triggers and step rules), `sources` (the
-//! files `sources:` names) and `cycles` (segment reference cycles).
+//! files `sources:` names), `serve` (the `serve:` section) and `cycles`
+//! (segment reference cycles).
 
 mod cycles;
 mod kpis;
@@ -14,6 +15,7 @@ mod manifest;
 mod providers;
 mod references;
 mod schedules;
+mod serve;
 mod sources;
 mod steps;
 

@@ -73,6 +73,9 @@ pub struct Tick<'a> {
     /// recovered messages go back to the queue.
     pub honouring: &'a [&'a str],
     pub at_least_once: bool,
+    /// The signed addresses of `herald serve` the planned messages carry
+    /// (`None`: the placeholder unsubscribe link).
+    pub links: Option<crate::signed_link::Links>,
 }
 
 /// Runs one tick over `store` (a writable store; the planner reads through
@@ -92,7 +95,10 @@ pub fn tick(
             compilation,
             &reader,
             store,
-            &PlanRequest::new(request.now),
+            &PlanRequest {
+                links: request.links.clone(),
+                ..PlanRequest::new(request.now)
+            },
             request.wall,
         )?
     };

@@ -13,6 +13,8 @@
 //! - [`consents`]: the current consent per channel, its history, and
 //!   suppressions;
 //! - [`events`]: idempotent event ingestion and reading a contact's events;
+//! - [`feedback`]: what `herald serve` hears back: unsubscribes and
+//!   delivery statuses linked to outbox messages;
 //! - [`lapses`]: what `contacts clean` reads (a page of contacts with their
 //!   last conversion) and the lapse marks it writes;
 //! - [`snapshot`]: the planner's reads: a read-only open, an audience
@@ -71,6 +73,7 @@ pub mod attributes;
 pub mod consents;
 pub mod contacts;
 pub mod events;
+pub mod feedback;
 pub mod lapses;
 mod locks;
 pub mod outbox;

@@ -232,6 +232,16 @@ CREATE TABLE campaign_runs (
 ) WITHOUT ROWID;
 ",
     },
+    Migration {
+        version: 5,
+        description: "delivery statuses find their outbox message by the provider's id",
+        sql: "
+-- `herald serve` links a provider's status callback (SMSC, Viber) to the
+-- message it is about by the id the provider gave when it accepted it.
+CREATE INDEX IF NOT EXISTS outbox_by_provider_message
+    ON outbox (provider, provider_message_id) WHERE provider_message_id IS NOT NULL;
+",
+    },
 ];
 
 /// The indexes an import into an empty store drops and builds after its

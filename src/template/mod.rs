@@ -764,6 +764,10 @@ pub struct SharedContext {
     variant: Value,
     vars: Value,
     now: Value,
+    /// The signed addresses of `herald serve`; without them (previews,
+    /// checks, a project without `serve:`) `links.unsubscribe` is the
+    /// placeholder.
+    links: Option<crate::signed_link::Links>,
 }
 
 impl SharedContext {
@@ -786,6 +790,22 @@ impl SharedContext {
             variant: Value::from(target.variant.clone().unwrap_or_else(|| "default".into())),
             vars: vars.clone(),
             now: Value::from(now),
+            links: None,
+        })
+    }
+
+    /// The same context whose `links.unsubscribe` is the contact's signed
+    /// address on the message's channel.
+    pub fn with_links(self: Arc<Self>, links: Option<crate::signed_link::Links>) -> Arc<Self> {
+        if links.is_none() {
+            return self;
+        }
+        Arc::new(SharedContext {
+            campaign: self.campaign.clone(),
+            variant: self.variant.clone(),
+            vars: self.vars.clone(),
+            now: self.now.clone(),
+            links,
         })
     }
 
@@ -796,12 +816,24 @@ impl SharedContext {
             variant: deep_copy(&self.variant),
             vars: deep_copy(&self.vars),
             now: deep_copy(&self.now),
+            links: self.links.clone(),
         })
     }
 
     /// The context of one message to `contact`: the shared values and the
     /// contact's own `contact`, `event` and `links`.
     pub fn message(self: &Arc<Self>, contact: Value, event: Option<Value>) -> Value {
+        self.message_on(contact, event, "")
+    }
+
+    /// The context of one message to `contact` on `channel`, whose
+    /// unsubscribe link is signed for that channel.
+    pub fn message_on(
+        self: &Arc<Self>,
+        contact: Value,
+        event: Option<Value>,
+        channel: &'static str,
+    ) -> Value {
         let id = contact
             .get_attr("id")
             .ok()
@@ -813,7 +845,9 @@ impl SharedContext {
             contact,
             event,
             links: Value::from_object(Links {
-                unsubscribe: Value::from(unsubscribe_link(&id)),
+                shared: self.clone(),
+                contact: id,
+                channel,
             }),
         })
     }
@@ -892,10 +926,13 @@ impl Object for MessageContext {
     }
 }
 
-/// `links`: the contact's unsubscribe link.
+/// `links`: the contact's unsubscribe link, signed when it is read (most
+/// messages other than email never read it).
 #[derive(Debug)]
 struct Links {
-    unsubscribe: Value,
+    shared: Arc<SharedContext>,
+    contact: String,
+    channel: &'static str,
 }
 
 impl Object for Links {
@@ -904,7 +941,14 @@ impl Object for Links {
     }
 
     fn get_value_by_str(self: &Arc<Self>, key: &str) -> Option<Value> {
-        (key == "unsubscribe").then(|| self.unsubscribe.clone())
+        (key == "unsubscribe").then(|| {
+            Value::from(match &self.shared.links {
+                Some(links) if !self.channel.is_empty() => {
+                    links.unsubscribe(&self.contact, self.channel)
+                }
+                _ => unsubscribe_link(&self.contact),
+            })
+        })
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {

@@ -84,6 +84,13 @@ impl<'t> Renderer<'t> {
         })
     }
 
+    /// Signs each contact's unsubscribe link with `links` (none: the
+    /// placeholder of previews).
+    pub fn with_links(mut self, links: Option<crate::signed_link::Links>) -> Renderer<'t> {
+        self.shared = self.shared.with_links(links);
+        self
+    }
+
     pub fn target(&self) -> &'t Target {
         self.target
     }
@@ -105,11 +112,13 @@ impl<'t> Renderer<'t> {
         contact: Value,
         channels: &[&str],
     ) -> Result<Vec<Rendered>, (Part, minijinja::Error)> {
-        let context = self.shared.message(contact, None);
         self.messages
             .iter()
             .filter(|compiled| channels.contains(&compiled.message.channel))
             .map(|compiled| {
+                let context =
+                    self.shared
+                        .message_on(contact.clone(), None, compiled.message.channel);
                 render_message(
                     self.target,
                     compiled.message.channel,
@@ -128,10 +137,11 @@ impl<'t> Renderer<'t> {
         contact: Value,
         event: Option<Value>,
     ) -> Result<Vec<Rendered>, (Part, minijinja::Error)> {
-        let context = shared.message(contact, event);
         self.messages
             .iter()
             .map(|compiled| {
+                let context =
+                    shared.message_on(contact.clone(), event.clone(), compiled.message.channel);
                 render_message(
                     self.target,
                     compiled.message.channel,

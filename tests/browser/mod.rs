@@ -74,7 +74,6 @@ pub fn output_within(mut command: Command, timeout: Duration) -> String {
     panic!("chromium did not finish within {timeout:?}");
 }
 
-
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
