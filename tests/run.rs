@@ -421,3 +421,80 @@ fn a_tick_with_the_virtual_sink_records_due_messages_as_sent_and_sends_nothing()
     assert_eq!(first.tally.sent + later.tally.sent, 11);
     assert_eq!(counts(dir.path())["sent"], 11);
 }
+
+/// A runner killed while SMSC holds its request leaves the message with an
+/// expired lease; the next run makes it `unknown` and asks SMSC's status
+/// API, which knows herald's id: the message is recorded as sent, not sent
+/// again (SMSC has no idempotency key, so a blind resend would double it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sms_whose_runner_died_mid_request_is_reconciled_through_smsc_status_not_resent() {
+    let fake = fakes::smsc::SmscFake::start("shop", SECRET).await;
+    // The first request is handled (SMSC accepts it), its answer never comes in time.
+    fake.server.script([Script::Slow(Duration::from_secs(120))]);
+    let providers = format!(
+        "  out: {{kind: file, path: out.jsonl}}\n  gate: {{kind: smsc, login: shop, password: \"${{env:HERALD_TEST_SECRET}}\", base_url: \"{}\"}}\n",
+        fake.server.url
+    );
+    let dir = project(&providers, &[("sms", "gate")]);
+    let sms_planned = planned_now(dir.path())
+        .iter()
+        .filter(|key| key.ends_with("/sms"))
+        .count();
+    assert!(sms_planned >= 2, "the fixture plans several SMS");
+
+    let mut runner = std::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+        .current_dir(dir.path())
+        .env("HERALD_TEST_SECRET", SECRET)
+        .args(["run", "--once", "--now", NOW, "--lease", "2"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while fake.accepted().len() < sms_planned && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(fake.accepted().len(), sms_planned, "every SMS reached SMSC");
+    // Killed while the slow request is still open: its message stays `sending`.
+    runner.kill().unwrap();
+    runner.wait().unwrap();
+    let sending = status(dir.path())["groups"][0]["counts"]["sending"].as_u64();
+    assert!(sending >= Some(1), "{}", status(dir.path()));
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+
+    let (stdout, stderr, code) = herald_async(
+        dir.path(),
+        &["run", "--once", "--now", NOW, "--format", "json"],
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    let report = run_json(&stdout);
+    assert_eq!(report["unknown"], 0, "{report}");
+    let counts = counts(dir.path());
+    assert_eq!(
+        counts.get("unknown"),
+        None,
+        "{counts:?} {}",
+        status(dir.path())
+    );
+    assert_eq!(counts.get("sending"), None, "{counts:?}");
+    // Nothing reached SMSC twice: the status lookup found the message.
+    assert_eq!(fake.accepted().len(), sms_planned);
+    let sends = fake
+        .server
+        .requests()
+        .iter()
+        .filter(|request| request.path == "/sys/send.php")
+        .count();
+    assert_eq!(sends, sms_planned);
+    let lookups = fake
+        .server
+        .requests()
+        .iter()
+        .filter(|request| request.path == "/sys/status.php")
+        .count();
+    // One lookup per message the dead runner left without an answer.
+    let left_unknown = report["recovered"]["unknown"].as_u64().unwrap();
+    assert!(left_unknown >= 1, "{report}");
+    assert_eq!(lookups as u64, left_unknown);
+}

@@ -243,6 +243,11 @@ impl Client {
     /// [`Outcome::Unknown`]. `None` when the provider has no way to tell
     /// (no status API); a provider that honours the key is better asked by
     /// sending again.
+    /// Whether [`Client::reconcile`] can find out what became of a message.
+    pub fn can_reconcile(&self) -> bool {
+        matches!(self, Client::Smsc(_) | Client::File(_))
+    }
+
     pub async fn reconcile(&self, message: &Message) -> Option<Outcome> {
         match self {
             Client::Smsc(provider) => Some(provider.reconcile(message).await),

@@ -144,6 +144,8 @@ struct Lane {
     batch: usize,
     in_flight: usize,
     stopped: bool,
+    /// Whether this round already looked up the provider's `unknown` messages.
+    reconciled: bool,
 }
 
 /// Delivers every message of the `routes`' providers that is due on
@@ -179,6 +181,7 @@ pub fn deliver(
                 batch,
                 in_flight: 0,
                 stopped: false,
+                reconciled: false,
             };
             (name.as_str(), lane)
         })
@@ -201,9 +204,22 @@ pub fn deliver(
                 } else {
                     Durability::Full
                 })?;
+                let mut claimed = Vec::new();
+                // `unknown` messages of a provider with a status API are
+                // looked up once per delivery round, before new sends.
+                if !lane.reconciled {
+                    lane.reconciled = true;
+                    let client = &lane.route.client;
+                    if client.can_reconcile() && !client.honours_idempotency_key() {
+                        claimed =
+                            store.claim_unknown(&options.holder, name, limit, lease_until, wall)?;
+                    }
+                }
+                let limit = limit - claimed.len();
                 let claim = store.claim(&options.holder, name, limit, now, lease_until, wall)?;
                 tally.skipped += claim.skipped;
-                for claimed in claim.messages {
+                claimed.extend(claim.messages);
+                for claimed in claimed {
                     lane.in_flight += 1;
                     spawn(runtime, name, lane, claimed, sender.clone());
                 }
@@ -295,14 +311,24 @@ fn spawn(
             Ok(message) => {
                 let _permit = permits.acquire_owned().await;
                 limiter.wait().await;
-                let outcome = client.send(&message).await;
-                match outcome {
-                    // A provider with a status API is asked before the
-                    // message is given up as unknown.
-                    Outcome::Unknown { .. } if !honours_key => {
-                        client.reconcile(&message).await.unwrap_or(outcome)
+                if claimed.reconcile {
+                    // Asked, not sent: "not found" comes back as a retry,
+                    // found as sent or failed, no answer as unknown again.
+                    client
+                        .reconcile(&message)
+                        .await
+                        .unwrap_or(Outcome::Unknown {
+                            reason: "the provider has no status API".into(),
+                        })
+                } else {
+                    match client.send(&message).await {
+                        // A provider with a status API is asked before the
+                        // message is given up as unknown.
+                        outcome @ Outcome::Unknown { .. } if !honours_key => {
+                            client.reconcile(&message).await.unwrap_or(outcome)
+                        }
+                        outcome => outcome,
                     }
-                    outcome => outcome,
                 }
             }
             Err(error) => Outcome::Failed {

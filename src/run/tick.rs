@@ -149,7 +149,10 @@ impl Delivery for Providers<'_> {
     fn deliver(&mut self, store: &Store, _now: Timestamp) -> Result<Delivered, StoreError> {
         // Clients with a connection pool (SMTP) start and stop it on the runtime.
         let _entered = self.runtime.enter();
-        let names = store.queued_providers()?;
+        let mut names = store.queued_providers()?;
+        names.extend(store.unknown_providers()?);
+        names.sort();
+        names.dedup();
         let (routes, unavailable) = build_routes(self.compilation, self.root, &names);
         let due_now = self.clock.now().as_second();
         let mut total = 0;

@@ -120,6 +120,9 @@ pub struct Claimed {
     pub payload: String,
     /// This attempt's number, 1 for the first.
     pub attempt: u32,
+    /// Claimed to ask the provider what became of an `unknown` message,
+    /// not to send it.
+    pub reconcile: bool,
 }
 
 /// What [`Store::claim`] took.
@@ -395,6 +398,7 @@ impl Store {
                             channel: row.get(2)?,
                             payload: row.get(3)?,
                             attempt: row.get(4)?,
+                            reconcile: false,
                         })
                     },
                 )?
@@ -411,6 +415,56 @@ impl Store {
                 messages,
                 skipped: skipped as u64,
             })
+        };
+        self.finish(work)
+    }
+
+    /// Leases up to `limit` `unknown` messages of `provider` to `holder`
+    /// until `lease_until`, to ask the provider's status API what became of
+    /// them ([`Claimed::reconcile`]). The lookup is an attempt of its own
+    /// (its row says what the provider answered). A runner that dies while
+    /// asking leaves them `sending`; recovery makes them `unknown` again.
+    pub fn claim_unknown(
+        &self,
+        holder: &str,
+        provider: &str,
+        limit: usize,
+        lease_until: i64,
+        started_at: i64,
+    ) -> Result<Vec<Claimed>, StoreError> {
+        self.begin()?;
+        let work = || -> rusqlite::Result<Vec<Claimed>> {
+            let mut statement = self.connection.prepare_cached(
+                "UPDATE outbox SET state = 'sending', lease_holder = ?3, lease_expires_at = ?4,
+                 attempts = attempts + 1, updated_at = ?5
+                 WHERE key IN (SELECT key FROM outbox WHERE state = 'unknown' AND provider = ?1
+                               ORDER BY updated_at LIMIT ?2)
+                 RETURNING key, contact_id, channel, payload, attempts",
+            )?;
+            let messages = statement
+                .query_map(
+                    params![provider, limit as i64, holder, lease_until, started_at],
+                    |row| {
+                        Ok(Claimed {
+                            key: row.get(0)?,
+                            contact_id: row.get(1)?,
+                            channel: row.get(2)?,
+                            payload: row.get(3)?,
+                            attempt: row.get(4)?,
+                            reconcile: true,
+                        })
+                    },
+                )?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut attempt = self.connection.prepare_cached(
+                "INSERT INTO outbox_attempts (key, attempt, started_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (key, attempt) DO UPDATE SET started_at = excluded.started_at,
+                 finished_at = NULL, outcome = NULL, detail = NULL",
+            )?;
+            for message in &messages {
+                attempt.execute(params![message.key, message.attempt, started_at])?;
+            }
+            Ok(messages)
         };
         self.finish(work)
     }
@@ -554,6 +608,18 @@ impl Store {
                      AND provider IN (SELECT value FROM json_each(?1))",
                 )?
                 .query_row([providers], |row| row.get(0))
+        })
+    }
+
+    /// The providers that have `unknown` messages (to look up, where the
+    /// provider has a status API).
+    pub fn unknown_providers(&self) -> Result<Vec<String>, StoreError> {
+        self.run(|| {
+            let mut statement = self.connection.prepare_cached(
+                "SELECT DISTINCT provider FROM outbox WHERE state = 'unknown' ORDER BY provider",
+            )?;
+            let rows = statement.query_map([], |row| row.get(0))?;
+            rows.collect()
         })
     }
 
