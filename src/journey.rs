@@ -10,7 +10,7 @@
 use crate::campaign::Goal;
 use crate::duration::{Duration, Reentry, TimeOfDay, Wait};
 use crate::loader::{Definition, Project};
-use crate::model::{Journey, MessageType, Step, Text};
+use crate::model::{Journey, MessageType, RemovedStep, Step, Text};
 use crate::policy::Policies;
 use crate::source::{FileId, Span};
 
@@ -118,6 +118,9 @@ pub enum Action {
 pub struct State {
     pub index: usize,
     pub id: Option<String>,
+    /// The id a contact's position is stored under: the step's id, else its
+    /// 1-based position (as message templates name the step).
+    pub key: String,
     pub action: Action,
     /// The step's first key, where diagnostics about the step point.
     pub span: Span,
@@ -158,6 +161,8 @@ pub struct StateMachine {
     pub exit: Vec<String>,
     pub goal: Option<Goal>,
     pub priority: Option<i32>,
+    /// What to do with contacts waiting in a step an edit removed.
+    pub on_removed_step: Option<RemovedStep>,
     pub states: Vec<State>,
     /// A `goto`, `next` or `on_timeout` names no step (resolution reported
     /// it, R009); the graph is then a guess, so rules about paths stay silent.
@@ -200,6 +205,7 @@ impl StateMachine {
                 State {
                     index,
                     id: step.id.as_ref().map(|id| id.value.clone()),
+                    key: step_key(step, index),
                     action,
                     span,
                     wait: step_times.wait.filter(|_| action == Action::Wait),
@@ -237,6 +243,7 @@ impl StateMachine {
             exit: journey.exit.iter().map(|e| e.value.clone()).collect(),
             goal: times.goal.clone(),
             priority: journey.priority,
+            on_removed_step: journey.on_removed_step,
             states,
             unresolved_targets: unresolved.get(),
         }
@@ -373,6 +380,13 @@ impl StateMachine {
         }
         arrival
     }
+}
+
+/// The id a step is known by at run time: its `id`, else its 1-based position.
+pub fn step_key(step: &Step, index: usize) -> String {
+    step.id
+        .as_ref()
+        .map_or_else(|| (index + 1).to_string(), |id| id.value.clone())
 }
 
 /// Where diagnostics about each step point: the step's first key (or the

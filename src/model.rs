@@ -764,8 +764,21 @@ pub struct Journey {
     /// Between journeys on the same trigger, the higher priority wins.
     #[serde(default)]
     pub priority: Option<i32>,
+    /// What happens to contacts waiting in a step that an edit removed: `exit` ends their
+    /// enrolment, `next` moves them to the step now at the removed one's position.
+    /// `herald run` refuses while such contacts wait and this is not set.
+    #[serde(default)]
+    pub on_removed_step: Option<RemovedStep>,
     #[schemars(length(min = 1))]
     pub steps: Vec<Step>,
+}
+
+/// What `on_removed_step` does with contacts in a removed step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RemovedStep {
+    Exit,
+    Next,
 }
 
 /// What starts the journey: exactly one of `event`, `segment` or `anniversary`.

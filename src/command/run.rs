@@ -1,4 +1,4 @@
-//! `herald run`: ticks of sync, compile, recover, plan, enqueue and deliver
+//! `herald run`: ticks of sync, compile, recover, plan, enqueue, advance journeys and deliver
 //! ([`crate::run`]), once (`--once`) or every `--interval` until SIGINT or
 //! SIGTERM; a summary per tick. Exit status: 1 when the project has errors
 //! or the plan may not be carried out (render failures, over budget), 2
@@ -183,6 +183,10 @@ fn tick(
             return Ok(1);
         }
         Err(PlanError::Store(error)) => return Err(error.into()),
+        Err(PlanError::Journeys(reason)) => {
+            eprintln!("error: nothing was sent: {reason}");
+            return Ok(1);
+        }
         Err(other) => return Err(Error::Usage(other.to_string())),
     };
     for (name, reason) in &report.unavailable {
@@ -240,6 +244,20 @@ fn summary(report: &Report, now: jiff::Timestamp, zone: &TimeZone) -> String {
         grouped(report.planned),
         grouped(report.enqueued)
     );
+    let journeys = &report.journeys;
+    if journeys != &run::journeys::Advanced::default() {
+        let _ = writeln!(
+            out,
+            "  journeys    {} entered, {} messages, {} skipped, {} woke, {} converted, {} exited, {} completed",
+            grouped(journeys.entered),
+            grouped(journeys.sent),
+            grouped(journeys.skipped),
+            grouped(journeys.woken),
+            grouped(journeys.converted),
+            grouped(journeys.exited),
+            grouped(journeys.completed)
+        );
+    }
     let recovered = report.recovered;
     if recovered.requeued + recovered.unknown > 0 {
         let _ = writeln!(

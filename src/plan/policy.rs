@@ -42,20 +42,28 @@ pub fn held_out(campaign: &str, contact: &str, holdout: Option<f64>) -> bool {
 /// The index of the contact's variant among `variants` (by their weights in
 /// percent); 0 when there are none.
 pub fn variant(campaign: &str, contact: &str, variants: &[Variant]) -> usize {
-    if variants.len() < 2 {
+    let weights: Vec<f64> = variants.iter().map(|v| v.weight).collect();
+    weighted(campaign, contact, &weights)
+}
+
+/// The index of the contact's share among `weights` (in percent), by a
+/// stable hash of `name` and the contact: campaign variants and journey
+/// split arms (named `journey#step`); 0 when there is one or none.
+pub fn weighted(name: &str, contact: &str, weights: &[f64]) -> usize {
+    if weights.len() < 2 {
         return 0;
     }
-    let point = bucket(VARIANT_SEED, campaign, contact) as f64;
-    let total: f64 = variants.iter().map(|v| v.weight.max(0.0)).sum();
+    let point = bucket(VARIANT_SEED, name, contact) as f64;
+    let total: f64 = weights.iter().map(|w| w.max(0.0)).sum();
     let scale = if total > 0.0 { 10_000.0 / total } else { 0.0 };
     let mut edge = 0.0;
-    for (index, variant) in variants.iter().enumerate() {
-        edge += variant.weight.max(0.0) * scale;
+    for (index, weight) in weights.iter().enumerate() {
+        edge += weight.max(0.0) * scale;
         if point < edge {
             return index;
         }
     }
-    variants.len() - 1
+    weights.len() - 1
 }
 
 /// A text attribute of a contact.
@@ -149,6 +157,45 @@ pub fn after_quiet_hours(
         .to_zoned_datetime(zone.clone())
         .ok()
         .map(|zoned| zoned.timestamp())
+}
+
+/// When one message on `channel` planned for `at` goes out: `Some((time,
+/// deferred))`, the time moved to the end of the contact's quiet hours when
+/// it falls inside them, or `None` when a frequency cap skips it (caps skip,
+/// never defer). Transactional messages are neither deferred nor capped.
+/// `earlier(cap, from, until)` counts the ledger's messages in the cap's window.
+#[allow(clippy::too_many_arguments)]
+pub fn schedule(
+    at: Timestamp,
+    channel: &'static str,
+    transactional: bool,
+    policies: &Policies,
+    zone: &TimeZone,
+    clock: &mut Clock,
+    planned: &[Sent],
+    earlier: &mut dyn FnMut(&FrequencyCap, Timestamp, Timestamp) -> u32,
+) -> Option<(Timestamp, bool)> {
+    if transactional {
+        return Some((at, false));
+    }
+    let (send_at, deferred) = match policies
+        .quiet_hours
+        .as_ref()
+        .and_then(|quiet| after_quiet_hours(at, zone, quiet))
+    {
+        Some(later) => (later, true),
+        None => (at, false),
+    };
+    let mut count = |cap: &FrequencyCap, from: Timestamp| earlier(cap, from, send_at);
+    within_caps(
+        &policies.frequency_caps,
+        channel,
+        send_at,
+        clock,
+        planned,
+        &mut count,
+    )
+    .then_some((send_at, deferred))
 }
 
 /// A message already decided on for a contact in this plan.

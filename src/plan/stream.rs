@@ -43,6 +43,9 @@ pub enum PlanError {
         campaign: String,
         reason: String,
     },
+    /// The journeys of a tick may not be advanced (contacts wait in a step
+    /// an edit removed, and the journey does not say what to do with them).
+    Journeys(String),
 }
 
 impl std::fmt::Display for PlanError {
@@ -52,6 +55,7 @@ impl std::fmt::Display for PlanError {
             PlanError::Audience { campaign, reason } => {
                 write!(f, "the audience of campaign `{campaign}`: {reason}")
             }
+            PlanError::Journeys(reason) => write!(f, "{reason}"),
         }
     }
 }
@@ -127,6 +131,18 @@ pub fn audience_condition(
         1 => items.remove(0),
         _ => expr(ExprKind::And(items)),
     };
+    condition(compilation, &whole, now).map_err(|reason| PlanError::Audience {
+        campaign: campaign.name.clone(),
+        reason,
+    })
+}
+
+/// The SQL condition (over `contacts AS c`) of a filter at `now`.
+pub fn condition(
+    compilation: &Compilation,
+    filter: &Expr,
+    now: Timestamp,
+) -> Result<Query, String> {
     let catalog = &compilation.filters.catalog;
     let clock = Clock::new(now, &catalog.timezone);
     let segments = compilation.filters.segment_exprs();
@@ -136,11 +152,24 @@ pub fn audience_condition(
         segments: &segments,
         dialect: &Sqlite,
     }
-    .condition(&whole)
-    .map_err(|error| PlanError::Audience {
-        campaign: campaign.name.clone(),
-        reason: error.0,
-    })
+    .condition(filter)
+    .map_err(|error| error.0)
+}
+
+/// The SQL condition of membership in a segment at `now`.
+pub fn segment_condition(
+    compilation: &Compilation,
+    segment: &str,
+    now: Timestamp,
+) -> Result<Query, String> {
+    let filter = Expr {
+        kind: ExprKind::InSegment(Name {
+            text: segment.to_string(),
+            range: Range::default(),
+        }),
+        range: Range::default(),
+    };
+    condition(compilation, &filter, now)
 }
 
 /// The template of each variant of the campaign (one without variants).
@@ -408,20 +437,11 @@ impl Decider<'_> {
         let mut in_plan: Vec<Sent> = self.planned.get(&contact.id).cloned().unwrap_or_default();
         let mut pending = Vec::new();
         for channel in chosen {
-            let mut send_at = self.now;
-            let mut deferred = false;
-            if !transactional
-                && let Some(quiet) = &policies.quiet_hours
-                && let Some(later) = policy::after_quiet_hours(send_at, &zone, quiet)
-            {
-                send_at = later;
-                deferred = true;
-            }
             let store = self.store;
             let error = &mut self.error;
             let id = contact.id.as_str();
-            let mut earlier = |cap: &crate::policy::FrequencyCap, from: Timestamp| match store
-                .sent_messages(id, cap.channel.as_deref(), from, send_at)
+            let mut earlier = |cap: &crate::policy::FrequencyCap, from, until| match store
+                .sent_messages(id, cap.channel.as_deref(), from, until)
             {
                 Ok(count) => count,
                 Err(failure) => {
@@ -429,19 +449,19 @@ impl Decider<'_> {
                     0
                 }
             };
-            let within = transactional
-                || policy::within_caps(
-                    &policies.frequency_caps,
-                    channel,
-                    send_at,
-                    &mut self.clock,
-                    &in_plan,
-                    &mut earlier,
-                );
-            if !within {
+            let Some((send_at, deferred)) = policy::schedule(
+                self.now,
+                channel,
+                transactional,
+                policies,
+                &zone,
+                &mut self.clock,
+                &in_plan,
+                &mut earlier,
+            ) else {
                 *self.skipped.entry(Reason::FrequencyCap).or_default() += 1;
                 continue;
-            }
+            };
             in_plan.push(Sent {
                 channel,
                 at: send_at,
@@ -480,9 +500,11 @@ fn render(renderers: &[Option<Renderer<'_>>], item: Item) -> Done {
     let channels: Vec<&str> = item.pending.iter().map(|p| p.channel).collect();
     let contact_id = item.contact.id.clone();
     let rendered = match renderers.get(item.variant).and_then(Option::as_ref) {
-        Some(renderer) => {
-            renderer.render_channels(crate::template::contact_value(item.contact), &channels)
-        }
+        Some(renderer) => renderer.render_channels(
+            crate::template::contact_value(item.contact),
+            None,
+            &channels,
+        ),
         None => Ok(Vec::new()),
     };
     Done {

@@ -106,20 +106,7 @@ struct Routing<'c> {
 
 impl<'c> Routing<'c> {
     fn new(compilation: &'c Compilation) -> Routing<'c> {
-        let providers = compilation
-            .project
-            .manifest
-            .as_ref()
-            .map(|manifest| {
-                manifest
-                    .value
-                    .channels
-                    .declared()
-                    .into_iter()
-                    .map(|(name, channel)| (name, channel.provider.value.clone()))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let providers = channel_providers(compilation);
         let consent = compilation
             .campaigns
             .iter()
@@ -168,18 +155,41 @@ impl<'c> Routing<'c> {
     }
 }
 
-/// The message the provider clients take.
-pub fn message(planned: &PlannedMessage) -> Message {
-    let parts = &planned.rendered.parts;
+/// A rendered message's parts as the provider clients take them.
+pub fn parts(rendered: &crate::template::Rendered) -> Parts {
+    let parts = &rendered.parts;
     let text = parts.get(&PartKind::Text).cloned().unwrap_or_default();
-    let parts = match parts.get(&PartKind::Subject) {
+    match parts.get(&PartKind::Subject) {
         Some(subject) => Parts::Email {
             subject: subject.clone(),
             text,
             html: parts.get(&PartKind::Html).cloned(),
         },
         None => Parts::Text { text },
-    };
+    }
+}
+
+/// Which provider delivers each declared channel.
+pub fn channel_providers(compilation: &Compilation) -> HashMap<&'static str, String> {
+    compilation
+        .project
+        .manifest
+        .as_ref()
+        .map(|manifest| {
+            manifest
+                .value
+                .channels
+                .declared()
+                .into_iter()
+                .map(|(name, channel)| (name, channel.provider.value.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The message the provider clients take.
+pub fn message(planned: &PlannedMessage) -> Message {
+    let parts = parts(&planned.rendered);
     Message {
         key: planned.key.clone(),
         origin: Origin::Campaign {

@@ -17,6 +17,7 @@
 pub mod clients;
 pub mod deliver;
 pub mod enqueue;
+pub mod journeys;
 pub mod tick;
 
 use std::time::Instant;

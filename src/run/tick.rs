@@ -1,7 +1,10 @@
 //! One tick of the runner, shared by `herald run` and `herald simulate`:
 //! recover expired leases, plan the campaigns due at `now`, enqueue the
 //! plan (decisions and intents in one transaction, or nothing when the plan
-//! has errors), then hand every due message to a [`Delivery`].
+//! has errors), advance the journeys to `now` ([`super::journeys`]), then
+//! hand every due message to a [`Delivery`]. A tick refuses before anything
+//! when contacts wait in a journey step an edit removed and the journey has
+//! no `on_removed_step`.
 //!
 //! The delivery is what differs between the two commands: `run` sends
 //! through the project's providers ([`Providers`]); `simulate` records
@@ -23,6 +26,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 use tokio::runtime::Runtime;
 
+use super::journeys::{self, Advanced, JourneyError};
 use super::{Clock, Options, Tally, build_routes, deliver, enqueue};
 use crate::compiler::Compilation;
 use crate::plan::{Plan, PlanError, PlanRequest};
@@ -40,6 +44,8 @@ pub struct TickReport {
     /// The campaigns with an occurrence planned in this tick.
     pub campaigns: Vec<String>,
     pub recovered: Recovered,
+    /// What the journeys did.
+    pub journeys: Advanced,
     #[serde(flatten)]
     pub tally: Tally,
     /// Providers that could not be set up, with why; their messages wait.
@@ -88,6 +94,16 @@ pub fn tick(
     request: &Tick<'_>,
     delivery: &mut dyn Delivery,
 ) -> Result<Result<TickReport, Plan>, PlanError> {
+    // Refused before anything is enqueued: nothing of the tick happens.
+    let refused: Vec<_> = journeys::removed_steps(compilation, store)?
+        .into_iter()
+        .filter(|removed| removed.policy.is_none())
+        .collect();
+    if !refused.is_empty() {
+        return Err(PlanError::Journeys(
+            JourneyError::RemovedSteps(refused).to_string(),
+        ));
+    }
     let recovered = store.recover(request.wall, request.honouring, request.at_least_once)?;
     let enqueued = {
         let reader = Store::open_read_only(store.path(), store.catalog().clone())?;
@@ -106,6 +122,13 @@ pub fn tick(
         Ok(enqueued) => enqueued,
         Err(plan) => return Ok(Err(plan)),
     };
+    // Journeys after the campaigns, before delivery: their messages go out
+    // in the same tick, and both count against the same frequency caps.
+    let journeys = match journeys::advance(compilation, store, request.now) {
+        Ok(advanced) => advanced,
+        Err(JourneyError::Store(error)) => return Err(error.into()),
+        Err(other) => return Err(PlanError::Journeys(other.to_string())),
+    };
     let delivered = delivery.deliver(store, request.now)?;
     Ok(Ok(TickReport {
         now: request.now.to_string(),
@@ -118,6 +141,7 @@ pub fn tick(
             .map(|campaign| campaign.campaign.clone())
             .collect(),
         recovered,
+        journeys,
         tally: delivered.tally,
         unavailable: delivered.unavailable,
     }))

@@ -40,17 +40,27 @@ impl Clock {
     /// `now − duration`: exact for minutes to weeks, calendar months and
     /// years in the project's time zone (31 August − 6 months is the end of February).
     pub fn ago(&self, duration: Duration) -> Timestamp {
-        let amount = i64::from(duration.amount);
+        self.shift(duration, -1).unwrap_or(Timestamp::MIN)
+    }
+
+    /// `now + duration`, with the same calendar arithmetic as [`Clock::ago`]
+    /// (a journey's `wait: 1 month`).
+    pub fn later(&self, duration: Duration) -> Timestamp {
+        self.shift(duration, 1).unwrap_or(Timestamp::MAX)
+    }
+
+    fn shift(&self, duration: Duration, sign: i64) -> Option<Timestamp> {
+        let amount = sign * i64::from(duration.amount);
         let zoned = self.now.to_zoned_datetime(self.timezone.clone());
         let result = match duration.unit {
-            Unit::Minute => zoned.checked_sub(amount.minutes()),
-            Unit::Hour => zoned.checked_sub(amount.hours()),
-            Unit::Day => zoned.checked_sub((amount * 24).hours()),
-            Unit::Week => zoned.checked_sub((amount * 24 * 7).hours()),
-            Unit::Month => zoned.checked_sub(amount.months()),
-            Unit::Year => zoned.checked_sub(amount.years()),
+            Unit::Minute => zoned.checked_add(amount.minutes()),
+            Unit::Hour => zoned.checked_add(amount.hours()),
+            Unit::Day => zoned.checked_add((amount * 24).hours()),
+            Unit::Week => zoned.checked_add((amount * 24 * 7).hours()),
+            Unit::Month => zoned.checked_add(amount.months()),
+            Unit::Year => zoned.checked_add(amount.years()),
         };
-        result.map_or(Timestamp::MIN, |zoned| zoned.timestamp())
+        result.ok().map(|zoned| zoned.timestamp())
     }
 }
 

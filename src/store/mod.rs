@@ -23,8 +23,9 @@
 //! - [`sources`]: the content hash of each source file a sync imported;
 //! - [`outbox`]: the runner's durable outbox: intents, claims with leases,
 //!   outcomes, recovery of expired leases, and its status;
-//! - journey state will be one more family of the same shape (its table
-//!   exists since schema version 2).
+//! - [`enrolments`]: journey enrolments (at most one active per journey
+//!   and contact), woken through an index on `wake_at`, their log, segment
+//!   memberships, the runtime's event cursor and attribute history.
 //!
 //! Writes run inside explicit transactions ([`Store::begin`],
 //! [`Store::commit`], [`Store::rollback`]) so that a caller batches
@@ -57,8 +58,8 @@
 //! - **outbox**: a sender leases rows with `SELECT … FOR UPDATE SKIP
 //!   LOCKED` and a lease deadline; SQLite, with one writer, leases with an
 //!   `UPDATE … RETURNING` inside `BEGIN IMMEDIATE` ([`outbox`] shows both).
-//! - **journey state** (to come): one row per journey and contact, woken by
-//!   an index on `wake_at`; the same `SKIP LOCKED` lease for workers.
+//! - **enrolments**: the same tables and partial indexes; workers sharing
+//!   due enrolments take them with the same `SKIP LOCKED` as the outbox.
 //!
 //! Durability ([`Durability`]) and the page cache are SQLite's; a
 //! PostgreSQL backend maps `Deferred` to `synchronous_commit = off` for the
@@ -72,6 +73,7 @@
 pub mod attributes;
 pub mod consents;
 pub mod contacts;
+pub mod enrolments;
 pub mod events;
 pub mod feedback;
 pub mod lapses;

@@ -242,6 +242,96 @@ CREATE INDEX IF NOT EXISTS outbox_by_provider_message
     ON outbox (provider, provider_message_id) WHERE provider_message_id IS NOT NULL;
 ",
     },
+    Migration {
+        version: 6,
+        description: "journey enrolments, their log, segment memberships, attribute history",
+        sql: "
+-- Version 2's journey_state was a placeholder nothing wrote to: one row per
+-- journey and contact could not keep a contact's past enrolments, which
+-- re-entry rules and goals read. Enrolments replace it.
+DROP INDEX IF EXISTS journey_state_by_wake;
+DROP TABLE IF EXISTS journey_state;
+-- One contact's passage through a journey. `id` is part of the idempotency
+-- key of every message it sends. `step` is the current step's id (its
+-- 1-based position when it has none), `step_at` when the contact reached
+-- it; `wake_at` (unix seconds, the runner's clock) when a timer ends the
+-- step; `waiting_for` the event a `wait_for` step waits for; `trigger` the
+-- JSON of the event that started it (`event.*` in branches and templates).
+CREATE TABLE enrolments (
+    id                TEXT NOT NULL,
+    journey           TEXT NOT NULL,
+    contact_id        TEXT NOT NULL,
+    step              TEXT,
+    step_index        INTEGER,
+    step_at           INTEGER NOT NULL,
+    status            TEXT NOT NULL CHECK (status IN ('active', 'completed', 'exited')),
+    entered_at        INTEGER NOT NULL,
+    wake_at           INTEGER,
+    waiting_for       TEXT,
+    trigger           TEXT NOT NULL DEFAULT '{}',
+    last_message      TEXT,
+    converted_at      INTEGER,
+    converted_message TEXT,
+    ended_at          INTEGER,
+    exit_reason       TEXT,
+    PRIMARY KEY (journey, id)
+) WITHOUT ROWID;
+-- At most one active enrolment per journey and contact.
+CREATE UNIQUE INDEX enrolments_one_active ON enrolments (journey, contact_id) WHERE status = 'active';
+-- Due work: the timers that ended by a tick, found without a scan.
+CREATE INDEX enrolments_due ON enrolments (wake_at) WHERE status = 'active' AND wake_at IS NOT NULL;
+-- Re-entry rules and goals read a contact's enrolments of one journey.
+CREATE INDEX enrolments_by_contact ON enrolments (contact_id, journey, entered_at);
+-- How many wait at each step (plan, check --store, removed steps).
+CREATE INDEX enrolments_by_step ON enrolments (journey, step) WHERE status = 'active';
+-- What happened to each enrolment, in order (`kind` values: see store::enrolments).
+CREATE TABLE journey_log (
+    enrolment  TEXT NOT NULL,
+    journey    TEXT NOT NULL,
+    contact_id TEXT NOT NULL,
+    at         INTEGER NOT NULL,
+    step       TEXT,
+    kind       TEXT NOT NULL,
+    detail     TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX journey_log_by_time ON journey_log (at);
+CREATE INDEX journey_log_by_contact ON journey_log (contact_id, at);
+-- The members of a segment-triggered journey's segment at its last
+-- evaluation: entering is being in it now and not then.
+CREATE TABLE journey_members (
+    journey    TEXT NOT NULL,
+    contact_id TEXT NOT NULL,
+    PRIMARY KEY (journey, contact_id)
+) WITHOUT ROWID;
+CREATE TABLE journey_segments (
+    journey      TEXT PRIMARY KEY NOT NULL,
+    evaluated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+-- How far the journey runtime has read events: every event with
+-- `at <= until` and `rowid <= rowid_seen` is handled; `cursor_*` is the
+-- position inside a tick that a killed runner resumes from.
+CREATE TABLE journey_progress (
+    id           INTEGER PRIMARY KEY CHECK (id = 1),
+    until        INTEGER NOT NULL,
+    rowid_seen   INTEGER NOT NULL,
+    tick         INTEGER,
+    cursor_at    INTEGER,
+    cursor_rowid INTEGER
+);
+-- Events of a time window in time order, for the journey runtime.
+CREATE INDEX IF NOT EXISTS events_by_time ON events (at);
+-- Every attribute change a journey's `update` made, with the value before.
+CREATE TABLE attribute_history (
+    contact_id TEXT NOT NULL,
+    attribute  TEXT NOT NULL,
+    old_value  TEXT,
+    new_value  TEXT,
+    at         INTEGER NOT NULL,
+    source     TEXT NOT NULL
+);
+CREATE INDEX attribute_history_by_contact ON attribute_history (contact_id, at);
+",
+    },
 ];
 
 /// The indexes an import into an empty store drops and builds after its

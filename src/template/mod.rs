@@ -434,11 +434,7 @@ impl Templates {
                     name: journey.name.clone(),
                     file: journey.file,
                     variant: None,
-                    step: Some(
-                        step.id
-                            .as_ref()
-                            .map_or_else(|| (index + 1).to_string(), |id| id.value.clone()),
-                    ),
+                    step: Some(crate::journey::step_key(step, index)),
                     message_type: value.kind,
                     offer: None,
                     event: value

@@ -106,19 +106,23 @@ impl<'t> Renderer<'t> {
     }
 
     /// Renders only the messages of `channels` (a contact reached on one
-    /// channel of several), in the order of `target.messages`.
+    /// channel of several), in the order of `target.messages`, with the
+    /// event that triggered a journey.
     pub fn render_channels(
         &self,
         contact: Value,
+        event: Option<Value>,
         channels: &[&str],
     ) -> Result<Vec<Rendered>, (Part, minijinja::Error)> {
         self.messages
             .iter()
             .filter(|compiled| channels.contains(&compiled.message.channel))
             .map(|compiled| {
-                let context =
-                    self.shared
-                        .message_on(contact.clone(), None, compiled.message.channel);
+                let context = self.shared.message_on(
+                    contact.clone(),
+                    event.clone(),
+                    compiled.message.channel,
+                );
                 render_message(
                     self.target,
                     compiled.message.channel,
