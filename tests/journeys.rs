@@ -264,3 +264,190 @@ fn order_status_is_sent_at_night_without_consent_through_run_once() {
     assert_eq!(sent.lines().count(), 2, "{sent}");
     assert!(sent.contains("Заказ №1001 оплачен"), "{sent}");
 }
+
+#[test]
+fn abandoned_cart_reminds_then_texts_and_a_purchase_in_between_stops_it() {
+    let cart = r#"{"cart_id":"k1","items_count":2,"cart_total":5000,"first_item":"Кеды"}"#;
+    let shop = Shop::new(
+        &[
+            "a1,a1@example.com,+79001234567,,Europe/Moscow,2025-01-01T07:00:00Z,Анна,female,,Москва,2,9000,2026-10-01T10:00:00Z,active,basic,,granted,granted,,",
+            "a2,a2@example.com,+79001234568,,Europe/Moscow,2025-01-01T07:00:00Z,Борис,male,,Москва,2,9000,2026-10-01T10:00:00Z,active,basic,,granted,granted,,",
+            // A cart under 1000 does not start the journey.
+            "a3,a3@example.com,,,Europe/Moscow,2025-01-01T07:00:00Z,Вера,female,,Москва,1,900,2026-10-01T10:00:00Z,active,basic,,granted,,,",
+        ],
+        &[
+            event("c1", "a1", "cart_abandoned", "2026-12-01T08:00:00Z", cart),
+            event("c2", "a2", "cart_abandoned", "2026-12-01T08:00:00Z", cart),
+            event(
+                "c3",
+                "a3",
+                "cart_abandoned",
+                "2026-12-01T08:00:00Z",
+                r#"{"cart_id":"k3","items_count":1,"cart_total":500,"first_item":"Носки"}"#,
+            ),
+            event(
+                "p2",
+                "a2",
+                "purchase",
+                "2026-12-01T12:00:00Z",
+                r#"{"order_id":"2001","amount":5000,"category":"shoes"}"#,
+            ),
+        ],
+    );
+    shop.run("2026-12-01T00:00:00Z", "2026-12-04T00:00:00Z", HOUR);
+    assert_eq!(
+        shop.messages(),
+        vec![
+            "2026-12-01T09:00:00Z a1 abandoned_cart/reminder email",
+            "2026-12-01T09:00:00Z a2 abandoned_cart/reminder email",
+            "2026-12-02T09:00:00Z a1 abandoned_cart/sms_customer sms",
+        ]
+    );
+    let log = shop.log("abandoned_cart");
+    let a2: Vec<&String> = log.iter().filter(|l| l.contains(" a2 ")).collect();
+    let last_two: Vec<String> = a2[a2.len() - 2..]
+        .iter()
+        .map(|l| l.split(" {").next().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        last_two,
+        vec![
+            "2026-12-01T12:00:00Z a2 converted wait_for_order",
+            "2026-12-01T12:00:00Z a2 exited wait_for_order",
+        ]
+    );
+    assert!(
+        a2[a2.len() - 2].contains("\"message\":\"journey/abandoned_cart/"),
+        "{a2:#?}"
+    );
+    assert!(
+        a2[a2.len() - 1].contains("\"reason\":\"exit_event\""),
+        "{a2:#?}"
+    );
+    assert!(!log.iter().any(|l| l.contains(" a3 ")), "{log:#?}");
+}
+
+#[test]
+fn reactivation_marks_passive_sends_twice_and_marks_lapsed() {
+    let shop = Shop::new(
+        &[
+            "r1,r1@example.com,,,Europe/Moscow,2025-01-01T07:00:00Z,Роман,male,,Москва,3,15000,2026-09-02T10:00:00Z,active,basic,,granted,,,",
+        ],
+        &[],
+    );
+    shop.run(
+        "2026-12-01T10:00:00Z",
+        "2027-03-21T10:00:00Z",
+        SignedDuration::from_hours(24),
+    );
+    assert_eq!(
+        shop.messages(),
+        vec![
+            // Entered on Thursday 3 December; the Saturday 11:00 in Moscow.
+            "2026-12-05T08:00:00Z r1 reactivation/miss_you email",
+            "2026-12-19T08:00:00Z r1 reactivation/comeback_offer email",
+        ]
+    );
+    let history: Vec<(String, String, String)> = shop
+        .store
+        .attribute_history("r1")
+        .unwrap()
+        .into_iter()
+        .map(|c| {
+            (
+                Timestamp::from_second(c.at).unwrap().to_string(),
+                c.from,
+                c.to,
+            )
+        })
+        .collect();
+    assert_eq!(
+        history,
+        vec![
+            (
+                "2026-12-03T10:00:00Z".into(),
+                "\"active\"".into(),
+                "\"passive\"".into()
+            ),
+            (
+                "2027-03-19T08:00:00Z".into(),
+                "\"passive\"".into(),
+                "\"lapsed\"".into()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn birthday_gift_at_ten_local_across_time_zones_and_on_28_february() {
+    let shop = Shop::new(
+        &[
+            "b1,b1@example.com,,,Europe/Moscow,2020-01-01T07:00:00Z,Белла,female,1990-12-05,Москва,0,0,,cold,basic,,granted,,,",
+            "b2,b2@example.com,,,Asia/Vladivostok,2020-01-01T07:00:00Z,Глеб,male,1985-12-05,Владивосток,0,0,,cold,basic,,granted,,,",
+            "b3,b3@example.com,,,Europe/Moscow,2020-01-01T07:00:00Z,Дина,female,2000-02-29,Москва,0,0,,cold,basic,,granted,,,",
+        ],
+        &[],
+    );
+    shop.run("2026-12-04T00:00:00Z", "2026-12-11T00:00:00Z", HOUR);
+    shop.run("2027-02-27T00:00:00Z", "2027-03-01T00:00:00Z", HOUR);
+    assert_eq!(
+        shop.messages(),
+        vec![
+            "2026-12-05T00:00:00Z b2 birthday/gift email",
+            "2026-12-05T07:00:00Z b1 birthday/gift email",
+            "2026-12-10T00:00:00Z b2 birthday/reminder email",
+            "2026-12-10T07:00:00Z b1 birthday/reminder email",
+            "2027-02-28T07:00:00Z b3 birthday/gift email",
+        ]
+    );
+}
+
+#[test]
+fn post_purchase_review_asks_at_noon_and_a_review_ends_it() {
+    let delivered = |id: &str, contact: &str| {
+        event(
+            id,
+            contact,
+            "order_status_changed",
+            "2026-12-01T15:00:00Z",
+            &format!(r#"{{"order_id":"{id}","status":"delivered"}}"#),
+        )
+    };
+    let shop = Shop::new(
+        &[
+            "p1,p1@example.com,,555001,Europe/Moscow,2025-01-01T07:00:00Z,Пётр,male,,Москва,1,3000,2026-12-01T10:00:00Z,active,basic,,granted,,granted,",
+            "p2,p2@example.com,,555002,Europe/Moscow,2025-01-01T07:00:00Z,Полина,female,,Москва,1,3000,2026-12-01T10:00:00Z,active,basic,,granted,,granted,",
+        ],
+        &[
+            delivered("3001", "p1"),
+            delivered("3002", "p2"),
+            event(
+                "r2",
+                "p2",
+                "review_left",
+                "2026-12-06T10:00:00Z",
+                r#"{"order_id":"3002","rating":5}"#,
+            ),
+        ],
+    );
+    shop.run("2026-12-01T00:00:00Z", "2026-12-11T00:00:00Z", HOUR);
+    assert_eq!(
+        shop.messages(),
+        vec![
+            "2026-12-05T09:00:00Z p1 post_purchase_review/ask email",
+            "2026-12-05T09:00:00Z p2 post_purchase_review/ask email",
+            "2026-12-09T09:00:00Z p1 post_purchase_review/telegram_nudge telegram",
+        ]
+    );
+    let log = shop.log("post_purchase_review");
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with("2026-12-06T10:00:00Z p2 converted")),
+        "{log:#?}"
+    );
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with("2026-12-06T10:00:00Z p2 exited")),
+        "{log:#?}"
+    );
+}
