@@ -444,6 +444,15 @@ impl Loader<'_> {
             let only_unknown_keys = unknown.len() == problems.len();
             let manifest_repair =
                 (kind == Kind::Manifest).then(|| manifest_entries(&node, &problems));
+            let suggested: Vec<(Span, String)> = problems
+                .iter()
+                .filter(|problem| problem.code == Code::UnknownKey)
+                .filter_map(|problem| {
+                    let help = problem.help.as_deref()?;
+                    let name = help.strip_prefix("did you mean `")?.strip_suffix("`?")?;
+                    Some((problem.span()?, name.to_string()))
+                })
+                .collect();
             for diagnostic in problems {
                 self.diagnostics.push(diagnostic);
             }
@@ -455,6 +464,17 @@ impl Loader<'_> {
             // The manifest is repaired entry by entry instead: a failing
             // attribute, event, channel or provider is left out and its name
             // remembered, so nothing that refers to it is reported as unknown.
+            // A misspelt key that "did you mean" names is read as that key
+            // (`audiance:` as `audience:`), so a definition missing a
+            // required key only by its spelling is still checked in full.
+            let (base, renamed) = match kind {
+                Kind::Manifest => (source.text.clone(), Vec::new()),
+                _ => renamed_keys(&source.text, &suggested),
+            };
+            let unknown: Vec<Span> = unknown
+                .into_iter()
+                .filter(|span| !renamed.contains(span))
+                .collect();
             let blank = match &manifest_repair {
                 Some(Some((entries, _))) => Some(entries.as_slice()),
                 Some(None) => None,
@@ -462,7 +482,7 @@ impl Loader<'_> {
             };
             let mut repaired = None;
             let mut names = Vec::new();
-            let mut next = blank.map(|keys| (keys.to_vec(), node.clone(), source.text.clone()));
+            let mut next = blank.map(|keys| (keys.to_vec(), node.clone(), base));
             // Leaving an entry out can leave another one incomplete (a
             // misspelt `tpye:` leaves the attribute without a type): a few
             // rounds, each on what the last one left, then give up.
@@ -607,6 +627,44 @@ fn manifest_entries(root: &Node, problems: &[Diagnostic]) -> Option<(Vec<Span>, 
         names.push(name);
     }
     Some((blank, names))
+}
+
+/// `text` with each misspelt key at its span written as suggested, where
+/// the suggestion fits without moving anything after it: a shorter or
+/// equal one padded before the colon (`audience  :`), a longer one taking
+/// spaces after the colon. Returns the text and the keys it renamed.
+fn renamed_keys(text: &str, suggested: &[(Span, String)]) -> (String, Vec<Span>) {
+    let mut bytes = text.as_bytes().to_vec();
+    let mut renamed = Vec::new();
+    for (span, name) in suggested {
+        let (start, end) = (span.start as usize, span.end as usize);
+        let Some(key) = text.get(start..end) else {
+            continue;
+        };
+        if key.contains(['"', '\'', ' '])
+            || !name.is_ascii()
+            || text.as_bytes().get(end) != Some(&b':')
+        {
+            continue;
+        }
+        let spaces = text[end + 1..]
+            .bytes()
+            .take_while(|byte| *byte == b' ')
+            .count();
+        let replacement = if name.len() <= key.len() {
+            format!("{name}{}:", " ".repeat(key.len() - name.len()))
+        } else if name.len() - key.len() < spaces {
+            format!("{name}:")
+        } else {
+            continue;
+        };
+        bytes[start..start + replacement.len()].copy_from_slice(replacement.as_bytes());
+        renamed.push(*span);
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => (text, renamed),
+        Err(_) => (text.to_string(), Vec::new()),
+    }
 }
 
 /// `text` with the entries whose keys are at `keys` blanked out: every byte
