@@ -60,16 +60,21 @@ fn main() {
     let started = Instant::now();
     let mut messages = 0u64;
     let mut bytes = 0usize;
-    let plan = plan(&compilation, &store, &request, &mut |message| {
-        messages += 1;
-        bytes += message.key.len()
-            + message
-                .rendered
-                .parts
-                .values()
-                .map(String::len)
-                .sum::<usize>();
-    })
+    let plan = plan(
+        &compilation,
+        &store,
+        &request,
+        &mut |message: herald::plan::PlannedMessage| {
+            messages += 1;
+            bytes += message.key.len()
+                + message
+                    .rendered
+                    .parts
+                    .values()
+                    .map(String::len)
+                    .sum::<usize>();
+        },
+    )
     .expect("plans");
     let elapsed = started.elapsed().as_secs_f64();
     let summary = &plan.campaigns[0];

@@ -498,3 +498,56 @@ async fn an_sms_whose_runner_died_mid_request_is_reconciled_through_smsc_status_
     assert!(left_unknown >= 1, "{report}");
     assert_eq!(lookups as u64, left_unknown);
 }
+
+/// Every contact the plan kept from the occurrence is in the outbox as
+/// `skipped` with the plan's reason, one row per contact that gets nothing
+/// (no channel in its key) or per message skipped on a channel; the counts
+/// agree with the plan's, and `herald status` lists them by reason.
+#[test]
+fn plan_time_exclusions_are_recorded_per_contact_with_their_reason() {
+    let dir = project("  out: {kind: file, path: out.jsonl}\n", &[]);
+    let (stdout, _, _) = herald(dir.path(), &["plan", "--now", NOW, "--format", "json"]);
+    let plan: Value = serde_json::from_str(&stdout).unwrap();
+    let sale = &plan["plan"]["campaigns"][0];
+    let mut expected: HashMap<String, u64> = HashMap::new();
+    for group in [&sale["excluded"], &sale["skipped"]] {
+        for (reason, count) in group.as_object().unwrap() {
+            *expected.entry(reason.clone()).or_default() += count.as_u64().unwrap();
+        }
+    }
+    let (_, stderr, code) = herald(dir.path(), &["run", "--once", "--now", NOW]);
+    assert_eq!(code, 0, "{stderr}");
+    let store = rusqlite::Connection::open(dir.path().join("herald.db")).unwrap();
+    let rows: Vec<(String, String, String)> = store
+        .prepare("SELECT key, channel, reason FROM outbox WHERE state = 'skipped' ORDER BY key")
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut recorded: HashMap<String, u64> = HashMap::new();
+    for (_, _, reason) in &rows {
+        *recorded.entry(reason.clone()).or_default() += 1;
+    }
+    assert_eq!(recorded, expected);
+    let occurrence = "campaign/sale/2026-03-10T09:00:00Z";
+    assert!(rows.contains(&(
+        format!("{occurrence}/c02"),
+        String::new(),
+        "no_consent".into()
+    )));
+    assert!(rows.contains(&(
+        format!("{occurrence}/c05/sms"),
+        "sms".into(),
+        "sms_too_long".into()
+    )));
+    let status = status(dir.path());
+    assert_eq!(status["groups"][0]["skipped"]["held_out"], 1, "{status}");
+    let (stdout, _, _) = herald(dir.path(), &["status"]);
+    assert!(
+        stdout.contains(
+            "skipped 5 (frequency_cap 1, held_out 1, no_consent 1, sms_too_long 1, unreachable 1)"
+        ),
+        "{stdout}"
+    );
+}

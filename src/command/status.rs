@@ -63,7 +63,17 @@ fn human(status: &OutboxStatus, zone: &TimeZone) -> String {
             .iter()
             .filter_map(|state| {
                 let count = group.counts.get(*state)?;
-                Some(format!("{state} {}", grouped(*count)))
+                let reasons: Vec<String> = group
+                    .skipped
+                    .iter()
+                    .filter(|_| *state == "skipped")
+                    .map(|(reason, count)| format!("{reason} {}", grouped(*count)))
+                    .collect();
+                Some(if reasons.is_empty() {
+                    format!("{state} {}", grouped(*count))
+                } else {
+                    format!("{state} {} ({})", grouped(*count), reasons.join(", "))
+                })
             })
             .collect();
         let _ = writeln!(

@@ -117,18 +117,64 @@ pub struct PlannedMessage {
     pub rendered: Rendered,
 }
 
+/// A contact, or one of its messages, that a policy kept from an
+/// occurrence: the contact gets nothing (`channel: None`: no consent,
+/// suppressed, unreachable, held out, got it recently) or nothing on that
+/// channel (frequency cap, SMS too long).
+#[derive(Clone, Debug, Serialize)]
+pub struct Skipped {
+    pub campaign: String,
+    #[serde(serialize_with = "rfc3339")]
+    pub occurrence: Timestamp,
+    pub contact_id: String,
+    pub channel: Option<&'static str>,
+    pub reason: Reason,
+}
+
+impl Skipped {
+    /// Its outbox key: the message's key for a skipped message, the key
+    /// without a channel for a contact that gets nothing.
+    pub fn key(&self) -> String {
+        match self.channel {
+            Some(channel) => {
+                campaign_key(&self.campaign, self.occurrence, &self.contact_id, channel)
+            }
+            None => format!(
+                "campaign/{}/{}/{}",
+                self.campaign, self.occurrence, self.contact_id
+            ),
+        }
+    }
+}
+
+/// Where a plan's decisions go: every message, and (for a sink that keeps
+/// them, as the runner's outbox does) every contact or message a policy
+/// skipped. A closure over messages is a sink that ignores the skips.
+pub trait Sink {
+    fn message(&mut self, message: PlannedMessage);
+
+    fn skipped(&mut self, _skipped: Skipped) {}
+}
+
+impl<F: FnMut(PlannedMessage)> Sink for F {
+    fn message(&mut self, message: PlannedMessage) {
+        self(message)
+    }
+}
+
 /// The idempotency key of a campaign message.
 pub fn campaign_key(campaign: &str, occurrence: Timestamp, contact: &str, channel: &str) -> String {
     format!("campaign/{campaign}/{occurrence}/{contact}/{channel}")
 }
 
 /// Plans every due occurrence at `request.now`, handing each message to
-/// `sink` in campaign order and, within a campaign, in contact id order.
+/// `sink` in campaign order and, within a campaign, in contact id order
+/// (skips as they are decided, before the messages of their batch).
 pub fn plan(
     compilation: &Compilation,
     store: &Store,
     request: &PlanRequest,
-    sink: &mut dyn FnMut(PlannedMessage),
+    sink: &mut dyn Sink,
 ) -> Result<Plan, PlanError> {
     let due = due::due(compilation, store, request)?;
     let mut campaigns = Vec::new();

@@ -16,7 +16,7 @@ use jiff::tz::TimeZone;
 
 use super::policy::{self, ChannelFacts, Sent, Zones};
 use super::summary::{CampaignPlan, ChannelTotals, FAILURES_KEPT, Reason, RenderFailure};
-use super::{PlanRequest, PlannedMessage, campaign_key};
+use super::{PlanRequest, PlannedMessage, Sink, Skipped, campaign_key};
 use crate::campaign::Campaign;
 use crate::compiler::Compilation;
 use crate::contact::Contact;
@@ -202,7 +202,7 @@ pub(super) fn plan_campaign(
     occurrence: Timestamp,
     planned: &mut HashMap<String, Vec<Sent>>,
     remember: bool,
-    sink: &mut dyn FnMut(PlannedMessage),
+    sink: &mut dyn Sink,
 ) -> Result<CampaignPlan, PlanError> {
     let facts = match compilation.project.manifest.as_ref() {
         Some(manifest) => policy::channel_facts(&manifest.value, campaign),
@@ -267,6 +267,7 @@ pub(super) fn plan_campaign(
             })
             .collect(),
         skipped: BTreeMap::new(),
+        skipped_channels: Vec::new(),
         deferred: 0,
         error: None,
     };
@@ -339,12 +340,17 @@ pub(super) fn plan_campaign(
         };
         let read = store.each_member(&condition, |contact| {
             emitter.summary.audience += 1;
+            let id = contact.id.clone();
             match decider.decide(contact) {
                 Ok(Some(item)) => batch.push(item),
                 Ok(None) => {}
                 Err(reason) => {
                     *emitter.summary.excluded.entry(reason).or_default() += 1;
+                    emitter.skip(&id, None, reason);
                 }
+            }
+            for (channel, reason) in decider.skipped_channels.drain(..) {
+                emitter.skip(&id, Some(channel), reason);
             }
             if decider.error.is_some() {
                 return ControlFlow::Break(());
@@ -393,6 +399,8 @@ struct Decider<'a> {
     sms_max_parts: Vec<Option<u32>>,
     /// Messages skipped before rendering (frequency caps), by reason.
     skipped: BTreeMap<Reason, u64>,
+    /// The current member's skipped messages, for the sink.
+    skipped_channels: Vec<(&'static str, Reason)>,
     deferred: u64,
     error: Option<StoreError>,
 }
@@ -460,6 +468,7 @@ impl Decider<'_> {
                 &mut earlier,
             ) else {
                 *self.skipped.entry(Reason::FrequencyCap).or_default() += 1;
+                self.skipped_channels.push((channel, Reason::FrequencyCap));
                 continue;
             };
             in_plan.push(Sent {
@@ -524,7 +533,7 @@ struct Emitter<'a, 's> {
     variant_names: &'a [String],
     samples: usize,
     summary: &'a mut CampaignPlan,
-    sink: &'s mut dyn FnMut(PlannedMessage),
+    sink: &'s mut dyn Sink,
     /// Rendered batches that came back before an earlier one.
     buffer: BTreeMap<u64, Vec<Done>>,
     /// The sequence number of the next batch to hand on.
@@ -544,14 +553,23 @@ impl Emitter<'_, '_> {
         }
     }
 
+    fn skip(&mut self, contact_id: &str, channel: Option<&'static str>, reason: Reason) {
+        self.sink.skipped(Skipped {
+            campaign: self.campaign.name.clone(),
+            occurrence: self.occurrence,
+            contact_id: contact_id.to_string(),
+            channel,
+            reason,
+        });
+    }
+
     fn emit(&mut self, done: Done) {
-        let summary = &mut *self.summary;
         let rendered = match done.rendered {
             Ok(rendered) => rendered,
             Err((part, error)) => {
-                summary.render_failure_count += 1;
-                if summary.render_failures.len() < FAILURES_KEPT {
-                    summary.render_failures.push(RenderFailure {
+                self.summary.render_failure_count += 1;
+                if self.summary.render_failures.len() < FAILURES_KEPT {
+                    self.summary.render_failures.push(RenderFailure {
                         contact_id: done.contact_id,
                         channel: done.pending.first().map_or("", |p| p.channel),
                         part: part.kind.as_str(),
@@ -570,20 +588,25 @@ impl Emitter<'_, '_> {
             };
             let parts = rendered.sms.as_ref().map_or(1, |sms| sms.parts.max(1));
             if rendered.channel == "sms" && done.sms_limit.is_some_and(|limit| parts > limit) {
-                *summary.skipped.entry(Reason::SmsTooLong).or_default() += 1;
+                *self.summary.skipped.entry(Reason::SmsTooLong).or_default() += 1;
+                self.skip(&done.contact_id, Some(rendered.channel), Reason::SmsTooLong);
                 continue;
             }
             let Some(index) = self.facts.iter().position(|f| f.name == rendered.channel) else {
                 continue;
             };
             let cost = self.facts[index].cost * parts as f64;
-            let totals = &mut summary.channels[index];
+            let totals = &mut self.summary.channels[index];
             totals.messages += 1;
             totals.parts += parts as u64;
             totals.cost += cost;
-            summary.messages += 1;
-            summary.cost += cost;
-            *summary.variants.entry(variant_name.clone()).or_default() += 1;
+            self.summary.messages += 1;
+            self.summary.cost += cost;
+            *self
+                .summary
+                .variants
+                .entry(variant_name.clone())
+                .or_default() += 1;
             any = true;
             let message = PlannedMessage {
                 key: campaign_key(
@@ -604,16 +627,17 @@ impl Emitter<'_, '_> {
                 cost,
                 rendered,
             };
-            let shown = summary
+            let shown = self
+                .summary
                 .samples
                 .iter()
                 .filter(|sample| sample.channel == message.channel)
                 .count();
             if shown < self.samples {
-                summary.samples.push(message.clone());
+                self.summary.samples.push(message.clone());
             }
-            (self.sink)(message);
+            self.sink.message(message);
         }
-        summary.recipients += u64::from(any);
+        self.summary.recipients += u64::from(any);
     }
 }

@@ -31,6 +31,19 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// The name in snake case, as JSON and the outbox's `reason` have it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Unreachable => "unreachable",
+            Reason::Suppressed => "suppressed",
+            Reason::NoConsent => "no_consent",
+            Reason::HeldOut => "held_out",
+            Reason::ReceivedRecently => "received_recently",
+            Reason::FrequencyCap => "frequency_cap",
+            Reason::SmsTooLong => "sms_too_long",
+        }
+    }
+
     pub fn describe(self) -> &'static str {
         match self {
             Reason::Unreachable => "unreachable (no address on the campaign's channels)",
@@ -111,5 +124,25 @@ impl CampaignPlan {
 
     pub fn has_errors(&self) -> bool {
         self.render_failure_count > 0 || self.over_budget()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Reason;
+
+    #[test]
+    fn reason_names_are_their_json_names() {
+        for reason in [
+            Reason::Unreachable,
+            Reason::Suppressed,
+            Reason::NoConsent,
+            Reason::HeldOut,
+            Reason::ReceivedRecently,
+            Reason::FrequencyCap,
+            Reason::SmsTooLong,
+        ] {
+            assert_eq!(serde_json::to_value(reason).unwrap(), reason.as_str());
+        }
     }
 }

@@ -4,6 +4,18 @@
 //! occurrence in `campaign_runs`. A plan with errors (a render failure, a
 //! campaign over budget) is rolled back whole: nothing of it is enqueued.
 //!
+//! Every contact a policy kept from an occurrence is recorded too, in the
+//! same transaction: an outbox row in state `skipped` whose `reason` is
+//! the planner's [`crate::plan::Reason`] in snake case (`no_consent`,
+//! `suppressed`, `unreachable`, `held_out`, `received_recently`,
+//! `frequency_cap`, `sms_too_long`). A contact that gets nothing has one
+//! row keyed `campaign/<name>/<occurrence>/<contact id>` with an empty
+//! `channel`; a message skipped on one channel (caps, SMS length) has its
+//! own message key and channel. They are never claimed and never count
+//! against the frequency caps; `herald status` counts them by reason, and a
+//! report finds them per campaign through the `outbox_by_origin` index
+//! (`kind, name, state, reason`); the held-out rows are the control group.
+//!
 //! Planning reads through its own connection so that it does not see the
 //! messages this plan is inserting: the planner counts those itself against
 //! the frequency caps.
@@ -11,9 +23,9 @@
 use std::collections::HashMap;
 
 use crate::compiler::Compilation;
-use crate::plan::{self, Plan, PlanError, PlanRequest, PlannedMessage};
+use crate::plan::{self, Plan, PlanError, PlanRequest, PlannedMessage, Sink, Skipped};
 use crate::provider::{Message, Origin, Parts};
-use crate::store::outbox::{CampaignRun, Intent, Kind};
+use crate::store::outbox::{CampaignRun, Intent, Kind, Skip};
 use crate::store::{Store, StoreError};
 use crate::template::PartKind;
 
@@ -36,20 +48,15 @@ pub fn enqueue(
 ) -> Result<Result<Enqueued, Plan>, PlanError> {
     let routing = Routing::new(compilation);
     writer.begin()?;
-    let mut added = 0;
-    let mut failure: Option<StoreError> = None;
-    let planned = {
-        let mut sink = |message: PlannedMessage| {
-            if failure.is_some() {
-                return;
-            }
-            match routing.insert(writer, &message, now) {
-                Ok(new) => added += u64::from(new),
-                Err(error) => failure = Some(error),
-            }
-        };
-        plan::plan(compilation, reader, request, &mut sink)
+    let mut sink = Outbox {
+        routing: &routing,
+        writer,
+        now,
+        added: 0,
+        failure: None,
     };
+    let planned = plan::plan(compilation, reader, request, &mut sink);
+    let Outbox { added, failure, .. } = sink;
     let plan = match (planned, failure) {
         (Ok(plan), None) => plan,
         (Err(error), _) => {
@@ -68,8 +75,7 @@ pub fn enqueue(
     let recorded = plan.campaigns.iter().try_for_each(|campaign| {
         let mut excluded = serde_json::Map::new();
         for (reason, count) in campaign.excluded.iter().chain(&campaign.skipped) {
-            let name = serde_json::to_value(reason).unwrap_or_default();
-            let name = name.as_str().unwrap_or_default().to_string();
+            let name = reason.as_str().to_string();
             let before = excluded.get(&name).and_then(|v| v.as_u64()).unwrap_or(0);
             excluded.insert(name, (before + count).into());
         }
@@ -96,6 +102,51 @@ pub fn enqueue(
         return Err(error.into());
     }
     Ok(Ok(Enqueued { plan, added }))
+}
+
+/// The plan's decisions written through the writing connection: messages
+/// as intents, skips as `skipped` rows with their reason.
+struct Outbox<'r, 'c> {
+    routing: &'r Routing<'c>,
+    writer: &'r Store,
+    now: i64,
+    /// Messages new to the outbox.
+    added: u64,
+    /// The first write that failed; later decisions are dropped.
+    failure: Option<StoreError>,
+}
+
+impl Sink for Outbox<'_, '_> {
+    fn message(&mut self, message: PlannedMessage) {
+        if self.failure.is_some() {
+            return;
+        }
+        match self.routing.insert(self.writer, &message, self.now) {
+            Ok(new) => self.added += u64::from(new),
+            Err(error) => self.failure = Some(error),
+        }
+    }
+
+    fn skipped(&mut self, skipped: Skipped) {
+        if self.failure.is_some() {
+            return;
+        }
+        let occurrence = skipped.occurrence.to_string();
+        let skip = Skip {
+            key: &skipped.key(),
+            kind: Kind::Campaign,
+            name: &skipped.campaign,
+            occurrence: &occurrence,
+            step: None,
+            contact_id: &skipped.contact_id,
+            channel: skipped.channel.unwrap_or_default(),
+            reason: skipped.reason.as_str(),
+            at: skipped.occurrence.as_second(),
+        };
+        if let Err(error) = self.writer.insert_skip(&skip, self.now) {
+            self.failure = Some(error);
+        }
+    }
 }
 
 /// Which provider delivers each channel, and which campaigns need consent.

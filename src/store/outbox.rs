@@ -99,6 +99,24 @@ pub struct Intent<'a> {
     pub send_at: i64,
 }
 
+/// A contact or message a policy kept from an occurrence, recorded as
+/// `skipped` with its reason. `channel` is empty when the contact gets
+/// nothing at all; such a row's key has no channel part.
+#[derive(Clone, Debug)]
+pub struct Skip<'a> {
+    pub key: &'a str,
+    pub kind: Kind,
+    pub name: &'a str,
+    pub occurrence: &'a str,
+    pub step: Option<&'a str>,
+    pub contact_id: &'a str,
+    pub channel: &'a str,
+    /// The reason in snake case (`no_consent`, `frequency_cap`, …).
+    pub reason: &'a str,
+    /// When the message would have gone out (unix seconds).
+    pub at: i64,
+}
+
 /// A campaign occurrence as enqueued.
 #[derive(Clone, Debug)]
 pub struct CampaignRun<'a> {
@@ -232,6 +250,8 @@ pub struct GroupStatus {
     pub kind: String,
     pub name: String,
     pub counts: BTreeMap<String, u64>,
+    /// The `skipped` ones by reason.
+    pub skipped: BTreeMap<String, u64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -288,6 +308,35 @@ impl Store {
                     intent.cost,
                     intent.needs_consent,
                     intent.send_at,
+                    now,
+                ])?;
+            Ok(changed > 0)
+        })
+    }
+
+    /// Writes one skip (`skipped`, with its reason) unless its key is in the
+    /// outbox already. Runs inside the caller's transaction.
+    pub fn insert_skip(&self, skip: &Skip<'_>, now: i64) -> Result<bool, StoreError> {
+        self.run(|| {
+            let changed = self
+                .connection
+                .prepare_cached(
+                    "INSERT INTO outbox (key, kind, name, occurrence, step, contact_id, channel,
+                     provider, payload, state, reason, send_at, not_before, created_at,
+                     updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, '', '', 'skipped', ?8, ?9, ?9, ?10, ?10)
+                     ON CONFLICT (key) DO NOTHING",
+                )?
+                .execute(params![
+                    skip.key,
+                    skip.kind.as_str(),
+                    skip.name,
+                    skip.occurrence,
+                    skip.step,
+                    skip.contact_id,
+                    skip.channel,
+                    skip.reason,
+                    skip.at,
                     now,
                 ])?;
             Ok(changed > 0)
@@ -736,7 +785,23 @@ impl Store {
                         kind,
                         name,
                         counts: BTreeMap::from([(state, count as u64)]),
+                        skipped: BTreeMap::new(),
                     }),
+                }
+            }
+            let mut statement = self.connection.prepare(
+                "SELECT kind, name, coalesce(reason, ''), count(*) FROM outbox
+                 WHERE state = 'skipped' GROUP BY kind, name, reason",
+            )?;
+            let mut rows = statement.query([])?;
+            while let Some(row) = rows.next()? {
+                let (kind, name): (String, String) = (row.get(0)?, row.get(1)?);
+                let (reason, count): (String, i64) = (row.get(2)?, row.get(3)?);
+                if let Some(group) = groups
+                    .iter_mut()
+                    .find(|group| group.kind == kind && group.name == name)
+                {
+                    group.skipped.insert(reason, count as u64);
                 }
             }
             let oldest_pending = self

@@ -332,6 +332,16 @@ CREATE TABLE attribute_history (
 CREATE INDEX attribute_history_by_contact ON attribute_history (contact_id, at);
 ",
     },
+    Migration {
+        version: 7,
+        description: "an index of the outbox by campaign or journey, state and reason",
+        sql: "
+-- Per campaign (or journey): counts by state for `herald status`, and the
+-- contacts a policy skipped, by reason, for reports (the held-out ones are
+-- the control group).
+CREATE INDEX outbox_by_origin ON outbox (kind, name, state, reason);
+",
+    },
 ];
 
 /// The indexes an import into an empty store drops and builds after its
