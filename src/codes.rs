@@ -200,6 +200,7 @@ codes! {
     GoalWithoutExit = "J006", "goal-without-exit", Warning, true, "lint/goal_without_exit.rs";
     WaitForExitEvent = "J007", "wait-for-exit-event", Warning, true, "lint/wait_for_exit_event.rs";
     BranchNeverTaken = "J008", "branch-never-taken", Warning, true, "lint/branch_never_taken.rs";
+    RemovedStepWithContacts = "J009", "removed-step-with-contacts", Error, false, "rules/removed-step-with-contacts.md";
 
     WeightsNot100 = "L001", "weights-not-100", Error, true, "lint/weights_not_100.rs";
     HoldoutWithoutGoal = "L002", "holdout-without-goal", Warning, true, "lint/holdout_without_goal.rs";

@@ -451,3 +451,414 @@ fn post_purchase_review_asks_at_noon_and_a_review_ends_it() {
         "{log:#?}"
     );
 }
+
+#[test]
+fn plan_counts_waiting_contacts_and_a_removed_step_stops_run_until_the_journey_says_what_to_do() {
+    let shop = Shop::edited(
+        &[
+            "w1,w1@example.com,,,Europe/Moscow,2026-12-01T07:00:00Z,Анна,female,,Москва,0,0,,cold,basic,,granted,,,",
+        ],
+        &[event(
+            "e1",
+            "w1",
+            "signed_up",
+            "2026-12-01T07:00:00Z",
+            r#"{"source":"site"}"#,
+        )],
+        to_file,
+    );
+    let root = shop.dir.path();
+    let tick = |now: &str| herald(root, &["run", "--once", "--no-sync", "--now", now]);
+    let (stdout, stderr, code) = tick("2026-12-01T08:00:00Z");
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("journeys    1 entered, 1 messages"),
+        "{stdout}"
+    );
+    let (stdout, _, code) = herald(
+        root,
+        &["plan", "--no-sync", "--now", "2026-12-03T08:00:00Z"],
+    );
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("Journeys (contacts waiting at each step")
+            && stdout.contains("  welcome#2          1 waiting, 1 due\n"),
+        "{stdout}"
+    );
+    let (stdout, _, _) = herald(
+        root,
+        &[
+            "plan",
+            "--no-sync",
+            "--now",
+            "2026-12-03T08:00:00Z",
+            "--format",
+            "json",
+        ],
+    );
+    let plan: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        plan["plan"]["journeys"],
+        serde_json::json!([{"journey": "welcome", "step": "2", "waiting": 1, "due": 1, "removed": false}])
+    );
+
+    // The hello letter goes: the wait everyone is in becomes step 1, so step 2 is gone.
+    let journey = root.join("journeys/welcome.yaml");
+    let text = std::fs::read_to_string(&journey).unwrap();
+    let (head, rest) = text.split_once("  - id: hello\n").unwrap();
+    let (_, tail) = rest.split_once("  - wait: 2 days\n").unwrap();
+    std::fs::write(&journey, format!("{head}  - wait: 2 days\n{tail}")).unwrap();
+    let (stdout, _, code) = herald(root, &["check", "--color", "never"]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains(
+            "error[J009]: 1 contact waits in step `2`, which journey `welcome` no longer has"
+        ),
+        "{stdout}"
+    );
+    let (stdout, stderr, code) = tick("2026-12-03T08:00:00Z");
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("`welcome` step `2` (1 waiting)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("on_removed_step"), "{stderr}");
+
+    let text = std::fs::read_to_string(&journey).unwrap();
+    std::fs::write(
+        &journey,
+        text.replace("priority: 10\n", "priority: 10\non_removed_step: next\n"),
+    )
+    .unwrap();
+    let (stdout, _, code) = herald(root, &["check", "--color", "never"]);
+    assert_eq!(code, 0, "{stdout}");
+    let (stdout, stderr, code) = tick("2026-12-03T08:00:00Z");
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let messages = shop.messages();
+    assert_eq!(messages.len(), 2, "{messages:#?}");
+    assert!(
+        messages[1].starts_with("2026-12-03T08:00:00Z w1 welcome/")
+            && (messages[1].contains("/coupon ") || messages[1].contains("/free_delivery ")),
+        "{messages:#?}"
+    );
+    assert!(
+        shop.log("welcome")
+            .iter()
+            .any(|l| l.contains("woke 2 {\"cause\":\"removed_step\"}")),
+        "{:#?}",
+        shop.log("welcome")
+    );
+}
+
+/// Every channel to the file provider, and a base of `count` contacts with
+/// a week of sign-ups, carts, purchases and order updates from `seed`.
+fn busy_week(count: usize, seed: u64) -> (Vec<String>, Vec<String>) {
+    let mut random = fastrand::Rng::with_seed(seed);
+    let start: Timestamp = "2026-12-01T00:00:00Z".parse().unwrap();
+    let at = |minutes: u64| {
+        start
+            .checked_add(SignedDuration::from_mins(minutes as i64))
+            .unwrap()
+            .to_string()
+    };
+    let zones = ["Europe/Moscow", "Asia/Vladivostok", "Europe/Kaliningrad"];
+    let mut contacts = Vec::new();
+    let mut events = Vec::new();
+    for index in 0..count {
+        let id = format!("k{index:04}");
+        let sms = if index % 2 == 0 { "granted" } else { "" };
+        contacts.push(format!(
+            "{id},{id}@example.com,+7900{index:07},,{},2026-11-01T00:00:00Z,Анна,female,,Москва,0,0,,cold,basic,,granted,{sms},,",
+            zones[index % 3]
+        ));
+        let signed = random.u64(0..7 * 24 * 60);
+        events.push(event(
+            &format!("{id}-s"),
+            &id,
+            "signed_up",
+            &at(signed),
+            r#"{"source":"site"}"#,
+        ));
+        if random.bool() {
+            let cart = signed + random.u64(1..3 * 24 * 60);
+            events.push(event(
+                &format!("{id}-c"),
+                &id,
+                "cart_abandoned",
+                &at(cart),
+                r#"{"cart_id":"k","items_count":2,"cart_total":4000,"first_item":"Кеды"}"#,
+            ));
+            if random.bool() {
+                let bought = cart + random.u64(1..2 * 24 * 60);
+                events.push(event(
+                    &format!("{id}-p"),
+                    &id,
+                    "purchase",
+                    &at(bought),
+                    r#"{"order_id":"o1","amount":4000,"category":"shoes"}"#,
+                ));
+                events.push(event(
+                    &format!("{id}-o"),
+                    &id,
+                    "order_status_changed",
+                    &at(bought + 30),
+                    r#"{"order_id":"o1","status":"paid"}"#,
+                ));
+                events.push(event(
+                    &format!("{id}-d"),
+                    &id,
+                    "order_status_changed",
+                    &at(bought + 24 * 60),
+                    r#"{"order_id":"o1","status":"delivered"}"#,
+                ));
+            }
+        }
+    }
+    (contacts, events)
+}
+
+/// What a run leaves that must not depend on how often it was killed: the
+/// outbox's messages (not their delivery state), the enrolments and the log.
+fn outcome(root: &Path) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let store = rusqlite::Connection::open(root.join("herald.db")).unwrap();
+    let rows = |sql: &str| -> Vec<String> {
+        let mut statement = store.prepare(sql).unwrap();
+        let count = statement.column_count();
+        statement
+            .query_map([], |row| {
+                let mut fields = Vec::new();
+                for index in 0..count {
+                    let value: rusqlite::types::Value = row.get(index)?;
+                    fields.push(format!("{value:?}"));
+                }
+                Ok(fields.join(" "))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    (
+        rows(
+            "SELECT key, name, occurrence, step, contact_id, channel, payload, send_at FROM outbox ORDER BY key",
+        ),
+        rows("SELECT * FROM enrolments ORDER BY journey, id"),
+        rows(
+            "SELECT enrolment, journey, contact_id, at, step, kind, detail FROM journey_log ORDER BY rowid",
+        ),
+    )
+}
+
+#[test]
+fn a_runner_killed_at_random_moments_ends_with_the_same_outbox_and_log() {
+    let (contacts, events) = busy_week(120, 7);
+    let contacts: Vec<&str> = contacts.iter().map(String::as_str).collect();
+    let reference = Shop::edited(&contacts, &events, to_file);
+    let killed = Shop::edited(&contacts, &events, to_file);
+    let ticks: Vec<String> = (0..=14)
+        .map(|tick| {
+            "2026-12-01T00:00:00Z"
+                .parse::<Timestamp>()
+                .unwrap()
+                .checked_add(SignedDuration::from_hours(12 * tick))
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let arguments = |now: &str| -> Vec<String> {
+        [
+            "run",
+            "--once",
+            "--no-sync",
+            "--now",
+            now,
+            "--format",
+            "json",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect()
+    };
+    for now in &ticks {
+        let (stdout, stderr, code) = herald(
+            reference.dir.path(),
+            &arguments(now)
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        );
+        assert_eq!(code, 0, "{stdout}{stderr}");
+    }
+    let mut random = fastrand::Rng::with_seed(21);
+    let mut kills = 0;
+    for now in &ticks {
+        loop {
+            let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+                .current_dir(killed.dir.path())
+                .args(arguments(now))
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            if random.bool() {
+                std::thread::sleep(std::time::Duration::from_millis(random.u64(20..900)));
+                if child.try_wait().unwrap().is_none() {
+                    child.kill().unwrap();
+                    child.wait().unwrap();
+                    kills += 1;
+                    continue;
+                }
+            }
+            assert!(child.wait().unwrap().success(), "run at {now} failed");
+            break;
+        }
+    }
+    assert!(kills >= 3, "only {kills} kills landed");
+    let (outbox, enrolments, log) = outcome(reference.dir.path());
+    assert!(log.len() > 500, "a busy week: {} log rows", log.len());
+    let (killed_outbox, killed_enrolments, killed_log) = outcome(killed.dir.path());
+    assert_eq!(killed_outbox, outbox);
+    assert_eq!(killed_enrolments, enrolments);
+    assert_eq!(killed_log, log);
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    const KINDS: [(&str, &str); 5] = [
+        ("signed_up", r#"{"source":"site"}"#),
+        (
+            "cart_abandoned",
+            r#"{"cart_id":"k","items_count":1,"cart_total":1500,"first_item":"Шарф"}"#,
+        ),
+        (
+            "purchase",
+            r#"{"order_id":"o","amount":1500,"category":"accessories"}"#,
+        ),
+        (
+            "order_status_changed",
+            r#"{"order_id":"o","status":"delivered"}"#,
+        ),
+        ("review_left", r#"{"order_id":"o","rating":5}"#),
+    ];
+    const START: &str = "2026-12-01T00:00:00Z";
+    const END: &str = "2026-12-07T00:00:00Z";
+
+    fn detail(line: &herald::store::enrolments::LogEntry) -> serde_json::Value {
+        serde_json::from_str(&line.detail).unwrap()
+    }
+
+    fn seconds(text: &str) -> i64 {
+        text.parse::<Timestamp>().unwrap().as_second()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+
+        /// For random event streams: at most one active enrolment per
+        /// journey and contact (and enrolments of one journey never
+        /// overlap), no message after an exit event, and every wait ends at
+        /// its time or with its event.
+        #[test]
+        fn journeys_keep_their_promises(
+            stream in proptest::collection::btree_map(
+                (0usize..3, 0u64..6 * 24 * 60),
+                0usize..KINDS.len(),
+                0..24,
+            )
+        ) {
+            let start: Timestamp = START.parse().unwrap();
+            let events: Vec<String> = stream
+                .iter()
+                .enumerate()
+                .map(|(index, ((contact, minute), kind))| {
+                    let at = start
+                        .checked_add(SignedDuration::from_mins(*minute as i64))
+                        .unwrap();
+                    event(&format!("x{index}"), &format!("q{contact}"), KINDS[*kind].0,
+                        &at.to_string(), KINDS[*kind].1)
+                })
+                .collect();
+            let shop = Shop::new(
+                &[
+                    "q0,q0@example.com,+79001110000,,Europe/Moscow,2026-01-01T00:00:00Z,Анна,female,,Москва,1,2000,2026-11-20T10:00:00Z,active,basic,,granted,granted,,",
+                    "q1,q1@example.com,,,Asia/Vladivostok,2026-01-01T00:00:00Z,Борис,male,,Москва,0,0,,cold,basic,,granted,,,",
+                    "q2,q2@example.com,+79001110002,,Europe/Kaliningrad,2026-01-01T00:00:00Z,Вера,female,,Москва,0,0,,cold,basic,,,granted,,",
+                ],
+                &events,
+            );
+            shop.run(START, END, SignedDuration::from_hours(2));
+            let end = seconds(END);
+            let store = &shop.store;
+
+            let mut by_pair: BTreeMap<(String, String), Vec<herald::store::enrolments::Enrolment>> =
+                BTreeMap::new();
+            for machine in &shop.compilation.journeys {
+                for contact in ["q0", "q1", "q2"] {
+                    let list = store.enrolments_of(contact, &machine.journey, i64::MIN).unwrap();
+                    by_pair.insert((machine.journey.clone(), contact.to_string()), list);
+                }
+            }
+            for ((journey, contact), list) in &by_pair {
+                let active = list.iter().filter(|e| e.status == herald::store::enrolments::Status::Active).count();
+                prop_assert!(active <= 1, "{journey} {contact}: {active} active");
+                for pair in list.windows(2) {
+                    prop_assert!(
+                        pair[0].ended_at.is_some_and(|ended| ended <= pair[1].entered_at),
+                        "{journey} {contact}: enrolments overlap"
+                    );
+                }
+            }
+
+            let stored: Vec<(String, String, i64, String)> = stream
+                .iter()
+                .enumerate()
+                .map(|(index, ((contact, minute), kind))| {
+                    (format!("x{index}"), format!("q{contact}"), start.as_second() + *minute as i64 * 60,
+                     KINDS[*kind].0.to_string())
+                })
+                .collect();
+            let log = store.journey_log(i64::MIN, i64::MAX).unwrap();
+            for (index, line) in log.iter().enumerate() {
+                let machine = shop.compilation.journeys.iter().find(|m| m.journey == line.journey).unwrap();
+                let enrolment = by_pair[&(line.journey.clone(), line.contact_id.clone())]
+                    .iter()
+                    .find(|e| e.id == line.enrolment)
+                    .unwrap();
+                if line.kind == "sent" {
+                    let exited = stored.iter().find(|(id, contact, at, name)| {
+                        contact == &line.contact_id
+                            && machine.exit.contains(name)
+                            && *at >= enrolment.entered_at
+                            && *at <= line.at
+                            && !enrolment.trigger.contains(&format!("\"{id}\""))
+                    });
+                    prop_assert!(exited.is_none(), "{line:?} after exit event {exited:?}");
+                }
+                if line.kind == "waited" {
+                    let until = detail(line)["until"].as_str().map(seconds);
+                    let next = log[index + 1..]
+                        .iter()
+                        .find(|l| l.enrolment == line.enrolment && l.journey == line.journey && l.kind != "converted");
+                    match (next, until) {
+                        (None, Some(until)) => prop_assert!(until > end, "{line:?} never ended"),
+                        (None, None) => {}
+                        (Some(next), until) => {
+                            let cause = detail(next)["cause"].as_str().map(str::to_string);
+                            let on_time = next.kind == "woke"
+                                && matches!(cause.as_deref(), Some("timer" | "timeout"))
+                                && Some(next.at) == until;
+                            let by_event = (next.kind == "woke" && cause.as_deref() == Some("event"))
+                                || (next.kind == "exited" && detail(next)["reason"] == "exit_event");
+                            prop_assert!(
+                                on_time || (by_event && until.is_none_or(|u| next.at <= u)),
+                                "{line:?} ended by {next:?}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

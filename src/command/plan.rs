@@ -227,6 +227,33 @@ pub(super) fn human(compilation: &Compilation, plan: &Plan) -> String {
             );
         }
     }
+    if !plan.journeys.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nJourneys (contacts waiting at each step; due: their wait ends by now and the next \
+             tick moves them on):"
+        );
+        let width = plan
+            .journeys
+            .iter()
+            .map(|s| s.journey.len() + s.step.len() + 1)
+            .max()
+            .unwrap_or(0);
+        for step in &plan.journeys {
+            let name = format!("{}#{}", step.journey, step.step);
+            let removed = if step.removed {
+                "  (step removed: set `on_removed_step`)"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                "  {name:<width$}  {:>9} waiting, {} due{removed}",
+                grouped(step.waiting),
+                grouped(step.due)
+            );
+        }
+    }
     let _ = writeln!(out, "\nComing up:");
     if plan.coming_up.is_empty() {
         let _ = writeln!(out, "  nothing scheduled");

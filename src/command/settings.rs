@@ -281,6 +281,11 @@ pub struct StoreLocation {
 }
 
 impl StoreLocation {
+    /// Whether `--store` named the store.
+    pub fn is_explicit(&self) -> bool {
+        self.explicit.is_some()
+    }
+
     pub fn path(&self, manifest: &Manifest) -> PathBuf {
         self.explicit.clone().unwrap_or_else(|| {
             self.project

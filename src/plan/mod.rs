@@ -1,5 +1,6 @@
 //! The planner: which campaign messages are due at a given `now`, to whom,
-//! on which channel, when and at what cost, rendered. Pure over a read-only
+//! on which channel, when and at what cost, rendered; and how many contacts
+//! wait at each journey step, how many of them are due. Pure over a read-only
 //! store and the [`Compilation`]: no clock (`now` comes in), no randomness
 //! (holdout and variants are stable hashes), no writes. `herald plan`
 //! prints a plan; the runner will enqueue the very same messages, so the
@@ -23,7 +24,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Serialize, Serializer};
 
 use crate::compiler::Compilation;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use crate::template::Rendered;
 
 pub use self::due::Occurrence;
@@ -74,6 +75,58 @@ pub struct Plan {
     pub missed: Vec<Occurrence>,
     /// The next occurrences after `now`.
     pub coming_up: Vec<Occurrence>,
+    /// Contacts inside journeys, per step (empty when nobody is in one).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub journeys: Vec<JourneyStep>,
+}
+
+/// Contacts waiting at one journey step at the plan's `now`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct JourneyStep {
+    pub journey: String,
+    pub step: String,
+    pub waiting: u64,
+    /// Of those, how many a timer moves on by `now` (at the next tick).
+    pub due: u64,
+    /// The step no longer exists: an edit removed it (`on_removed_step`).
+    pub removed: bool,
+}
+
+/// The journey steps contacts wait at, in each journey's step order.
+fn journey_steps(
+    compilation: &Compilation,
+    store: &Store,
+    now: Timestamp,
+) -> Result<Vec<JourneyStep>, StoreError> {
+    let mut steps: Vec<(usize, usize, JourneyStep)> = store
+        .waiting_by_step(now.as_second())?
+        .into_iter()
+        .map(|count| {
+            let journey = compilation
+                .journeys
+                .iter()
+                .position(|m| m.journey == count.journey);
+            let state = journey.and_then(|index| {
+                compilation.journeys[index]
+                    .states
+                    .iter()
+                    .position(|s| s.key == count.step)
+            });
+            (
+                journey.unwrap_or(usize::MAX),
+                state.unwrap_or(usize::MAX),
+                JourneyStep {
+                    journey: count.journey,
+                    step: count.step,
+                    waiting: count.waiting,
+                    due: count.due,
+                    removed: state.is_none(),
+                },
+            )
+        })
+        .collect();
+    steps.sort_by(|a, b| (a.0, a.1, &a.2.journey).cmp(&(b.0, b.1, &b.2.journey)));
+    Ok(steps.into_iter().map(|(_, _, step)| step).collect())
 }
 
 impl Plan {
@@ -206,6 +259,7 @@ pub fn plan(
         campaigns,
         missed: due.missed,
         coming_up: due.coming_up,
+        journeys: journey_steps(compilation, store, request.now)?,
     })
 }
 

@@ -60,7 +60,7 @@ use crate::template::{Templates, contact_value, vars_value};
 /// Events and timers handled per batch read from the store.
 const BATCH: usize = 256;
 /// Units of work per commit.
-const COMMIT_EVERY: usize = 512;
+const COMMIT_EVERY: usize = 128;
 /// Steps one enrolment may take without waiting before it is stopped (a
 /// loop without a wait, which `check` warns about).
 const MAX_STEPS: usize = 1_000;
@@ -691,9 +691,7 @@ impl<'c> Engine<'c> {
             if machine.exit.contains(&event.event)
                 && let Some(enrolment) = self.store.active_enrolment(contact, &machine.journey)?
                 && enrolment.entered_at <= at
-                && !enrolment
-                    .trigger
-                    .contains(&format!("\"id\":{}", json!(event.id)))
+                && trigger_event(&enrolment.trigger).is_none_or(|trigger| trigger.id != event.id)
             {
                 self.end(
                     enrolment,

@@ -227,6 +227,25 @@ impl Store {
         Ok(store)
     }
 
+    /// Opens an existing store for reading only, without checking its
+    /// schema version or attribute columns: for questions about tables
+    /// that have kept their shape since they appeared (`herald check`
+    /// counting the contacts in journey steps), which must not fail on a
+    /// store a writing command has not brought up to date yet.
+    pub fn open_for_inspection(path: &Path) -> Result<Store, StoreError> {
+        let error = |reason: String| StoreError {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let connection =
+            Connection::open_with_flags(path, flags).map_err(|e| error(e.to_string()))?;
+        connection
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| error(e.to_string()))?;
+        Ok(Store::new(connection, path, Catalog::default()))
+    }
+
     fn new(connection: Connection, path: &Path, catalog: Catalog) -> Store {
         let statements = contacts::Statements::new(&catalog);
         Store {
