@@ -339,6 +339,51 @@ pub enum Command {
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
     },
+    /// What campaigns and journeys achieved: deliveries, conversions,
+    /// revenue, cost, A/B significance, holdout lift, KPIs.
+    ///
+    /// Per campaign, channel, variant and journey step: messages planned,
+    /// sent, delivered, opened, clicked, failed, unsubscribed; contacts who
+    /// received one, conversions (the goal event within its window after a
+    /// message was received, once per contact), the conversion rate with
+    /// its 95% Wilson interval, revenue (the goal event's `amount`), cost,
+    /// cost per conversion and return on spend. Variants get Pearson's
+    /// chi-squared test ("not enough data yet" below 100 recipients per
+    /// variant), a holdout its lift with Newcombe's interval, and every
+    /// `kpi` target its measured value. The README's "Reports" section
+    /// states the attribution rules.
+    ///
+    /// Examples:
+    ///   herald report
+    ///   herald report spring_sale --from 2026-03-01 --to 2026-04-01
+    ///   herald report --format json
+    ///   herald report --html report.html
+    ///   herald report --check-kpi      # exit 1 when a finished campaign missed a KPI
+    Report {
+        /// Campaigns and journeys to report on (all when none is named).
+        #[arg(value_name = "NAME")]
+        names: Vec<String>,
+        /// Only messages planned (and contacts held out) from this time on:
+        /// RFC 3339 or a local `YYYY-MM-DD HH:MM[:SS]`.
+        #[arg(long, value_name = "TIME")]
+        from: Option<String>,
+        /// Only messages planned before this time (conversions within their
+        /// window after it still count).
+        #[arg(long, value_name = "TIME")]
+        to: Option<String>,
+        /// Count goal events up to this time (default: the current time).
+        #[arg(long, value_name = "TIME")]
+        now: Option<String>,
+        /// Output format: human (tables), or json (documented in the README).
+        #[arg(long, value_enum, default_value_t = crate::command::OutputFormat::Human)]
+        format: crate::command::OutputFormat,
+        /// Also write a self-contained HTML page with charts to FILE.
+        #[arg(long, value_name = "FILE")]
+        html: Option<std::path::PathBuf>,
+        /// Exit 1 when a finished campaign missed a KPI target.
+        #[arg(long)]
+        check_kpi: bool,
+    },
     /// Re-check the project and re-render previews on every save.
     ///
     /// Watches the project's files; after each save (debounced) it runs the

@@ -11,6 +11,7 @@
 //! the manifest's `sources:` by [`sync`]; [`plan`] decides what is due. The
 //! commands live in [`command`], the arguments they are built from in [`cli`].
 
+pub mod analytics;
 pub mod campaign;
 pub mod channel;
 pub mod cli;

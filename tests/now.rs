@@ -39,13 +39,14 @@ const REJECTED: [&str; 4] = ["tomorrow", "2026-13-01 10:00", "2026-02-30 10:00",
 
 /// Every command that takes `--now`, with the arguments that make it run
 /// on the project below.
-const COMMANDS: [&[&str]; 6] = [
+const COMMANDS: [&[&str]; 7] = [
     &["segment", "recent", "--list"],
     &["plan"],
     &["run", "--once"],
     &["contacts", "clean", "--dry-run"],
     &["contacts", "show", "c1"],
     &["render", "now.txt"],
+    &["report"],
 ];
 
 /// A project with one contact who bought at 08:30 UTC that day.

@@ -12,6 +12,7 @@ mod init;
 mod output;
 mod plan;
 mod render;
+mod report;
 mod run;
 mod schema;
 mod segment;
@@ -37,6 +38,7 @@ pub enum Command {
     Contacts(contacts::Request),
     Events(events::Request),
     Render(render::Request),
+    Report(report::Request),
     Plan(plan::Request),
     Sync(sync::Request),
     Run(run::Request),
@@ -56,6 +58,7 @@ pub fn run(settings: &Settings) -> Result<i32, Error> {
         Command::Contacts(request) => contacts::run(settings, request),
         Command::Events(request) => events::run(settings, request),
         Command::Render(request) => render::run(settings, request),
+        Command::Report(request) => report::run(settings, request),
         Command::Plan(request) => plan::run(settings, request),
         Command::Sync(request) => sync::run(settings, request),
         Command::Run(request) => run::run(settings, request),

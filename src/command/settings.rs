@@ -239,6 +239,33 @@ impl Settings {
             }
             cli::Command::Status { format } => Command::Status(super::status::Request { format }),
             cli::Command::Serve { listen } => Command::Serve(super::serve::Request { listen }),
+            cli::Command::Report {
+                names,
+                from,
+                to,
+                now: time,
+                format,
+                html,
+                check_kpi,
+            } => {
+                let bound = |flag: &str, text: Option<String>| {
+                    text.map(|text| {
+                        Now::parse(&text).map_err(|_| {
+                            Error::Usage(format!("{flag} `{text}` is not a time; give {NOW_FORMS}"))
+                        })
+                    })
+                    .transpose()
+                };
+                Command::Report(super::report::Request {
+                    names,
+                    from: bound("--from", from)?,
+                    to: bound("--to", to)?,
+                    now: now(time)?,
+                    format,
+                    html,
+                    check_kpi,
+                })
+            }
             cli::Command::Watch {
                 samples,
                 contact,

@@ -21,6 +21,8 @@
 //!   streamed with consents and suppressions, and the ledger questions
 //!   (answered by the outbox);
 //! - [`sources`]: the content hash of each source file a sync imported;
+//! - [`analytics`]: what `herald report` reads (messages with their
+//!   delivery feedback, held-out contacts, run records, goal events);
 //! - [`outbox`]: the runner's durable outbox: intents, claims with leases,
 //!   outcomes, recovery of expired leases, and its status;
 //! - [`enrolments`]: journey enrolments (at most one active per journey
@@ -70,6 +72,7 @@
 //! are ASCII-only, and sharing the Rust code of
 //! [`crate::segment::functions`] keeps SQL and in-memory evaluation equal.
 
+pub mod analytics;
 pub mod attributes;
 pub mod consents;
 pub mod contacts;

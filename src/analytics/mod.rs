@@ -1,0 +1,734 @@
+//! `herald report`'s analytics: what each campaign and journey achieved,
+//! computed from the store (the outbox, the delivery feedback `herald
+//! serve` records as events, the held-out contacts, goal events) and the
+//! compiled project (goals, variants, KPI targets, channel prices).
+//!
+//! Attribution, as the README's "Reports" section states it for users:
+//! - a message is *received* when it was sent and no feedback says it
+//!   failed; it is received at its first delivery feedback (delivered,
+//!   read, opened, clicked), else at its send time;
+//! - a *conversion* is the first `goal` event that comes within the goal
+//!   window after a received message, counted once per contact per
+//!   campaign or journey; revenue is that event's `amount` property;
+//! - the conversion is credited to the last message the contact received
+//!   before it (its channel, variant and journey step);
+//! - a held-out contact is followed the same way from the moment it was
+//!   held out, so the holdout lift compares like with like.
+//!
+//! [`stats`] holds the intervals and tests, [`html`] the self-contained
+//! HTML page with its charts; the terminal table is the command's.
+
+pub mod html;
+pub mod stats;
+
+use std::collections::{BTreeMap, HashMap};
+
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan};
+use serde::Serialize;
+
+use crate::campaign::{Goal, Schedule};
+use crate::compiler::Compilation;
+use crate::duration::{Duration, Unit};
+use crate::store::analytics::MessageFacts;
+use crate::store::{Store, StoreError};
+
+use self::stats::{Interval, NotRun, Test};
+
+/// The version of the JSON shape (`herald report --format json`); it grows
+/// only by new fields, and a change of meaning bumps it.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// What to report on.
+#[derive(Clone, Debug)]
+pub struct ReportRequest {
+    /// Campaigns and journeys by name; all when empty.
+    pub names: Vec<String>,
+    /// Messages planned (and contacts held out) in `[from, to)`.
+    pub from: Option<Timestamp>,
+    pub to: Option<Timestamp>,
+    /// Goal events after this moment are not counted yet.
+    pub now: Timestamp,
+}
+
+/// The whole report.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub format_version: u32,
+    #[serde(serialize_with = "crate::plan::rfc3339")]
+    pub now: Timestamp,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub currency: Option<String>,
+    /// The level of every interval, and 1 − the significance level of tests.
+    pub confidence: f64,
+    /// The fewest recipients per variant for an A/B test.
+    pub minimum_sample: u64,
+    pub campaigns: Vec<Section>,
+    pub journeys: Vec<Section>,
+}
+
+/// One campaign or journey.
+#[derive(Clone, Debug, Serialize)]
+pub struct Section {
+    pub kind: &'static str,
+    pub name: String,
+    pub goal: Option<GoalSpec>,
+    /// Every occurrence is past, nothing is on its way, and the goal window
+    /// after the last send has elapsed: KPIs are final.
+    pub finished: bool,
+    pub totals: Funnel,
+    pub channels: Vec<Row>,
+    /// Campaigns with variants only.
+    pub variants: Vec<Row>,
+    /// Journeys only, in step order.
+    pub steps: Vec<Row>,
+    /// Contacts and messages that got nothing, by reason.
+    pub skipped: BTreeMap<String, u64>,
+    /// The A/B test over the variants' conversions.
+    pub test: Option<TestResult>,
+    pub holdout: Option<Holdout>,
+    pub kpis: Vec<Kpi>,
+    /// By local date (the project's time zone).
+    pub daily: Vec<Day>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct GoalSpec {
+    pub event: String,
+    pub within: String,
+}
+
+/// A group's funnel: messages, then contacts and money.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Funnel {
+    /// Messages the plan wrote to the outbox (those skipped at send time
+    /// included).
+    pub planned: u64,
+    pub sent: u64,
+    pub delivered: u64,
+    pub opened: u64,
+    pub clicked: u64,
+    /// Failed, dead, or reported failed or bounced after sending.
+    pub failed: u64,
+    pub bounced: u64,
+    pub complained: u64,
+    pub unsubscribed: u64,
+    /// Contacts who received at least one message.
+    pub recipients: u64,
+    pub conversions: u64,
+    /// conversions / recipients, a fraction.
+    pub conversion_rate: Option<f64>,
+    pub conversion_interval: Option<Interval>,
+    pub revenue: f64,
+    /// Sent messages at the channel's price × SMS parts.
+    pub cost: f64,
+    pub cost_per_conversion: Option<f64>,
+    /// revenue / cost.
+    pub return_on_spend: Option<f64>,
+}
+
+/// A channel, variant or step with its funnel.
+#[derive(Clone, Debug, Serialize)]
+pub struct Row {
+    pub name: String,
+    #[serde(flatten)]
+    pub funnel: Funnel,
+}
+
+/// The A/B test, or why it was not run.
+#[derive(Clone, Debug, Serialize)]
+pub struct TestResult {
+    /// `tested`, `not_enough_data` or `one_variant`.
+    pub status: &'static str,
+    #[serde(flatten)]
+    pub test: Option<Test>,
+    /// The variant with the highest conversion rate, when the test is significant.
+    pub winner: Option<String>,
+}
+
+/// The control group against the recipients.
+#[derive(Clone, Debug, Serialize)]
+pub struct Holdout {
+    pub held_out: u64,
+    pub conversions: u64,
+    pub conversion_rate: Option<f64>,
+    pub conversion_interval: Option<Interval>,
+    /// Recipients' rate − the control group's, a fraction (percentage points / 100).
+    pub lift: Option<f64>,
+    /// Newcombe's interval for `lift`.
+    pub lift_interval: Option<Interval>,
+    /// `lift` / the control group's rate.
+    pub relative_lift: Option<f64>,
+}
+
+/// A KPI target against its measured value.
+#[derive(Clone, Debug, Serialize)]
+pub struct Kpi {
+    pub name: String,
+    pub target: f64,
+    /// In the target's unit (percent for rates); `None` with no denominator.
+    pub measured: Option<f64>,
+    /// `at_least`, or `at_most` for unsubscribe, bounce and complaint rates.
+    pub direction: &'static str,
+    /// `met`, `missed`, or `in_progress` while the campaign is not finished.
+    pub status: &'static str,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Day {
+    pub date: String,
+    pub sent: u64,
+    pub conversions: u64,
+    pub revenue: f64,
+}
+
+impl Report {
+    /// Whether a finished campaign missed a KPI target.
+    pub fn missed_kpi(&self) -> bool {
+        self.campaigns
+            .iter()
+            .any(|section| section.kpis.iter().any(|kpi| kpi.status == "missed"))
+    }
+}
+
+/// Reasons a skipped outbox row was skipped when planning (others were
+/// skipped at send time, after being planned).
+const SEND_TIME_SKIPS: [&str; 2] = ["consent_revoked", "suppressed"];
+
+/// Builds the report from the store.
+pub fn report(
+    compilation: &Compilation,
+    store: &Store,
+    request: &ReportRequest,
+) -> Result<Report, StoreError> {
+    let zone = compilation.timezone.clone().unwrap_or(TimeZone::UTC);
+    let wanted = |name: &str| request.names.is_empty() || request.names.iter().any(|n| n == name);
+    let from = request.from.map_or(i64::MIN, Timestamp::as_second);
+    let until = request.to.map_or(i64::MAX, Timestamp::as_second);
+    let context = Context {
+        store,
+        zone: &zone,
+        from,
+        until,
+        now: request.now,
+    };
+    let mut campaigns = Vec::new();
+    for campaign in compilation.campaigns.iter().filter(|c| wanted(&c.name)) {
+        let variants: Vec<String> = campaign.variants.iter().map(|v| v.name.clone()).collect();
+        let mut section = context.section("campaign", &campaign.name, campaign.goal.as_ref())?;
+        if !variants.is_empty() {
+            order_rows(&mut section.variants, &variants);
+            section.test = Some(test(&section.variants));
+        }
+        order_rows(&mut section.channels, &campaign.channels);
+        let runs = store.campaign_run_records(&campaign.name, from, until)?;
+        if !runs.is_empty() {
+            section.totals.planned = runs.iter().map(|run| run.planned).sum();
+        }
+        for run in &runs {
+            let excluded: BTreeMap<String, u64> =
+                serde_json::from_str(&run.excluded).unwrap_or_default();
+            for (reason, count) in excluded {
+                // Per-contact rows and the run's counts may both exist for
+                // the same decisions; the larger is the whole of them.
+                let entry = section.skipped.entry(reason).or_default();
+                *entry = (*entry).max(count);
+            }
+        }
+        if campaign.holdout.is_some() {
+            section.holdout = Some(context.holdout(
+                "campaign",
+                &campaign.name,
+                campaign.goal.as_ref(),
+                &section.totals,
+            )?);
+        }
+        let pending = store.pending_messages("campaign", &campaign.name)?;
+        section.finished = pending == 0
+            && !runs.is_empty()
+            && schedule_over(campaign.schedule.as_ref(), request.now, &zone)
+            && context.window_over(&section, campaign.goal.as_ref(), request.now);
+        section.kpis = kpis(&campaign.kpi, &section.totals, section.finished);
+        campaigns.push(section);
+    }
+    let mut journeys = Vec::new();
+    for journey in compilation.journeys.iter().filter(|j| wanted(&j.journey)) {
+        let mut section = context.section("journey", &journey.journey, journey.goal.as_ref())?;
+        let order: Vec<String> = journey.states.iter().filter_map(|s| s.id.clone()).collect();
+        order_rows(&mut section.steps, &order);
+        journeys.push(section);
+    }
+    let currency = compilation
+        .project
+        .manifest
+        .as_ref()
+        .and_then(|manifest| manifest.value.currency.as_ref())
+        .map(|currency| currency.value.clone());
+    Ok(Report {
+        format_version: FORMAT_VERSION,
+        now: request.now,
+        from: request.from.map(|t| t.to_string()),
+        to: request.to.map(|t| t.to_string()),
+        currency,
+        confidence: stats::CONFIDENCE,
+        minimum_sample: stats::MINIMUM_SAMPLE,
+        campaigns,
+        journeys,
+    })
+}
+
+/// Rows in the declared order first, then any others by name.
+fn order_rows(rows: &mut [Row], order: &[String]) {
+    let position = |name: &str| order.iter().position(|n| n == name).unwrap_or(usize::MAX);
+    rows.sort_by(|a, b| {
+        position(&a.name)
+            .cmp(&position(&b.name))
+            .then_with(|| a.name.cmp(&b.name))
+    });
+}
+
+/// The chi-squared test over the variants' conversions.
+fn test(variants: &[Row]) -> TestResult {
+    let arms: Vec<(u64, u64)> = variants
+        .iter()
+        .map(|row| (row.funnel.conversions, row.funnel.recipients))
+        .collect();
+    match stats::chi_squared(&arms) {
+        Ok(test) => {
+            let winner = test
+                .significant
+                .then(|| {
+                    variants
+                        .iter()
+                        .filter(|row| row.funnel.recipients > 0)
+                        .max_by(|a, b| {
+                            let rate = |row: &Row| row.funnel.conversion_rate.unwrap_or(0.0);
+                            rate(a).total_cmp(&rate(b))
+                        })
+                        .map(|row| row.name.clone())
+                })
+                .flatten();
+            TestResult {
+                status: "tested",
+                test: Some(test),
+                winner,
+            }
+        }
+        Err(reason) => TestResult {
+            status: match reason {
+                NotRun::OneVariant => "one_variant",
+                NotRun::NotEnoughData => "not_enough_data",
+            },
+            test: None,
+            winner: None,
+        },
+    }
+}
+
+/// Whether no occurrence of the schedule is due after `now`.
+fn schedule_over(schedule: Option<&Schedule>, now: Timestamp, zone: &TimeZone) -> bool {
+    match schedule {
+        Some(Schedule::Once(at)) => at
+            .to_zoned_datetime(zone.clone())
+            .is_ok_and(|at| at.timestamp() <= now),
+        Some(Schedule::Recurring(recurrence)) => recurrence
+            .until
+            .is_some_and(|until| now.to_zoned_datetime(zone.clone()).date() > until),
+        None => false,
+    }
+}
+
+/// The KPI targets against the totals.
+fn kpis(targets: &BTreeMap<String, f64>, totals: &Funnel, finished: bool) -> Vec<Kpi> {
+    targets
+        .iter()
+        .map(|(name, &target)| {
+            let percent =
+                |part: u64, whole: u64| (whole > 0).then(|| 100.0 * part as f64 / whole as f64);
+            let (measured, at_most) = match name.as_str() {
+                "delivery_rate" => (percent(totals.delivered, totals.sent), false),
+                "open_rate" => (percent(totals.opened, totals.delivered), false),
+                "click_rate" => (percent(totals.clicked, totals.delivered), false),
+                "conversion_rate" => (percent(totals.conversions, totals.recipients), false),
+                "unsubscribe_rate" => (percent(totals.unsubscribed, totals.delivered), true),
+                "bounce_rate" => (percent(totals.bounced, totals.sent), true),
+                "complaint_rate" => (percent(totals.complained, totals.delivered), true),
+                "revenue" => (Some(totals.revenue), false),
+                _ => (None, false),
+            };
+            let met = measured.map(|value| {
+                // Compared at the precision a target is written in.
+                let value = (value * 1e6).round() / 1e6;
+                if at_most {
+                    value <= target
+                } else {
+                    value >= target
+                }
+            });
+            let status = match (finished, met) {
+                (false, _) => "in_progress",
+                (true, Some(true)) => "met",
+                (true, _) => "missed",
+            };
+            Kpi {
+                name: name.clone(),
+                target,
+                measured,
+                direction: if at_most { "at_most" } else { "at_least" },
+                status,
+            }
+        })
+        .collect()
+}
+
+/// `at` + `window`: exact for minutes to weeks, calendar months and years
+/// in the project's time zone.
+pub fn window_end(at: i64, window: Duration, zone: &TimeZone) -> i64 {
+    let Ok(start) = Timestamp::from_second(at) else {
+        return at;
+    };
+    let amount = i64::from(window.amount);
+    let zoned = start.to_zoned_datetime(zone.clone());
+    let end = match window.unit {
+        Unit::Minute => zoned.checked_add(amount.minutes()),
+        Unit::Hour => zoned.checked_add(amount.hours()),
+        Unit::Day => zoned.checked_add((amount * 24).hours()),
+        Unit::Week => zoned.checked_add((amount * 24 * 7).hours()),
+        Unit::Month => zoned.checked_add(amount.months()),
+        Unit::Year => zoned.checked_add(amount.years()),
+    };
+    end.map_or(i64::MAX, |end| end.timestamp().as_second())
+}
+
+/// What every section is computed with.
+struct Context<'a> {
+    store: &'a Store,
+    zone: &'a TimeZone,
+    from: i64,
+    until: i64,
+    now: Timestamp,
+}
+
+/// A received message, for attribution.
+#[derive(Clone, Copy, Debug)]
+struct Receipt {
+    at: i64,
+    channel: usize,
+    variant: Option<usize>,
+    step: Option<usize>,
+}
+
+/// Groups (channels, variants, steps) by name, in first-seen order.
+#[derive(Default)]
+struct Groups {
+    names: Vec<String>,
+    funnels: Vec<Funnel>,
+    index: HashMap<String, usize>,
+}
+
+impl Groups {
+    fn of(&mut self, name: &str) -> usize {
+        if let Some(&index) = self.index.get(name) {
+            return index;
+        }
+        self.names.push(name.to_string());
+        self.funnels.push(Funnel::default());
+        self.index.insert(name.to_string(), self.names.len() - 1);
+        self.names.len() - 1
+    }
+
+    fn rows(self) -> Vec<Row> {
+        self.names
+            .into_iter()
+            .zip(self.funnels)
+            .map(|(name, mut funnel)| {
+                funnel.finish();
+                Row { name, funnel }
+            })
+            .collect()
+    }
+}
+
+impl Funnel {
+    /// Counts one message.
+    fn count(&mut self, message: &MessageFacts, planned: bool, cost: f64) {
+        self.planned += u64::from(planned);
+        let sent = message.state == "sent";
+        self.sent += u64::from(sent);
+        self.failed += u64::from(
+            matches!(message.state.as_str(), "failed" | "dead") || (sent && message.failed),
+        );
+        if !sent {
+            return;
+        }
+        self.delivered += u64::from(message.delivered_at.is_some());
+        self.opened += u64::from(message.opened);
+        self.clicked += u64::from(message.clicked);
+        self.bounced += u64::from(message.bounced);
+        self.complained += u64::from(message.complained);
+        self.unsubscribed += u64::from(message.unsubscribed);
+        self.cost += cost;
+    }
+
+    fn convert(&mut self, amount: f64) {
+        self.conversions += 1;
+        self.revenue += amount;
+    }
+
+    /// The rates and ratios from the counts; money to the cent (sums of
+    /// prices such as 2.2 otherwise carry binary fractions into the JSON).
+    fn finish(&mut self) {
+        self.cost = (self.cost * 100.0).round() / 100.0;
+        self.revenue = (self.revenue * 100.0).round() / 100.0;
+        self.conversion_rate =
+            (self.recipients > 0).then(|| self.conversions as f64 / self.recipients as f64);
+        self.conversion_interval = stats::wilson(self.conversions, self.recipients);
+        self.cost_per_conversion =
+            (self.conversions > 0).then(|| self.cost / self.conversions as f64);
+        self.return_on_spend = (self.cost > 0.0).then(|| self.revenue / self.cost);
+    }
+}
+
+impl Context<'_> {
+    fn local_date(&self, at: i64) -> String {
+        Timestamp::from_second(at).map_or_else(
+            |_| at.to_string(),
+            |at| at.to_zoned_datetime(self.zone.clone()).date().to_string(),
+        )
+    }
+
+    /// The funnel, per channel, variant and step, conversions and days of
+    /// one campaign or journey.
+    fn section(
+        &self,
+        kind: &'static str,
+        name: &str,
+        goal: Option<&Goal>,
+    ) -> Result<Section, StoreError> {
+        let mut totals = Funnel::default();
+        let mut channels = Groups::default();
+        let mut variants = Groups::default();
+        let mut steps = Groups::default();
+        let mut skipped: BTreeMap<String, u64> = BTreeMap::new();
+        let mut days: BTreeMap<String, Day> = BTreeMap::new();
+        let mut receipts: HashMap<String, Vec<Receipt>> = HashMap::new();
+        self.store
+            .each_reported_message(kind, name, self.from, self.until, |message| {
+                let skipped_when_planning = message.state == "skipped"
+                    && !message
+                        .reason
+                        .as_deref()
+                        .is_some_and(|reason| SEND_TIME_SKIPS.contains(&reason));
+                if message.state == "skipped" {
+                    let reason = message.reason.clone().unwrap_or_else(|| "unknown".into());
+                    *skipped.entry(reason).or_default() += 1;
+                }
+                let planned = !skipped_when_planning;
+                let cost = if message.state == "sent" {
+                    message.cost
+                } else {
+                    0.0
+                };
+                let channel = channels.of(&message.channel);
+                let variant = message.variant.as_deref().map(|v| variants.of(v));
+                let step = message.step.as_deref().map(|s| steps.of(s));
+                totals.count(&message, planned, cost);
+                channels.funnels[channel].count(&message, planned, cost);
+                if let Some(variant) = variant {
+                    variants.funnels[variant].count(&message, planned, cost);
+                }
+                if let Some(step) = step {
+                    steps.funnels[step].count(&message, planned, cost);
+                }
+                if message.state == "sent" {
+                    let date = self.local_date(message.send_at);
+                    days.entry(date.clone())
+                        .or_insert_with(|| Day {
+                            date,
+                            sent: 0,
+                            conversions: 0,
+                            revenue: 0.0,
+                        })
+                        .sent += 1;
+                    if !message.failed {
+                        receipts
+                            .entry(message.contact_id)
+                            .or_default()
+                            .push(Receipt {
+                                at: message.delivered_at.unwrap_or(message.send_at),
+                                channel,
+                                variant,
+                                step,
+                            });
+                    }
+                }
+            })?;
+        // Contacts with receipts, in a stable order (the store is read in
+        // the same order every time, so reports are reproducible).
+        let mut contacts: Vec<(String, Vec<Receipt>)> = receipts.into_iter().collect();
+        contacts.sort_by(|a, b| a.0.cmp(&b.0));
+        for (contact, receipts) in &mut contacts {
+            receipts.sort_by_key(|receipt| receipt.at);
+            totals.recipients += 1;
+            let mut seen = (Vec::new(), Vec::new(), Vec::new());
+            for receipt in receipts.iter() {
+                if !seen.0.contains(&receipt.channel) {
+                    seen.0.push(receipt.channel);
+                    channels.funnels[receipt.channel].recipients += 1;
+                }
+                if let Some(variant) = receipt.variant
+                    && !seen.1.contains(&variant)
+                {
+                    seen.1.push(variant);
+                    variants.funnels[variant].recipients += 1;
+                }
+                if let Some(step) = receipt.step
+                    && !seen.2.contains(&step)
+                {
+                    seen.2.push(step);
+                    steps.funnels[step].recipients += 1;
+                }
+            }
+            let Some(goal) = goal else { continue };
+            let times: Vec<i64> = receipts.iter().map(|r| r.at).collect();
+            let Some(event) = self.first_conversion(contact, goal, &times)? else {
+                continue;
+            };
+            let amount = event.amount.unwrap_or(0.0);
+            let Some(credited) = receipts.iter().rev().find(|r| r.at <= event.at) else {
+                continue;
+            };
+            totals.convert(amount);
+            channels.funnels[credited.channel].convert(amount);
+            if let Some(variant) = credited.variant {
+                variants.funnels[variant].convert(amount);
+            }
+            if let Some(step) = credited.step {
+                steps.funnels[step].convert(amount);
+            }
+            let date = self.local_date(event.at);
+            let day = days.entry(date.clone()).or_insert_with(|| Day {
+                date,
+                sent: 0,
+                conversions: 0,
+                revenue: 0.0,
+            });
+            day.conversions += 1;
+            day.revenue += amount;
+        }
+        totals.finish();
+        Ok(Section {
+            kind,
+            name: name.to_string(),
+            goal: goal.map(|goal| GoalSpec {
+                event: goal.event.clone(),
+                within: goal.window.to_string(),
+            }),
+            finished: false,
+            totals,
+            channels: channels.rows(),
+            variants: variants.rows(),
+            steps: steps.rows(),
+            skipped,
+            test: None,
+            holdout: None,
+            kpis: Vec::new(),
+            daily: days.into_values().collect(),
+        })
+    }
+
+    /// The first goal event within the window after any of `receipts`
+    /// (sorted), not after now: one store lookup per run of overlapping
+    /// windows.
+    fn first_conversion(
+        &self,
+        contact: &str,
+        goal: &Goal,
+        receipts: &[i64],
+    ) -> Result<Option<crate::store::analytics::GoalEvent>, StoreError> {
+        let now = self.now.as_second();
+        let mut index = 0;
+        while index < receipts.len() {
+            let start = receipts[index];
+            let mut end = window_end(start, goal.window, self.zone);
+            index += 1;
+            while index < receipts.len() && receipts[index] <= end {
+                end = end.max(window_end(receipts[index], goal.window, self.zone));
+                index += 1;
+            }
+            if start > now {
+                break;
+            }
+            if let Some(event) =
+                self.store
+                    .first_goal_event(contact, &goal.event, start, end.min(now))?
+            {
+                return Ok(Some(event));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The control group's conversions, followed from the moment each
+    /// contact was held out, against the recipients'.
+    fn holdout(
+        &self,
+        kind: &str,
+        name: &str,
+        goal: Option<&Goal>,
+        recipients: &Funnel,
+    ) -> Result<Holdout, StoreError> {
+        let held = self
+            .store
+            .held_out_contacts(kind, name, self.from, self.until)?;
+        let mut conversions = 0;
+        if let Some(goal) = goal {
+            for (contact, at) in &held {
+                conversions += u64::from(self.first_conversion(contact, goal, &[*at])?.is_some());
+            }
+        }
+        let held_out = held.len() as u64;
+        let rate = (held_out > 0).then(|| conversions as f64 / held_out as f64);
+        let lift = recipients.conversion_rate.zip(rate).map(|(r, c)| r - c);
+        Ok(Holdout {
+            held_out,
+            conversions,
+            conversion_rate: rate,
+            conversion_interval: stats::wilson(conversions, held_out),
+            lift,
+            lift_interval: stats::difference(
+                (recipients.conversions, recipients.recipients),
+                (conversions, held_out),
+            ),
+            relative_lift: lift.zip(rate).and_then(|(l, c)| (c > 0.0).then(|| l / c)),
+        })
+    }
+
+    /// Whether the goal window after the section's last send has elapsed.
+    fn window_over(&self, section: &Section, goal: Option<&Goal>, now: Timestamp) -> bool {
+        let Some(last) = section
+            .daily
+            .iter()
+            .filter(|d| d.sent > 0)
+            .map(|d| &d.date)
+            .max()
+        else {
+            return true;
+        };
+        let Ok(date) = last.parse::<Date>() else {
+            return true;
+        };
+        // The end of the last sending day, in the project's zone.
+        let end_of_day = date
+            .tomorrow()
+            .ok()
+            .and_then(|day| day.at(0, 0, 0, 0).to_zoned_datetime(self.zone.clone()).ok())
+            .map_or(i64::MAX, |zoned| zoned.timestamp().as_second());
+        let end = goal.map_or(end_of_day, |goal| {
+            window_end(end_of_day, goal.window, self.zone)
+        });
+        now.as_second() >= end
+    }
+}

@@ -1,0 +1,241 @@
+//! What `herald report` reads: one campaign's or journey's messages in a
+//! period with the delivery feedback about each, its held-out contacts, its
+//! run records, and a contact's first goal event in a window.
+//!
+//! Every read goes through an index ([`super::schema`] version 5): the
+//! messages through `outbox_by_source (kind, name, send_at)`, the feedback
+//! about each message through `events_by_message` (the `message_key`
+//! property), goal events through `events_by_contact (contact_id, event,
+//! at)`, unsubscribes through the suppressions' key. Nothing scans a whole
+//! table per campaign. The queries are plain SQL a PostgreSQL backend runs
+//! as they are (with `properties->>'message_key'` for `json_extract`).
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{Store, StoreError};
+
+/// The delivery feedback events (written by `herald serve` from provider
+/// webhooks), each naming its message in the `message_key` property.
+pub const FEEDBACK_EVENTS: [&str; 7] = [
+    "message_delivered",
+    "message_read",
+    "message_failed",
+    "email_bounced",
+    "email_complained",
+    "email_opened",
+    "email_clicked",
+];
+
+/// One message with what feedback says about it.
+#[derive(Clone, Debug)]
+pub struct MessageFacts {
+    pub contact_id: String,
+    pub occurrence: String,
+    pub step: Option<String>,
+    pub channel: String,
+    pub variant: Option<String>,
+    pub state: String,
+    pub reason: Option<String>,
+    /// The planned cost (the channel's price × SMS parts).
+    pub cost: f64,
+    /// The planned send time, unix seconds.
+    pub send_at: i64,
+    /// The first feedback that shows it arrived (delivered, read, opened,
+    /// clicked), unix seconds.
+    pub delivered_at: Option<i64>,
+    pub opened: bool,
+    pub clicked: bool,
+    /// A provider reported it failed after accepting it.
+    pub failed: bool,
+    pub bounced: bool,
+    pub complained: bool,
+    /// When the contact unsubscribed on the message's channel after it was
+    /// sent and before any later message on that channel reached them.
+    pub unsubscribed: bool,
+}
+
+/// A campaign occurrence's run record.
+#[derive(Clone, Debug)]
+pub struct RunRecord {
+    pub occurrence: String,
+    pub planned: u64,
+    pub held_out: u64,
+    /// Exclusions and skips by reason, as JSON.
+    pub excluded: String,
+}
+
+/// A goal event: when, and its `amount` property.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GoalEvent {
+    pub at: i64,
+    pub amount: Option<f64>,
+}
+
+impl Store {
+    /// Hands every message of `kind`/`name` planned for `[from, until)`
+    /// (unix seconds) to `each`, with its feedback.
+    pub fn each_reported_message(
+        &self,
+        kind: &str,
+        name: &str,
+        from: i64,
+        until: i64,
+        mut each: impl FnMut(MessageFacts),
+    ) -> Result<(), StoreError> {
+        self.run(|| {
+            // The feedback is looked up per message through the partial
+            // `events_by_message` index: the `IS NOT NULL` lets SQLite use a
+            // partial index, and `+o.key` drops the column's TEXT affinity,
+            // without which the comparison cannot use an index on an
+            // expression (every message would scan the whole index). One
+            // sub-select gathers every fact; one per fact would look the
+            // same rows up six times.
+            let mut statement = self.connection.prepare_cached(
+                "SELECT o.contact_id, o.occurrence, o.step, o.channel, o.variant, o.state,
+                   o.reason, o.cost, o.send_at,
+                   (SELECT json_array(
+                      min(CASE WHEN e.event IN ('message_delivered', 'message_read',
+                        'email_opened', 'email_clicked') THEN e.at END),
+                      max(e.event IN ('message_read', 'email_opened', 'email_clicked')),
+                      max(e.event = 'email_clicked'),
+                      max(e.event IN ('message_failed', 'email_bounced')),
+                      max(e.event = 'email_bounced'),
+                      max(e.event = 'email_complained'))
+                    FROM events AS e
+                    WHERE json_extract(e.properties, '$.message_key') IS NOT NULL
+                      AND json_extract(e.properties, '$.message_key') = +o.key),
+                   EXISTS (SELECT 1 FROM suppressions AS s
+                     WHERE s.contact_id = o.contact_id AND s.channel IN (o.channel, '*')
+                       AND s.reason = 'unsubscribed' AND s.at >= o.send_at
+                       AND NOT EXISTS (SELECT 1 FROM outbox AS later
+                         WHERE later.contact_id = o.contact_id AND later.send_at > o.send_at
+                           AND later.send_at <= s.at AND later.channel = o.channel
+                           AND later.state = 'sent'))
+                 FROM outbox AS o
+                 WHERE o.kind = ?1 AND o.name = ?2 AND o.send_at >= ?3 AND o.send_at < ?4",
+            )?;
+            let mut rows = statement.query(params![kind, name, from, until])?;
+            while let Some(row) = rows.next()? {
+                let feedback: Option<String> = row.get(9)?;
+                let feedback: Vec<Option<i64>> = feedback
+                    .and_then(|text| serde_json::from_str(&text).ok())
+                    .unwrap_or_default();
+                let flag = |index: usize| feedback.get(index).copied().flatten().unwrap_or(0) > 0;
+                each(MessageFacts {
+                    contact_id: row.get(0)?,
+                    occurrence: row.get(1)?,
+                    step: row.get(2)?,
+                    channel: row.get(3)?,
+                    variant: row.get(4)?,
+                    state: row.get(5)?,
+                    reason: row.get(6)?,
+                    cost: row.get(7)?,
+                    send_at: row.get(8)?,
+                    delivered_at: feedback.first().copied().flatten(),
+                    opened: flag(1),
+                    clicked: flag(2),
+                    failed: flag(3),
+                    bounced: flag(4),
+                    complained: flag(5),
+                    unsubscribed: row.get(10)?,
+                });
+            }
+            Ok(())
+        })
+    }
+
+    /// The contacts held out of `kind`/`name` in `[from, until)`, each with
+    /// the moment it was first held out (unix seconds), in contact order.
+    pub fn held_out_contacts(
+        &self,
+        kind: &str,
+        name: &str,
+        from: i64,
+        until: i64,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        self.run(|| {
+            let mut statement = self.connection.prepare_cached(
+                "SELECT contact_id, min(at) FROM holdouts
+                 WHERE kind = ?1 AND name = ?2 AND at >= ?3 AND at < ?4
+                 GROUP BY contact_id ORDER BY contact_id",
+            )?;
+            let rows = statement.query_map(params![kind, name, from, until], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// The run records of `campaign`'s occurrences enqueued in `[from, until)`.
+    pub fn campaign_run_records(
+        &self,
+        campaign: &str,
+        from: i64,
+        until: i64,
+    ) -> Result<Vec<RunRecord>, StoreError> {
+        self.run(|| {
+            let mut statement = self.connection.prepare_cached(
+                "SELECT occurrence, planned, held_out, excluded FROM campaign_runs
+                 WHERE campaign = ?1 AND unixepoch(occurrence) >= ?2
+                   AND unixepoch(occurrence) < ?3
+                 ORDER BY occurrence",
+            )?;
+            let rows = statement.query_map(params![campaign, from, until], |row| {
+                Ok(RunRecord {
+                    occurrence: row.get(0)?,
+                    planned: row.get::<_, i64>(1)?.max(0) as u64,
+                    held_out: row.get::<_, i64>(2)?.max(0) as u64,
+                    excluded: row.get(3)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// Messages of `kind`/`name` still on their way (queued or sending).
+    pub fn pending_messages(&self, kind: &str, name: &str) -> Result<u64, StoreError> {
+        self.run(|| {
+            self.connection
+                .prepare_cached(
+                    "SELECT count(*) FROM outbox WHERE kind = ?1 AND name = ?2
+                     AND state IN ('queued', 'sending')",
+                )?
+                .query_row(params![kind, name], |row| row.get::<_, i64>(0))
+                .map(|count| count.max(0) as u64)
+        })
+    }
+
+    /// `contact`'s first `event` in `[from, until]` (unix seconds), with its
+    /// `amount` property.
+    pub fn first_goal_event(
+        &self,
+        contact: &str,
+        event: &str,
+        from: i64,
+        until: i64,
+    ) -> Result<Option<GoalEvent>, StoreError> {
+        self.run(|| {
+            self.connection
+                .prepare_cached(
+                    "SELECT at, json_extract(properties, '$.amount') FROM events
+                     WHERE contact_id = ?1 AND event = ?2 AND at >= ?3 AND at <= ?4
+                     ORDER BY at LIMIT 1",
+                )?
+                .query_row(params![contact, event, from, until], |row| {
+                    let amount = match row.get_ref(1)? {
+                        rusqlite::types::ValueRef::Integer(value) => Some(value as f64),
+                        rusqlite::types::ValueRef::Real(value) => Some(value),
+                        rusqlite::types::ValueRef::Text(text) => std::str::from_utf8(text)
+                            .ok()
+                            .and_then(|text| text.trim().parse().ok()),
+                        _ => None,
+                    };
+                    Ok(GoalEvent {
+                        at: row.get(0)?,
+                        amount,
+                    })
+                })
+                .optional()
+        })
+    }
+}

@@ -1,0 +1,614 @@
+//! `herald report` on a store filled by a deterministic generator whose
+//! truth is known: a variant converting at 5 % against 4 %, a holdout with
+//! a known lift, a journey whose second step loses a known share, decoy
+//! goal events outside the windows. The report's counts must equal the
+//! truth exactly; the chi-squared p-value must equal a reference computed
+//! by an independent route; intervals must cover as often as they claim.
+
+mod common;
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use common::{copy, herald};
+use rusqlite::{Connection, params};
+use serde_json::Value;
+
+const SPRING: i64 = 1_773_133_200; // 2026-03-10T09:00:00Z, 12:00 in Moscow
+const WINBACK: i64 = 1_773_565_200; // 2026-03-15T09:00:00Z
+const CART: i64 = 1_773_997_200; // 2026-03-20T09:00:00Z
+const DAY: i64 = 86_400;
+const NOW: &str = "2026-04-30T00:00:00Z";
+
+/// Pearson's chi-squared p-value for 500/10,000 against 400/10,000,
+/// computed independently of herald and statrs: the 2 × 2 closed form
+/// χ² = N(ad − bc)² / ((a+b)(c+d)(a+c)(b+d)) = 11.634671320535196, and for
+/// one degree of freedom P(χ²₁ > x) = erfc(√(x/2)), evaluated with
+/// Python's `math.erfc` (libm): 0.0006473378010144566.
+const REFERENCE_P: f64 = 0.000_647_337_801_014_456_6;
+const REFERENCE_CHI2: f64 = 11.634_671_320_535_196;
+
+struct Generator {
+    connection: Connection,
+    event: u64,
+}
+
+impl Generator {
+    #[allow(clippy::too_many_arguments)]
+    fn message(
+        &self,
+        key_source: (&str, &str, &str),
+        step: Option<&str>,
+        contact: &str,
+        channel: &str,
+        variant: Option<&str>,
+        state: &str,
+        cost: f64,
+        send_at: i64,
+    ) -> String {
+        let (kind, name, occurrence) = key_source;
+        let key = match step {
+            Some(step) => format!("{kind}/{name}/{occurrence}/{step}/{contact}/{channel}"),
+            None => format!("{kind}/{name}/{occurrence}/{contact}/{channel}"),
+        };
+        let reason = (state == "skipped").then_some("consent_revoked");
+        self.connection
+            .execute(
+                "INSERT INTO outbox (key, kind, name, occurrence, step, contact_id, channel,
+                 provider, variant, payload, cost, state, reason, send_at, not_before,
+                 created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'out', ?8, '{}', ?9, ?10, ?11, ?12, ?12,
+                 ?12, ?12)",
+                params![
+                    key, kind, name, occurrence, step, contact, channel, variant, cost, state,
+                    reason, send_at
+                ],
+            )
+            .unwrap();
+        key
+    }
+
+    fn event(&mut self, contact: &str, event: &str, at: i64, properties: Value) {
+        self.event += 1;
+        self.connection
+            .execute(
+                "INSERT INTO events (id, contact_id, event, at, properties)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    format!("e{}", self.event),
+                    contact,
+                    event,
+                    at,
+                    properties.to_string()
+                ],
+            )
+            .unwrap();
+    }
+
+    fn feedback(&mut self, contact: &str, key: &str, event: &str, at: i64) {
+        self.event(
+            contact,
+            event,
+            at,
+            serde_json::json!({ "message_key": key }),
+        );
+    }
+
+    fn purchase(&mut self, contact: &str, at: i64, amount: f64) {
+        self.event(
+            contact,
+            "purchase",
+            at,
+            serde_json::json!({ "amount": amount }),
+        );
+    }
+}
+
+/// The fixture project with its store filled with the known truth: filled
+/// once per test binary, copied for each test.
+fn project() -> tempfile::TempDir {
+    static FILLED: OnceLock<tempfile::TempDir> = OnceLock::new();
+    let filled = FILLED.get_or_init(fill);
+    let dir = tempfile::tempdir().unwrap();
+    copy(filled.path(), dir.path());
+    dir
+}
+
+fn fill() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy(Path::new("tests/report/project"), dir.path());
+    let (_, stderr, code) = herald(dir.path(), &["contacts", "import", "contacts.csv"]);
+    assert_eq!(code, 0, "{stderr}");
+    let connection = Connection::open(dir.path().join("herald.db")).unwrap();
+    // The generator writes the tables the report reads, not the contacts
+    // behind them (the suppressions reference contacts).
+    connection
+        .execute_batch("PRAGMA foreign_keys = OFF; BEGIN")
+        .unwrap();
+    let mut generator = Generator {
+        connection,
+        event: 0,
+    };
+    spring_sale(&mut generator);
+    winback(&mut generator);
+    cart(&mut generator);
+    generator
+        .connection
+        .execute_batch("COMMIT; PRAGMA wal_checkpoint(TRUNCATE)")
+        .unwrap();
+    dir
+}
+
+/// Variant a: 10,000 emails, 500 converting (5 %); every tenth contact
+/// also gets a 2-part SMS. Variant b: 10,000 emails, 400 converting (4 %),
+/// 100 more that failed, 30 skipped at send time, 10 unsubscribes.
+fn spring_sale(g: &mut Generator) {
+    let source = ("campaign", "spring_sale", "2026-03-10T09:00:00Z");
+    for (variant, every) in [("a", 20), ("b", 25)] {
+        for i in 0..10_000 {
+            let contact = format!("s{variant}{i:05}");
+            let key = g.message(
+                source,
+                None,
+                &contact,
+                "email",
+                Some(variant),
+                "sent",
+                0.5,
+                SPRING,
+            );
+            // Every 50th has no delivery feedback: received when sent.
+            if i % 50 != 49 {
+                g.feedback(&contact, &key, "message_delivered", SPRING + 60);
+            }
+            if i % 4 == 0 {
+                g.feedback(&contact, &key, "email_opened", SPRING + 600);
+            }
+            if i % 20 == 0 {
+                g.feedback(&contact, &key, "email_clicked", SPRING + 700);
+            }
+            if variant == "a" && i % 10 == 0 {
+                let sms = g.message(
+                    source,
+                    None,
+                    &contact,
+                    "sms",
+                    Some("a"),
+                    "sent",
+                    4.4,
+                    SPRING,
+                );
+                g.feedback(&contact, &sms, "message_delivered", SPRING + 120);
+            }
+            if i % every == 0 {
+                g.purchase(&contact, SPRING + DAY, 1000.0);
+                // A second purchase: one conversion per contact, the first counts.
+                g.purchase(&contact, SPRING + 2 * DAY, 5000.0);
+            } else if i % 20 == 10 {
+                // Before the message: not a conversion.
+                g.purchase(&contact, SPRING - DAY, 700.0);
+            } else if i % 20 == 5 {
+                // Eight days after: outside the 7-day window.
+                g.purchase(&contact, SPRING + 8 * DAY, 700.0);
+            }
+            if variant == "b" && i % 1000 == 1 {
+                g.connection
+                    .execute(
+                        "INSERT INTO suppressions (contact_id, channel, reason, at)
+                         VALUES (?1, 'email', 'unsubscribed', ?2)",
+                        params![contact, SPRING + 7200],
+                    )
+                    .unwrap();
+            }
+        }
+    }
+    for i in 0..100 {
+        g.message(
+            source,
+            None,
+            &format!("sf{i:03}"),
+            "email",
+            Some("b"),
+            "failed",
+            0.5,
+            SPRING,
+        );
+    }
+    for i in 0..30 {
+        g.message(
+            source,
+            None,
+            &format!("sk{i:03}"),
+            "email",
+            Some("a"),
+            "skipped",
+            0.5,
+            SPRING,
+        );
+    }
+    g.connection
+        .execute(
+            "INSERT INTO campaign_runs (campaign, occurrence, enqueued_at, planned, held_out,
+             excluded, cost) VALUES ('spring_sale', ?1, ?2, 21130, 0, '{\"no_consent\": 12}', 0)",
+            params![source.2, SPRING],
+        )
+        .unwrap();
+}
+
+/// 9,000 recipients, 450 converting (5 %); 1,000 held out, 30 converting
+/// (3 %): a lift of 2 percentage points.
+fn winback(g: &mut Generator) {
+    let source = ("campaign", "winback", "2026-03-15T09:00:00Z");
+    for i in 0..9_000 {
+        let contact = format!("w{i:05}");
+        let key = g.message(source, None, &contact, "email", None, "sent", 0.5, WINBACK);
+        g.feedback(&contact, &key, "message_delivered", WINBACK + 60);
+        if i % 20 == 0 {
+            g.purchase(&contact, WINBACK + 3 * DAY, 2000.0);
+        }
+    }
+    for i in 0..1_000 {
+        let contact = format!("h{i:05}");
+        g.connection
+            .execute(
+                "INSERT INTO holdouts (kind, name, occurrence, contact_id, at)
+                 VALUES ('campaign', 'winback', ?1, ?2, ?3)",
+                params![source.2, contact, WINBACK],
+            )
+            .unwrap();
+        if i % 100 < 3 {
+            g.purchase(&contact, WINBACK + 5 * DAY, 2000.0);
+        } else if i % 100 == 50 {
+            // Before being held out: not a conversion.
+            g.purchase(&contact, WINBACK - DAY, 2000.0);
+        }
+    }
+    g.connection
+        .execute(
+            "INSERT INTO campaign_runs (campaign, occurrence, enqueued_at, planned, held_out,
+             excluded, cost) VALUES ('winback', ?1, ?2, 9000, 1000, '{\"held_out\": 1000}', 0)",
+            params![source.2, WINBACK],
+        )
+        .unwrap();
+}
+
+/// 1,000 contacts get the reminder; 300 buy within the day and leave, the
+/// other 700 get the last email, after which 100 buy.
+fn cart(g: &mut Generator) {
+    for i in 0..1_000 {
+        let contact = format!("j{i:04}");
+        let source = ("journey", "cart", "1");
+        let enrolment = format!("{i}");
+        let source = (source.0, source.1, enrolment.as_str());
+        let key = g.message(
+            source,
+            Some("reminder"),
+            &contact,
+            "email",
+            None,
+            "sent",
+            0.5,
+            CART,
+        );
+        g.feedback(&contact, &key, "message_delivered", CART + 60);
+        if i % 10 < 3 {
+            g.purchase(&contact, CART + 3600, 1500.0);
+            continue;
+        }
+        let later = CART + DAY;
+        let key = g.message(
+            source,
+            Some("last_email"),
+            &contact,
+            "email",
+            None,
+            "sent",
+            0.5,
+            later,
+        );
+        g.feedback(&contact, &key, "message_delivered", later + 60);
+        if i % 10 == 3 {
+            g.purchase(&contact, later + 3600, 1500.0);
+        }
+    }
+}
+
+fn json_report(dir: &Path, extra: &[&str]) -> (Value, i32) {
+    let mut arguments = vec!["report", "--format", "json", "--now", NOW];
+    arguments.extend_from_slice(extra);
+    let (stdout, stderr, code) = herald(dir, &arguments);
+    let json = serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}\n{stderr}"));
+    (json, code)
+}
+
+fn section<'a>(report: &'a Value, list: &str, name: &str) -> &'a Value {
+    report[list]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|section| section["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {report}"))
+}
+
+fn row<'a>(section: &'a Value, list: &str, name: &str) -> &'a Value {
+    section[list]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {section}"))
+}
+
+fn count(value: &Value) -> u64 {
+    value
+        .as_u64()
+        .unwrap_or_else(|| panic!("not a count: {value}"))
+}
+
+#[test]
+fn counts_equal_the_generated_truth() {
+    let dir = project();
+    let (report, code) = json_report(dir.path(), &[]);
+    assert_eq!(code, 0);
+    let spring = section(&report, "campaigns", "spring_sale");
+    let totals = &spring["totals"];
+    assert_eq!(count(&totals["planned"]), 21_130);
+    assert_eq!(count(&totals["sent"]), 21_000);
+    assert_eq!(count(&totals["delivered"]), 20_600);
+    assert_eq!(count(&totals["opened"]), 5_000);
+    assert_eq!(count(&totals["clicked"]), 1_000);
+    assert_eq!(count(&totals["failed"]), 100);
+    assert_eq!(count(&totals["unsubscribed"]), 10);
+    assert_eq!(count(&totals["recipients"]), 20_000);
+    assert_eq!(count(&totals["conversions"]), 900);
+    assert_eq!(totals["revenue"], 900_000.0);
+    assert_eq!(spring["skipped"]["consent_revoked"], 30);
+    assert_eq!(spring["skipped"]["no_consent"], 12);
+    // Cost: 20,000 emails at 0.5 and 1,000 two-part SMS at 2.2 a part.
+    let cost = totals["cost"].as_f64().unwrap();
+    assert!((cost - 14_400.0).abs() < 1e-6, "{cost}");
+    let sms = row(spring, "channels", "sms");
+    assert!((sms["cost"].as_f64().unwrap() - 4_400.0).abs() < 1e-6);
+    // The SMS arrived after the email: a's conversions are credited to it.
+    assert_eq!(count(&sms["conversions"]), 500);
+    assert_eq!(count(&row(spring, "channels", "email")["conversions"]), 400);
+    let a = row(spring, "variants", "a");
+    let b = row(spring, "variants", "b");
+    assert_eq!(
+        (count(&a["conversions"]), count(&a["recipients"])),
+        (500, 10_000)
+    );
+    assert_eq!(
+        (count(&b["conversions"]), count(&b["recipients"])),
+        (400, 10_000)
+    );
+    assert_eq!(a["conversion_rate"], 0.05);
+    assert_eq!(b["conversion_rate"], 0.04);
+
+    let winback = section(&report, "campaigns", "winback");
+    assert_eq!(count(&winback["totals"]["recipients"]), 9_000);
+    assert_eq!(count(&winback["totals"]["conversions"]), 450);
+    let holdout = &winback["holdout"];
+    assert_eq!(count(&holdout["held_out"]), 1_000);
+    assert_eq!(count(&holdout["conversions"]), 30);
+    let lift = holdout["lift"].as_f64().unwrap();
+    assert!((lift - 0.02).abs() < 1e-12, "{lift}");
+    let relative = holdout["relative_lift"].as_f64().unwrap();
+    assert!((relative - 2.0 / 3.0).abs() < 1e-12, "{relative}");
+
+    let cart = section(&report, "journeys", "cart");
+    let steps: Vec<&str> = cart["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|step| step["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, ["reminder", "last_email"]);
+    let reminder = row(cart, "steps", "reminder");
+    let last = row(cart, "steps", "last_email");
+    assert_eq!(count(&reminder["recipients"]), 1_000);
+    assert_eq!(
+        count(&last["recipients"]),
+        700,
+        "30 % drop off after the reminder"
+    );
+    assert_eq!(count(&reminder["conversions"]), 300);
+    assert_eq!(count(&last["conversions"]), 100);
+    assert_eq!(count(&cart["totals"]["conversions"]), 400);
+    assert_eq!(cart["totals"]["revenue"], 400.0 * 1500.0);
+}
+
+#[test]
+fn the_chi_squared_p_value_equals_an_independent_reference() {
+    let dir = project();
+    let (report, _) = json_report(dir.path(), &["spring_sale"]);
+    let test = &section(&report, "campaigns", "spring_sale")["test"];
+    assert_eq!(test["status"], "tested");
+    assert_eq!(test["degrees_of_freedom"], 1);
+    let statistic = test["statistic"].as_f64().unwrap();
+    let p = test["p_value"].as_f64().unwrap();
+    assert!((statistic - REFERENCE_CHI2).abs() < 1e-9, "{statistic}");
+    assert!((p - REFERENCE_P).abs() < 1e-12, "{p} vs {REFERENCE_P}");
+    assert_eq!(test["significant"], true);
+    assert_eq!(test["winner"], "a");
+}
+
+#[test]
+fn intervals_contain_the_true_rates() {
+    let dir = project();
+    let (report, _) = json_report(dir.path(), &[]);
+    let spring = section(&report, "campaigns", "spring_sale");
+    for (variant, truth) in [("a", 0.05), ("b", 0.04)] {
+        let interval = &row(spring, "variants", variant)["conversion_interval"];
+        let (low, high) = (
+            interval["low"].as_f64().unwrap(),
+            interval["high"].as_f64().unwrap(),
+        );
+        assert!(low < truth && truth < high, "{variant}: {interval}");
+    }
+    let holdout = &section(&report, "campaigns", "winback")["holdout"];
+    let lift = &holdout["lift_interval"];
+    let (low, high) = (
+        lift["low"].as_f64().unwrap(),
+        lift["high"].as_f64().unwrap(),
+    );
+    assert!(low < 0.02 && 0.02 < high, "{lift}");
+}
+
+/// Wilson intervals at 95 % cover the true rate in about 95 % of samples:
+/// 4,000 binomial samples (n = 500, p = 0.04) from a fixed-seed generator.
+#[test]
+fn wilson_intervals_cover_about_95_percent_of_samples() {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        // xorshift64*: deterministic, independent of herald's code.
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let (samples, n, p) = (4_000, 500, 0.04);
+    let mut covered = 0;
+    for _ in 0..samples {
+        let successes = (0..n).filter(|_| next() < p).count() as u64;
+        let interval = herald::analytics::stats::wilson(successes, n).unwrap();
+        covered += u32::from(interval.low <= p && p <= interval.high);
+    }
+    let coverage = f64::from(covered) / f64::from(samples);
+    assert!((0.93..=0.97).contains(&coverage), "coverage {coverage}");
+}
+
+#[test]
+fn small_variants_say_not_enough_data() {
+    let dir = project();
+    let connection = Connection::open(dir.path().join("herald.db")).unwrap();
+    // Keep 60 recipients per variant.
+    connection
+        .execute(
+            "DELETE FROM outbox WHERE name = 'spring_sale'
+             AND CAST(substr(contact_id, 3) AS INTEGER) >= 60",
+            [],
+        )
+        .unwrap();
+    let (report, _) = json_report(dir.path(), &["spring_sale"]);
+    let spring = section(&report, "campaigns", "spring_sale");
+    assert_eq!(count(&row(spring, "variants", "a")["recipients"]), 60);
+    assert_eq!(spring["test"]["status"], "not_enough_data");
+    let (stdout, _, _) = herald(dir.path(), &["report", "spring_sale", "--now", NOW]);
+    assert!(stdout.contains("not enough data yet"), "{stdout}");
+}
+
+#[test]
+fn check_kpi_exits_1_when_a_finished_campaign_missed_a_target() {
+    let dir = project();
+    // winback: conversion rate 5 % against a 6 % target.
+    let (report, code) = json_report(dir.path(), &["--check-kpi"]);
+    assert_eq!(code, 1);
+    let winback = section(&report, "campaigns", "winback");
+    assert_eq!(winback["finished"], true);
+    let kpi = &winback["kpis"][0];
+    assert_eq!(kpi["name"], "conversion_rate");
+    assert_eq!(kpi["status"], "missed");
+    // spring_sale met both of its targets.
+    let (report, code) = json_report(dir.path(), &["spring_sale", "--check-kpi"]);
+    assert_eq!(code, 0);
+    let kpis = &section(&report, "campaigns", "spring_sale")["kpis"];
+    assert!(
+        kpis.as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k["status"] == "met"),
+        "{kpis}"
+    );
+    // Before the goal window has passed nothing is final, so nothing fails.
+    let (stdout, _, code) = herald(
+        dir.path(),
+        &["report", "--check-kpi", "--now", "2026-03-20T00:00:00Z"],
+    );
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("in progress"), "{stdout}");
+}
+
+#[test]
+fn a_period_counts_only_messages_planned_in_it() {
+    let dir = project();
+    let (report, _) = json_report(
+        dir.path(),
+        &["--from", "2026-03-14 00:00", "--to", "2026-03-16 00:00"],
+    );
+    assert_eq!(
+        count(&section(&report, "campaigns", "spring_sale")["totals"]["sent"]),
+        0
+    );
+    assert_eq!(
+        count(&section(&report, "campaigns", "winback")["totals"]["sent"]),
+        9_000
+    );
+    let (_, stderr, code) = herald(
+        dir.path(),
+        &["report", "--from", "2026-03-16", "--now", NOW],
+    );
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("--from `2026-03-16` is not a time"),
+        "{stderr}"
+    );
+    let (_, stderr, code) = herald(dir.path(), &["report", "sprng_sale"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("did you mean `spring_sale`"), "{stderr}");
+}
+
+#[test]
+fn json_output_is_stable() {
+    let dir = project();
+    let (report, _) = json_report(dir.path(), &["spring_sale", "winback", "cart"]);
+    insta::assert_snapshot!(serde_json::to_string_pretty(&report).unwrap());
+}
+
+#[test]
+fn terminal_table() {
+    let dir = project();
+    let (stdout, stderr, code) = herald(dir.path(), &["report", "--now", NOW]);
+    assert_eq!(code, 0, "{stderr}");
+    insta::assert_snapshot!(stdout);
+}
+
+/// The runner records each held-out contact (not only their number), from
+/// the occurrence on, so the report can follow the control group.
+#[test]
+fn the_runner_records_every_held_out_contact() {
+    let dir = tempfile::tempdir().unwrap();
+    copy(Path::new("tests/plan/project"), dir.path());
+    let (_, stderr, code) = herald(dir.path(), &["contacts", "import", "contacts.csv"]);
+    assert_eq!(code, 0, "{stderr}");
+    let (stdout, stderr, code) = herald(
+        dir.path(),
+        &["run", "--once", "--no-sync", "--now", "2026-03-10 12:00"],
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let connection = Connection::open(dir.path().join("herald.db")).unwrap();
+    let counted: i64 = connection
+        .query_row(
+            "SELECT held_out FROM campaign_runs WHERE campaign = 'sale'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    let mut statement = connection
+        .prepare("SELECT contact_id, at FROM holdouts WHERE kind = 'campaign' AND name = 'sale'")
+        .unwrap();
+    let rows: Vec<(String, i64)> = statement
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(counted > 0, "the fixture holds someone out");
+    assert_eq!(rows.len() as i64, counted);
+    for (contact, at) in rows {
+        assert!(herald::plan::policy::held_out("sale", &contact, Some(25.0)));
+        assert_eq!(
+            at, 1_773_133_200,
+            "held out at the occurrence, 12:00 in Moscow"
+        );
+    }
+}
