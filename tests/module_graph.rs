@@ -31,6 +31,7 @@ const ALLOWED: &[(&str, &str, &str)] = &[
     ("command", "settings", "events"),
     ("command", "settings", "render"),
     ("command", "settings", "plan"),
+    ("command", "settings", "report"),
     ("command", "settings", "run"),
     ("command", "settings", "status"),
     ("command", "settings", "segment"),

@@ -2,7 +2,7 @@
 //! period with the delivery feedback about each, its held-out contacts, its
 //! run records, and a contact's first goal event in a window.
 //!
-//! Every read goes through an index ([`super::schema`] version 5): the
+//! Every read goes through an index ([`super::schema`] version 6): the
 //! messages through `outbox_by_source (kind, name, send_at)`, the feedback
 //! about each message through `events_by_message` (the `message_key`
 //! property), goal events through `events_by_contact (contact_id, event,
