@@ -5,6 +5,7 @@
 //! truth exactly; the chi-squared p-value must equal a reference computed
 //! by an independent route; intervals must cover as often as they claim.
 
+mod browser;
 mod common;
 
 use std::path::Path;
@@ -249,11 +250,20 @@ fn winback(g: &mut Generator) {
     }
     for i in 0..1_000 {
         let contact = format!("h{i:05}");
+        // As the runner records a held-out contact: a `skipped` row with
+        // no channel or provider and reason `held_out`.
         g.connection
             .execute(
-                "INSERT INTO holdouts (kind, name, occurrence, contact_id, at)
-                 VALUES ('campaign', 'winback', ?1, ?2, ?3)",
-                params![source.2, contact, WINBACK],
+                "INSERT INTO outbox (key, kind, name, occurrence, contact_id, channel, provider,
+                 payload, state, reason, send_at, not_before, created_at, updated_at)
+                 VALUES (?1, 'campaign', 'winback', ?2, ?3, '', '', '', 'skipped', 'held_out',
+                 ?4, ?4, ?4, ?4)",
+                params![
+                    format!("campaign/winback/{}/{contact}", source.2),
+                    source.2,
+                    contact,
+                    WINBACK
+                ],
             )
             .unwrap();
         if i % 100 < 3 {
@@ -573,10 +583,10 @@ fn terminal_table() {
     insta::assert_snapshot!(stdout);
 }
 
-/// The runner records each held-out contact (not only their number), from
-/// the occurrence on, so the report can follow the control group.
+/// After a real run, the report's control group is the runner's: every
+/// contact held out of the occurrence, as many as the run record counts.
 #[test]
-fn the_runner_records_every_held_out_contact() {
+fn the_control_group_is_the_one_the_runner_held_out() {
     let dir = tempfile::tempdir().unwrap();
     copy(Path::new("tests/plan/project"), dir.path());
     let (_, stderr, code) = herald(dir.path(), &["contacts", "import", "contacts.csv"]);
@@ -594,21 +604,129 @@ fn the_runner_records_every_held_out_contact() {
             |row| row.get(0),
         )
         .unwrap();
-    let mut statement = connection
-        .prepare("SELECT contact_id, at FROM holdouts WHERE kind = 'campaign' AND name = 'sale'")
-        .unwrap();
-    let rows: Vec<(String, i64)> = statement
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let counted = counted as u64;
     assert!(counted > 0, "the fixture holds someone out");
-    assert_eq!(rows.len() as i64, counted);
-    for (contact, at) in rows {
-        assert!(herald::plan::policy::held_out("sale", &contact, Some(25.0)));
-        assert_eq!(
-            at, 1_773_133_200,
-            "held out at the occurrence, 12:00 in Moscow"
+    let (report, code) = json_report(dir.path(), &["sale"]);
+    assert_eq!(code, 0);
+    let sale = section(&report, "campaigns", "sale");
+    assert_eq!(count(&sale["holdout"]["held_out"]), counted);
+    assert_eq!(count(&sale["skipped"]["held_out"]), counted);
+    // The excluded contacts are in no channel's funnel.
+    assert!(
+        sale["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["name"] != "")
+    );
+}
+
+/// The HTML report opened in headless Chromium: a screenshot is taken, every
+/// chart is an SVG with data in it, and the page logs no console error
+/// (nothing to fetch: no script, no external resource).
+#[test]
+fn the_html_report_shows_its_charts_in_a_browser() {
+    let dir = project();
+    let html = dir.path().join("report.html");
+    let html_arg = html.to_string_lossy().into_owned();
+    let (_, stderr, code) = herald(dir.path(), &["report", "--now", NOW, "--html", &html_arg]);
+    assert_eq!(code, 0, "{stderr}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    for external in ["<script", "<link", "src=\"http", "href=\"http", "url(http"] {
+        assert!(
+            !page.contains(external),
+            "the page loads something: {external}"
         );
     }
+    if !browser::have_chromium() {
+        return;
+    }
+    let url = format!("file://{}", html.display());
+    let profile = tempfile::tempdir().unwrap();
+    let screenshot = dir.path().join("report.png");
+    let mut command = browser::chromium(profile.path());
+    command.args([
+        &format!("--screenshot={}", screenshot.display()),
+        "--window-size=1280,4000",
+        "--hide-scrollbars",
+        &url,
+    ]);
+    browser::output_within(command, std::time::Duration::from_secs(60));
+    let png = std::fs::read(&screenshot).expect("a screenshot");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "{} bytes",
+        png.len()
+    );
+
+    // The DOM as the browser built it, and its console log.
+    let log = dir.path().join("chromium.log");
+    let mut command = browser::chromium(profile.path());
+    command
+        .args(["--enable-logging=stderr", "--v=0", "--dump-dom", &url])
+        .stderr(std::fs::File::create(&log).unwrap());
+    let dom = dump_dom(command);
+    let console = std::fs::read_to_string(&log).unwrap_or_default();
+    let errors: Vec<&str> = console
+        .lines()
+        .filter(|line| line.contains("CONSOLE") || line.contains("Uncaught"))
+        .collect();
+    assert!(errors.is_empty(), "console: {errors:#?}");
+
+    let charts: Vec<(&str, &str)> = dom
+        .split("<figure class=\"chart\" data-chart=\"")
+        .skip(1)
+        .map(|rest| {
+            let (kind, body) = rest.split_once('"').unwrap();
+            (kind, body.split("</figure>").next().unwrap())
+        })
+        .collect();
+    let kinds: Vec<&str> = charts.iter().map(|(kind, _)| *kind).collect();
+    for kind in ["funnel", "daily", "variants", "cost"] {
+        assert!(kinds.contains(&kind), "no {kind} chart in {kinds:?}");
+    }
+    for (kind, body) in &charts {
+        assert!(body.contains("<svg"), "{kind}: no SVG");
+        // Bars are rects; the background is one more.
+        let bars = body.matches("<rect").count();
+        let lines = body.matches("<polyline").count() + body.matches("<path").count();
+        assert!(bars >= 3 || lines >= 1, "{kind}: no data drawn");
+        assert!(body.contains("<text"), "{kind}: no labels");
+    }
+    // The variants chart has an error bar per variant, and its labels.
+    let (_, variants) = charts.iter().find(|(kind, _)| *kind == "variants").unwrap();
+    let labels: Vec<&str> = variants
+        .split("<text")
+        .skip(1)
+        .filter_map(|text| text.split_once('>')?.1.split("</text>").next())
+        .map(str::trim)
+        .collect();
+    assert!(labels.contains(&"a") && labels.contains(&"b"), "{labels:?}");
+    assert!(variants.matches("<line").count() + variants.matches("<polyline").count() >= 2);
+}
+
+/// `--dump-dom`'s stdout (read as it comes: the DOM outgrows a pipe's
+/// buffer), waiting at most a minute.
+fn dump_dom(mut command: std::process::Command) -> String {
+    use std::io::Read;
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("chromium starts");
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        text
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !matches!(child.try_wait(), Ok(Some(_))) {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chromium did not finish within a minute");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    reader.join().unwrap_or_default()
 }

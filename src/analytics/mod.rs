@@ -193,10 +193,6 @@ impl Report {
     }
 }
 
-/// Reasons a skipped outbox row was skipped when planning (others were
-/// skipped at send time, after being planned).
-const SEND_TIME_SKIPS: [&str; 2] = ["consent_revoked", "suppressed"];
-
 /// Builds the report from the store.
 pub fn report(
     compilation: &Compilation,
@@ -256,7 +252,7 @@ pub fn report(
     let mut journeys = Vec::new();
     for journey in compilation.journeys.iter().filter(|j| wanted(&j.journey)) {
         let mut section = context.section("journey", &journey.journey, journey.goal.as_ref())?;
-        let order: Vec<String> = journey.states.iter().filter_map(|s| s.id.clone()).collect();
+        let order: Vec<String> = journey.states.iter().map(|s| s.key.clone()).collect();
         order_rows(&mut section.steps, &order);
         journeys.push(section);
     }
@@ -491,6 +487,122 @@ impl Funnel {
     }
 }
 
+/// What one pass over a section's messages adds up.
+#[derive(Default)]
+struct Tally {
+    totals: Funnel,
+    channels: Groups,
+    variants: Groups,
+    steps: Groups,
+    skipped: BTreeMap<String, u64>,
+    days: BTreeMap<String, Day>,
+}
+
+impl Tally {
+    fn day(&mut self, date: String) -> &mut Day {
+        self.days.entry(date.clone()).or_insert_with(|| Day {
+            date,
+            sent: 0,
+            conversions: 0,
+            revenue: 0.0,
+        })
+    }
+
+    /// Counts one message in every group it belongs to; its receipt when
+    /// it reached the contact.
+    fn count(&mut self, context: &Context<'_>, message: &MessageFacts) -> Option<Receipt> {
+        if message.state == "skipped" {
+            let reason = message.reason.clone().unwrap_or_else(|| "unknown".into());
+            *self.skipped.entry(reason).or_default() += 1;
+        }
+        if message.channel.is_empty() {
+            // The planner's record of a contact that got nothing: counted
+            // by reason above, and in no channel's funnel.
+            return None;
+        }
+        let planned = message.planned;
+        let sent = message.state == "sent";
+        let cost = if sent { message.cost } else { 0.0 };
+        let channel = self.channels.of(&message.channel);
+        let variant = message.variant.as_deref().map(|v| self.variants.of(v));
+        let step = message.step.as_deref().map(|s| self.steps.of(s));
+        self.totals.count(message, planned, cost);
+        self.channels.funnels[channel].count(message, planned, cost);
+        if let Some(variant) = variant {
+            self.variants.funnels[variant].count(message, planned, cost);
+        }
+        if let Some(step) = step {
+            self.steps.funnels[step].count(message, planned, cost);
+        }
+        if !sent {
+            return None;
+        }
+        self.day(context.local_date(message.send_at)).sent += 1;
+        (!message.failed).then(|| Receipt {
+            at: message.delivered_at.unwrap_or(message.send_at),
+            channel,
+            variant,
+            step,
+        })
+    }
+
+    /// Counts a contact's receipts as recipients and credits its
+    /// conversion, if any, to the last message it received before it.
+    fn attribute(
+        &mut self,
+        context: &Context<'_>,
+        goal: Option<&Goal>,
+        contact: &str,
+        mut receipts: Vec<Receipt>,
+    ) -> Result<(), StoreError> {
+        if receipts.is_empty() {
+            return Ok(());
+        }
+        receipts.sort_by_key(|receipt| receipt.at);
+        self.totals.recipients += 1;
+        let mut seen = (Vec::new(), Vec::new(), Vec::new());
+        for receipt in &receipts {
+            if !seen.0.contains(&receipt.channel) {
+                seen.0.push(receipt.channel);
+                self.channels.funnels[receipt.channel].recipients += 1;
+            }
+            if let Some(variant) = receipt.variant
+                && !seen.1.contains(&variant)
+            {
+                seen.1.push(variant);
+                self.variants.funnels[variant].recipients += 1;
+            }
+            if let Some(step) = receipt.step
+                && !seen.2.contains(&step)
+            {
+                seen.2.push(step);
+                self.steps.funnels[step].recipients += 1;
+            }
+        }
+        let Some(goal) = goal else { return Ok(()) };
+        let times: Vec<i64> = receipts.iter().map(|r| r.at).collect();
+        let Some(event) = context.first_conversion(contact, goal, &times)? else {
+            return Ok(());
+        };
+        let Some(credited) = receipts.iter().rev().find(|r| r.at <= event.at) else {
+            return Ok(());
+        };
+        let amount = event.amount.unwrap_or(0.0);
+        self.totals.convert(amount);
+        self.channels.funnels[credited.channel].convert(amount);
+        if let Some(variant) = credited.variant {
+            self.variants.funnels[variant].convert(amount);
+        }
+        if let Some(step) = credited.step {
+            self.steps.funnels[step].convert(amount);
+        }
+        let day = self.day(context.local_date(event.at));
+        day.conversions += 1;
+        day.revenue += amount;
+        Ok(())
+    }
+}
+
 impl Context<'_> {
     fn local_date(&self, at: i64) -> String {
         Timestamp::from_second(at).map_or_else(
@@ -500,124 +612,40 @@ impl Context<'_> {
     }
 
     /// The funnel, per channel, variant and step, conversions and days of
-    /// one campaign or journey.
+    /// one campaign or journey, in one pass over its messages in contact
+    /// order: each contact's receipts are attributed as soon as the next
+    /// contact's messages begin, so memory does not grow with the audience.
     fn section(
         &self,
         kind: &'static str,
         name: &str,
         goal: Option<&Goal>,
     ) -> Result<Section, StoreError> {
-        let mut totals = Funnel::default();
-        let mut channels = Groups::default();
-        let mut variants = Groups::default();
-        let mut steps = Groups::default();
-        let mut skipped: BTreeMap<String, u64> = BTreeMap::new();
-        let mut days: BTreeMap<String, Day> = BTreeMap::new();
-        let mut receipts: HashMap<String, Vec<Receipt>> = HashMap::new();
+        let mut tally = Tally::default();
+        let mut contact: Option<(String, Vec<Receipt>)> = None;
+        let mut failure: Option<StoreError> = None;
         self.store
             .each_reported_message(kind, name, self.from, self.until, |message| {
-                let skipped_when_planning = message.state == "skipped"
-                    && !message
-                        .reason
-                        .as_deref()
-                        .is_some_and(|reason| SEND_TIME_SKIPS.contains(&reason));
-                if message.state == "skipped" {
-                    let reason = message.reason.clone().unwrap_or_else(|| "unknown".into());
-                    *skipped.entry(reason).or_default() += 1;
+                if failure.is_some() {
+                    return;
                 }
-                let planned = !skipped_when_planning;
-                let cost = if message.state == "sent" {
-                    message.cost
-                } else {
-                    0.0
-                };
-                let channel = channels.of(&message.channel);
-                let variant = message.variant.as_deref().map(|v| variants.of(v));
-                let step = message.step.as_deref().map(|s| steps.of(s));
-                totals.count(&message, planned, cost);
-                channels.funnels[channel].count(&message, planned, cost);
-                if let Some(variant) = variant {
-                    variants.funnels[variant].count(&message, planned, cost);
+                if let Some((id, receipts)) = contact.take_if(|(id, _)| *id != message.contact_id)
+                    && let Err(error) = tally.attribute(self, goal, &id, receipts)
+                {
+                    failure = Some(error);
+                    return;
                 }
-                if let Some(step) = step {
-                    steps.funnels[step].count(&message, planned, cost);
-                }
-                if message.state == "sent" {
-                    let date = self.local_date(message.send_at);
-                    days.entry(date.clone())
-                        .or_insert_with(|| Day {
-                            date,
-                            sent: 0,
-                            conversions: 0,
-                            revenue: 0.0,
-                        })
-                        .sent += 1;
-                    if !message.failed {
-                        receipts
-                            .entry(message.contact_id)
-                            .or_default()
-                            .push(Receipt {
-                                at: message.delivered_at.unwrap_or(message.send_at),
-                                channel,
-                                variant,
-                                step,
-                            });
-                    }
-                }
+                let receipt = tally.count(self, &message);
+                let (_, receipts) = contact.get_or_insert_with(|| (message.contact_id, Vec::new()));
+                receipts.extend(receipt);
             })?;
-        // Contacts with receipts, in a stable order (the store is read in
-        // the same order every time, so reports are reproducible).
-        let mut contacts: Vec<(String, Vec<Receipt>)> = receipts.into_iter().collect();
-        contacts.sort_by(|a, b| a.0.cmp(&b.0));
-        for (contact, receipts) in &mut contacts {
-            receipts.sort_by_key(|receipt| receipt.at);
-            totals.recipients += 1;
-            let mut seen = (Vec::new(), Vec::new(), Vec::new());
-            for receipt in receipts.iter() {
-                if !seen.0.contains(&receipt.channel) {
-                    seen.0.push(receipt.channel);
-                    channels.funnels[receipt.channel].recipients += 1;
-                }
-                if let Some(variant) = receipt.variant
-                    && !seen.1.contains(&variant)
-                {
-                    seen.1.push(variant);
-                    variants.funnels[variant].recipients += 1;
-                }
-                if let Some(step) = receipt.step
-                    && !seen.2.contains(&step)
-                {
-                    seen.2.push(step);
-                    steps.funnels[step].recipients += 1;
-                }
-            }
-            let Some(goal) = goal else { continue };
-            let times: Vec<i64> = receipts.iter().map(|r| r.at).collect();
-            let Some(event) = self.first_conversion(contact, goal, &times)? else {
-                continue;
-            };
-            let amount = event.amount.unwrap_or(0.0);
-            let Some(credited) = receipts.iter().rev().find(|r| r.at <= event.at) else {
-                continue;
-            };
-            totals.convert(amount);
-            channels.funnels[credited.channel].convert(amount);
-            if let Some(variant) = credited.variant {
-                variants.funnels[variant].convert(amount);
-            }
-            if let Some(step) = credited.step {
-                steps.funnels[step].convert(amount);
-            }
-            let date = self.local_date(event.at);
-            let day = days.entry(date.clone()).or_insert_with(|| Day {
-                date,
-                sent: 0,
-                conversions: 0,
-                revenue: 0.0,
-            });
-            day.conversions += 1;
-            day.revenue += amount;
+        if let Some(error) = failure {
+            return Err(error);
         }
+        if let Some((id, receipts)) = contact {
+            tally.attribute(self, goal, &id, receipts)?;
+        }
+        let mut totals = tally.totals;
         totals.finish();
         Ok(Section {
             kind,
@@ -628,14 +656,14 @@ impl Context<'_> {
             }),
             finished: false,
             totals,
-            channels: channels.rows(),
-            variants: variants.rows(),
-            steps: steps.rows(),
-            skipped,
+            channels: tally.channels.rows(),
+            variants: tally.variants.rows(),
+            steps: tally.steps.rows(),
+            skipped: tally.skipped,
             test: None,
             holdout: None,
             kpis: Vec::new(),
-            daily: days.into_values().collect(),
+            daily: tally.days.into_values().collect(),
         })
     }
 

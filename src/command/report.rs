@@ -60,7 +60,7 @@ pub fn run(settings: &Settings, request: &Request) -> Result<i32, Error> {
     let now = Now::or_current(request.now.as_ref(), timezone)?;
     let path = settings.store.existing(&manifest.value)?;
     // Opened for writing so that an older store gets the report's indexes
-    // (schema version 6); the report itself writes nothing.
+    // (schema version 8); the report itself writes nothing.
     let store = Store::open_with_catalog(&path, compilation.filters.catalog.clone())?;
     let report = analytics::report(
         &compilation,

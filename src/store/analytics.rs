@@ -2,8 +2,9 @@
 //! period with the delivery feedback about each, its held-out contacts, its
 //! run records, and a contact's first goal event in a window.
 //!
-//! Every read goes through an index ([`super::schema`] version 6): the
-//! messages through `outbox_by_source (kind, name, send_at)`, the feedback
+//! Every read goes through an index ([`super::schema`] version 8):
+//! the messages through `outbox_by_source_contact (kind, name, contact_id,
+//! send_at)`, the feedback
 //! about each message through `events_by_message` (the `message_key`
 //! property), goal events through `events_by_contact (contact_id, event,
 //! at)`, unsubscribes through the suppressions' key. Nothing scans a whole
@@ -36,6 +37,9 @@ pub struct MessageFacts {
     pub variant: Option<String>,
     pub state: String,
     pub reason: Option<String>,
+    /// An intent the plan wrote (a `skipped` row the planner wrote for an
+    /// excluded contact has no provider and was never planned to go out).
+    pub planned: bool,
     /// The planned cost (the channel's price × SMS parts).
     pub cost: f64,
     /// The planned send time, unix seconds.
@@ -73,7 +77,10 @@ pub struct GoalEvent {
 
 impl Store {
     /// Hands every message of `kind`/`name` planned for `[from, until)`
-    /// (unix seconds) to `each`, with its feedback.
+    /// (unix seconds) to `each`, with its feedback, in contact order (the
+    /// report attributes one contact at a time), straight from the
+    /// `outbox_by_source_contact` index: no sort, and the period is checked
+    /// in the index before any row is read.
     pub fn each_reported_message(
         &self,
         kind: &str,
@@ -92,7 +99,7 @@ impl Store {
             // same rows up six times.
             let mut statement = self.connection.prepare_cached(
                 "SELECT o.contact_id, o.occurrence, o.step, o.channel, o.variant, o.state,
-                   o.reason, o.cost, o.send_at,
+                   o.reason, o.cost, o.send_at, o.state != 'skipped' OR o.provider != '',
                    (SELECT json_array(
                       min(CASE WHEN e.event IN ('message_delivered', 'message_read',
                         'email_opened', 'email_clicked') THEN e.at END),
@@ -111,12 +118,13 @@ impl Store {
                          WHERE later.contact_id = o.contact_id AND later.send_at > o.send_at
                            AND later.send_at <= s.at AND later.channel = o.channel
                            AND later.state = 'sent'))
-                 FROM outbox AS o
-                 WHERE o.kind = ?1 AND o.name = ?2 AND o.send_at >= ?3 AND o.send_at < ?4",
+                 FROM outbox AS o INDEXED BY outbox_by_source_contact
+                 WHERE o.kind = ?1 AND o.name = ?2 AND o.send_at >= ?3 AND o.send_at < ?4
+                 ORDER BY o.contact_id",
             )?;
             let mut rows = statement.query(params![kind, name, from, until])?;
             while let Some(row) = rows.next()? {
-                let feedback: Option<String> = row.get(9)?;
+                let feedback: Option<String> = row.get(10)?;
                 let feedback: Vec<Option<i64>> = feedback
                     .and_then(|text| serde_json::from_str(&text).ok())
                     .unwrap_or_default();
@@ -131,21 +139,24 @@ impl Store {
                     reason: row.get(6)?,
                     cost: row.get(7)?,
                     send_at: row.get(8)?,
+                    planned: row.get(9)?,
                     delivered_at: feedback.first().copied().flatten(),
                     opened: flag(1),
                     clicked: flag(2),
                     failed: flag(3),
                     bounced: flag(4),
                     complained: flag(5),
-                    unsubscribed: row.get(10)?,
+                    unsubscribed: row.get(11)?,
                 });
             }
             Ok(())
         })
     }
 
-    /// The contacts held out of `kind`/`name` in `[from, until)`, each with
-    /// the moment it was first held out (unix seconds), in contact order.
+    /// The contacts held out of `kind`/`name` in `[from, until)` (the
+    /// planner's `skipped` rows with reason `held_out`, found through
+    /// `outbox_by_origin`), each with the moment it was first held out
+    /// (the occurrence, unix seconds), in contact order.
     pub fn held_out_contacts(
         &self,
         kind: &str,
@@ -155,8 +166,9 @@ impl Store {
     ) -> Result<Vec<(String, i64)>, StoreError> {
         self.run(|| {
             let mut statement = self.connection.prepare_cached(
-                "SELECT contact_id, min(at) FROM holdouts
-                 WHERE kind = ?1 AND name = ?2 AND at >= ?3 AND at < ?4
+                "SELECT contact_id, min(send_at) FROM outbox
+                 WHERE kind = ?1 AND name = ?2 AND state = 'skipped' AND reason = 'held_out'
+                   AND send_at >= ?3 AND send_at < ?4
                  GROUP BY contact_id ORDER BY contact_id",
             )?;
             let rows = statement.query_map(params![kind, name, from, until], |row| {
