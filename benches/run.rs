@@ -1,9 +1,9 @@
 //! Delivery throughput, the acceptance benchmark of `herald run`: 100,000
 //! messages sent through the webhook provider to the local fake receiver
 //! (tests/fakes: HMAC signature checked, deduplication by key), first
-//! through the runner with its outbox (claims under a lease, an attempt row
-//! written before each request, outcomes recorded after each answer,
-//! `synchronous = FULL`), then by a bare loop of HTTP requests with the same
+//! through the runner with its outbox (claims under a lease, each claim
+//! committed before its request, outcomes and a ledger row per attempt
+//! recorded after each answer), then by a bare loop of HTTP requests with the same
 //! bodies, headers and concurrency and no outbox at all. Targets: the
 //! runner at least half the bare rate and at least 5,000 messages a second.
 //!

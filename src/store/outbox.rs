@@ -401,8 +401,12 @@ impl Store {
     /// runner's clock, unix seconds) to `holder` until `lease_until` (wall
     /// clock, unix seconds), after skipping those whose contact revoked
     /// consent or got suppressed on the channel since planning. Each claimed
-    /// message gets its attempt row, started at `started_at`, before this
-    /// returns.
+    /// message is `sending` with its attempt counted and `updated_at` =
+    /// `started_at` before this returns: the evidence that a request may
+    /// leave. Its ledger row is written once, with the outcome
+    /// ([`Store::complete`]) or as interrupted ([`Store::recover`]), not
+    /// twice (a row at the claim and its update cost a B-tree write per
+    /// message on the runner's one thread).
     pub fn claim(
         &self,
         holder: &str,
@@ -452,14 +456,6 @@ impl Store {
                     },
                 )?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            let mut attempt = self.connection.prepare_cached(
-                "INSERT INTO outbox_attempts (key, attempt, started_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (key, attempt) DO UPDATE SET started_at = excluded.started_at,
-                 finished_at = NULL, outcome = NULL, detail = NULL",
-            )?;
-            for message in &messages {
-                attempt.execute(params![message.key, message.attempt, started_at])?;
-            }
             Ok(Claim {
                 messages,
                 skipped: skipped as u64,
@@ -505,14 +501,6 @@ impl Store {
                     },
                 )?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            let mut attempt = self.connection.prepare_cached(
-                "INSERT INTO outbox_attempts (key, attempt, started_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (key, attempt) DO UPDATE SET started_at = excluded.started_at,
-                 finished_at = NULL, outcome = NULL, detail = NULL",
-            )?;
-            for message in &messages {
-                attempt.execute(params![message.key, message.attempt, started_at])?;
-            }
             Ok(messages)
         };
         self.finish(work)
@@ -529,21 +517,26 @@ impl Store {
     ) -> Result<u64, StoreError> {
         self.begin()?;
         let work = || -> rusqlite::Result<u64> {
-            let mut update = self.connection.prepare_cached(
-                "UPDATE outbox SET state = ?3, last_error = ?4,
-                 provider_message_id = coalesce(?5, provider_message_id),
-                 not_before = coalesce(?6, not_before), lease_holder = NULL,
-                 lease_expires_at = NULL, updated_at = ?7
-                 WHERE key = ?1 AND lease_holder = ?2 AND state = 'sending'
-                 RETURNING contact_id, channel",
-            )?;
+            // The attempt's ledger row, only for a message `holder` still
+            // leases; its start is when the claim took it (`updated_at`).
             let mut ledger = self.connection.prepare_cached(
-                "UPDATE outbox_attempts SET finished_at = ?3, outcome = ?4, detail = ?5
-                 WHERE key = ?1 AND attempt = ?2",
+                "INSERT INTO outbox_attempts (key, attempt, started_at, finished_at, outcome, detail)
+                 SELECT key, ?2, updated_at, ?4, ?5, ?6 FROM outbox
+                 WHERE key = ?1 AND lease_holder = ?3 AND state = 'sending'
+                 ON CONFLICT (key, attempt) DO UPDATE SET finished_at = excluded.finished_at,
+                 outcome = excluded.outcome, detail = excluded.detail",
+            )?;
+            let mut update = self.connection.prepare_cached(
+                "UPDATE outbox SET state = ?2, last_error = ?3,
+                 provider_message_id = coalesce(?4, provider_message_id),
+                 not_before = coalesce(?5, not_before), lease_holder = NULL,
+                 lease_expires_at = NULL, updated_at = ?6
+                 WHERE key = ?1",
             )?;
             let mut suppress = self.connection.prepare_cached(
                 "INSERT INTO suppressions (contact_id, channel, reason, at, detail)
-                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (contact_id, channel) DO NOTHING",
+                 SELECT contact_id, channel, ?2, ?3, ?4 FROM outbox WHERE key = ?1
+                 ON CONFLICT (contact_id, channel) DO NOTHING",
             )?;
             let mut recorded = 0;
             for completion in completions {
@@ -555,37 +548,32 @@ impl Store {
                     Resolution::Retry { not_before, .. } => (None, Some(*not_before)),
                     _ => (None, None),
                 };
-                let row: Option<(String, String)> = update
-                    .query_row(
-                        params![
-                            completion.key,
-                            holder,
-                            resolution.state(),
-                            resolution.error(),
-                            provider_id,
-                            not_before,
-                            now
-                        ],
-                        |row| Ok((row.get(0)?, row.get(1)?)),
-                    )
-                    .optional()?;
-                let Some((contact, channel)) = row else {
-                    continue;
-                };
-                recorded += 1;
-                ledger.execute(params![
+                let held = ledger.execute(params![
                     completion.key,
                     completion.attempt,
+                    holder,
                     now,
                     resolution.outcome(),
                     resolution.error()
+                ])?;
+                if held == 0 {
+                    continue;
+                }
+                recorded += 1;
+                update.execute(params![
+                    completion.key,
+                    resolution.state(),
+                    resolution.error(),
+                    provider_id,
+                    not_before,
+                    now
                 ])?;
                 if let Resolution::Failed {
                     suppress: Some((reason, detail)),
                     ..
                 } = resolution
                 {
-                    suppress.execute(params![contact, channel, reason.as_str(), now, detail])?;
+                    suppress.execute(params![completion.key, reason.as_str(), now, detail])?;
                 }
             }
             Ok(recorded)
@@ -608,11 +596,15 @@ impl Store {
         self.begin()?;
         let work = || -> rusqlite::Result<Recovered> {
             let expired = "state = 'sending' AND lease_expires_at <= ?1";
+            // The ledger row of each attempt cut short, started when its
+            // claim took it.
             self.connection.execute(
                 &format!(
-                    "UPDATE outbox_attempts SET finished_at = ?1, outcome = 'interrupted',
-                     detail = ?2 WHERE finished_at IS NULL
-                     AND key IN (SELECT key FROM outbox WHERE {expired})"
+                    "INSERT INTO outbox_attempts (key, attempt, started_at, finished_at, outcome, detail)
+                     SELECT key, attempts, updated_at, ?1, 'interrupted', ?2 FROM outbox
+                     WHERE {expired} ON CONFLICT (key, attempt) DO UPDATE SET
+                     finished_at = excluded.finished_at, outcome = excluded.outcome,
+                     detail = excluded.detail"
                 ),
                 params![now, STOPPED_MID_REQUEST],
             )?;
