@@ -433,6 +433,21 @@ pub struct Provider {
     /// `file`: the JSONL file messages are appended to, relative to the project.
     #[serde(default)]
     pub path: Option<Text>,
+    /// `whatsapp`: the sending number's id in the WhatsApp Business account.
+    #[serde(default)]
+    pub phone_number_id: Option<Text>,
+    /// `whatsapp`: the approved template sent outside the 24-hour window; the rendered text is its body parameter.
+    #[serde(default)]
+    pub template: Option<Text>,
+    /// `whatsapp`: the template's language code (default: the manifest's `locale`, else `ru`).
+    #[serde(default)]
+    pub language: Option<Text>,
+    /// `whatsapp` (e.g. `v21.0`) and `vk` (e.g. `5.199`): the API version.
+    #[serde(default)]
+    pub api_version: Option<Text>,
+    /// `whatsapp`: the event type of a contact's inbound message, which opens the 24-hour window (default `whatsapp_inbound`).
+    #[serde(default)]
+    pub inbound_event: Option<Text>,
     /// Messages per second the provider accepts.
     #[serde(default)]
     #[schemars(range(min = 0.0))]

@@ -16,22 +16,10 @@ use herald::provider::{
     TelegramProvider, TelegramSettings, WebhookProvider, WebhookSettings, parse_retry_after,
 };
 
+use fakes::outcomes::{
+    fails_without_suppressing, is_retry, is_unknown, message, retry_after_of, stops, suppresses,
+};
 use fakes::{Reply, Script};
-
-fn message(key: &str, channel: &str, recipient: &str, parts: Parts) -> Message {
-    Message {
-        key: key.to_owned(),
-        origin: Origin::Campaign {
-            campaign: "black_friday".to_owned(),
-        },
-        contact_id: "c-42".to_owned(),
-        channel: channel.to_owned(),
-        variant: Some("b".to_owned()),
-        recipient: recipient.to_owned(),
-        parts,
-        headers: BTreeMap::new(),
-    }
-}
 
 fn sms(key: &str, phone: &str, text: &str) -> Message {
     message(
@@ -56,42 +44,6 @@ fn email(key: &str, to: &str) -> Message {
         },
     )
     .with_one_click_unsubscribe("https://shop.example/u/tok123")
-}
-
-fn retry_after_of(outcome: &Outcome) -> Option<Duration> {
-    match outcome {
-        Outcome::Retry { after, .. } => *after,
-        other => panic!("expected a retry, got {other:?}"),
-    }
-}
-
-fn is_retry(outcome: &Outcome) -> bool {
-    matches!(outcome, Outcome::Retry { .. })
-}
-
-fn is_unknown(outcome: &Outcome) -> bool {
-    matches!(outcome, Outcome::Unknown { .. })
-}
-
-fn suppresses(outcome: &Outcome) -> bool {
-    matches!(
-        outcome,
-        Outcome::Failed {
-            suppress: Some(_),
-            ..
-        }
-    )
-}
-
-fn fails_without_suppressing(outcome: &Outcome) -> bool {
-    matches!(outcome, Outcome::Failed { suppress: None, .. })
-}
-
-fn stops(outcome: &Outcome) -> Option<Option<Duration>> {
-    match outcome {
-        Outcome::StopProvider { resume_after, .. } => Some(*resume_after),
-        _ => None,
-    }
 }
 
 /// A port nothing listens on.

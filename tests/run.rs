@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use assert_cmd::Command;
 use fakes::{Reply, Script};
 use serde_json::Value;
 
@@ -48,19 +47,13 @@ fn project(providers: &str, routes: &[(&str, &str)]) -> tempfile::TempDir {
 }
 
 fn herald(root: &Path, arguments: &[&str]) -> (String, String, i32) {
-    let output = Command::cargo_bin("herald")
-        .unwrap()
-        .current_dir(root)
-        .env("HERALD_TEST_SECRET", SECRET)
-        .env("HERALD_TEST_TOKEN", "123:abc")
-        .args(arguments)
-        .timeout(Duration::from_secs(120))
-        .output()
-        .unwrap();
-    (
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-        output.status.code().unwrap_or(-1),
+    common::herald_with(
+        root,
+        arguments,
+        &[
+            ("HERALD_TEST_SECRET", SECRET),
+            ("HERALD_TEST_TOKEN", "123:abc"),
+        ],
     )
 }
 

@@ -44,13 +44,18 @@ pub enum ProviderConfig {
     },
     Whatsapp {
         token: Secret,
-        username: Option<String>,
+        phone_number_id: String,
+        template: String,
+        language: Option<String>,
+        api_version: Option<String>,
+        inbound_event: Option<String>,
     },
     Viber {
         token: Secret,
     },
     Vk {
         token: Secret,
+        api_version: Option<String>,
     },
 }
 
@@ -61,8 +66,26 @@ impl ProviderConfig {
     pub fn honours_idempotency_key(&self) -> bool {
         matches!(
             self,
-            ProviderConfig::File { .. } | ProviderConfig::Webhook { .. }
+            ProviderConfig::File { .. }
+                | ProviderConfig::Webhook { .. }
+                | ProviderConfig::Vk { .. }
         )
+    }
+}
+
+impl ProviderConfig {
+    /// Messages per second the provider's documentation allows, used when
+    /// the manifest sets no `rate_limit`: Telegram about 30 in bulk, VK
+    /// about 20 with a community token, WhatsApp 80 per number by default,
+    /// Unisender's `sendEmail` and `sendSms` about 60 calls a minute.
+    pub fn default_rate_limit(&self) -> Option<f64> {
+        match self {
+            ProviderConfig::Telegram { .. } => Some(30.0),
+            ProviderConfig::Vk { .. } => Some(20.0),
+            ProviderConfig::Whatsapp { .. } => Some(80.0),
+            ProviderConfig::Unisender { .. } => Some(1.0),
+            _ => None,
+        }
     }
 }
 

@@ -78,3 +78,67 @@ pub(crate) fn excerpt(body: &str) -> String {
         None => body.to_owned(),
     }
 }
+
+/// An HTTP answer, read whole.
+pub(crate) struct Answered {
+    pub status: u16,
+    pub retry_after: Option<Duration>,
+    pub body: String,
+}
+
+impl Answered {
+    /// The body as JSON of type `T`, if it is that.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
+        serde_json::from_str(&self.body).ok()
+    }
+
+    /// What an answer that is not the API's own (JSON) document means: an
+    /// overloaded or failing service is retried after its hint; anything
+    /// else is not understood, so the message may or may not have gone.
+    pub fn unreadable(&self, provider: &str) -> Outcome {
+        let reason = format!(
+            "{provider} answered {}: {}",
+            self.status,
+            excerpt(&self.body)
+        );
+        if self.status == 429 || self.status >= 500 {
+            Outcome::Retry {
+                after: self.retry_after,
+                reason,
+            }
+        } else {
+            Outcome::Unknown { reason }
+        }
+    }
+}
+
+/// Sends the request and reads the whole answer; an outcome when no answer
+/// came.
+pub(crate) async fn send(request: reqwest::RequestBuilder) -> Result<Answered, Outcome> {
+    let response = request.send().await.map_err(transport_outcome)?;
+    let status = response.status().as_u16();
+    let retry_after = retry_after(&response);
+    // A body cut off mid-way is an answer we cannot read, not a lost request.
+    let body = response.text().await.unwrap_or_default();
+    Ok(Answered {
+        status,
+        retry_after,
+        body,
+    })
+}
+
+/// `base` with `path` appended, whatever slashes the manifest used.
+pub(crate) fn join(base: &str, path: &str) -> String {
+    format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    )
+}
+
+/// Checks a base URL when a client is built.
+pub(crate) fn check_base_url(provider: &str, url: &str) -> Result<(), SetupError> {
+    reqwest::Url::parse(url)
+        .map(|_| ())
+        .map_err(|error| SetupError(format!("the {provider} base URL is not valid: {error}")))
+}

@@ -33,7 +33,11 @@ pub mod retry;
 pub mod smsc;
 pub mod smtp;
 pub mod telegram;
+pub mod unisender;
+pub mod viber;
+pub mod vk;
 pub mod webhook;
+pub mod whatsapp;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -47,7 +51,11 @@ pub use self::retry::{Backoff, parse_retry_after};
 pub use self::smsc::{SmscAuth, SmscProvider, SmscSettings};
 pub use self::smtp::{SmtpProvider, SmtpSecurity, SmtpSettings};
 pub use self::telegram::{TelegramProvider, TelegramSettings};
+pub use self::unisender::{UnisenderProvider, UnisenderSettings};
+pub use self::viber::{ViberProvider, ViberSettings};
+pub use self::vk::{VkProvider, VkSettings};
 pub use self::webhook::{WebhookProvider, WebhookSettings};
+pub use self::whatsapp::{WhatsappProvider, WhatsappSettings};
 
 /// One rendered message to one recipient, as the outbox holds it.
 ///
@@ -208,6 +216,10 @@ pub enum Client {
     Telegram(TelegramProvider),
     Smsc(SmscProvider),
     Smtp(SmtpProvider),
+    Unisender(UnisenderProvider),
+    Vk(VkProvider),
+    Whatsapp(WhatsappProvider),
+    Viber(ViberProvider),
 }
 
 impl Client {
@@ -219,23 +231,48 @@ impl Client {
             Client::Telegram(_) => "telegram",
             Client::Smsc(_) => "smsc",
             Client::Smtp(_) => "smtp",
+            Client::Unisender(_) => "unisender",
+            Client::Vk(_) => "vk",
+            Client::Whatsapp(_) => "whatsapp",
+            Client::Viber(_) => "viber",
         }
     }
 
     /// Whether sending the same key twice delivers once: then an
     /// [`Outcome::Unknown`] may simply be sent again.
     pub fn honours_idempotency_key(&self) -> bool {
-        matches!(self, Client::File(_) | Client::Webhook(_))
+        matches!(self, Client::File(_) | Client::Webhook(_) | Client::Vk(_))
     }
 
-    /// One attempt.
+    /// The event type whose latest occurrence for the contact opens a
+    /// conversation window (WhatsApp's 24 hours), for the providers whose
+    /// messages depend on one: the runner looks it up before
+    /// [`Client::send_in_window`].
+    pub fn inbound_event(&self) -> Option<&str> {
+        match self {
+            Client::Whatsapp(provider) => Some(provider.inbound_event()),
+            _ => None,
+        }
+    }
+
+    /// One attempt, with no conversation window open.
     pub async fn send(&self, message: &Message) -> Outcome {
+        self.send_in_window(message, false).await
+    }
+
+    /// One attempt; `window_open` says whether the contact wrote within the
+    /// window (see [`whatsapp`]); other providers ignore it.
+    pub async fn send_in_window(&self, message: &Message, window_open: bool) -> Outcome {
         match self {
             Client::File(provider) => provider.send(message),
             Client::Webhook(provider) => provider.send(message).await,
             Client::Telegram(provider) => provider.send(message).await,
             Client::Smsc(provider) => provider.send(message).await,
             Client::Smtp(provider) => provider.send(message).await,
+            Client::Unisender(provider) => provider.send(message).await,
+            Client::Vk(provider) => provider.send(message).await,
+            Client::Whatsapp(provider) => provider.send(message, window_open).await,
+            Client::Viber(provider) => provider.send(message).await,
         }
     }
 
@@ -252,7 +289,16 @@ impl Client {
         match self {
             Client::Smsc(provider) => Some(provider.reconcile(message).await),
             Client::File(provider) => Some(provider.reconcile(message)),
-            Client::Webhook(_) | Client::Telegram(_) | Client::Smtp(_) => None,
+            // VK is asked by sending again: a repeated `random_id` answers
+            // the first message's id. Unisender's `sendSms` takes no id of
+            // herald's choosing, so a lost answer leaves nothing to look up.
+            Client::Webhook(_)
+            | Client::Telegram(_)
+            | Client::Smtp(_)
+            | Client::Unisender(_)
+            | Client::Vk(_)
+            | Client::Whatsapp(_)
+            | Client::Viber(_) => None,
         }
     }
 }
@@ -264,6 +310,16 @@ pub(crate) fn key_number(key: &str) -> u32 {
     let digest = sha2::Sha256::digest(key.as_bytes());
     let number = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]) & 0x7fff_ffff;
     number.max(1)
+}
+
+/// A stable positive 63-bit number derived from an idempotency key, for
+/// VK's `random_id` (unique per sender over its whole history).
+pub(crate) fn key_number63(key: &str) -> i64 {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(key.as_bytes());
+    let mut bytes = [0; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    (i64::from_be_bytes(bytes) & i64::MAX).max(1)
 }
 
 /// Lower-case hexadecimal.

@@ -23,7 +23,7 @@ impl Resolver<'_> {
         provider: &model::Provider,
     ) -> Option<Provider> {
         use ProviderKind as K;
-        let fields: [(&str, &Option<Text>); 10] = [
+        let fields: [(&str, &Option<Text>); 15] = [
             ("base_url", &provider.base_url),
             ("url", &provider.url),
             ("host", &provider.host),
@@ -34,6 +34,11 @@ impl Resolver<'_> {
             ("api_key", &provider.api_key),
             ("secret", &provider.secret),
             ("path", &provider.path),
+            ("phone_number_id", &provider.phone_number_id),
+            ("template", &provider.template),
+            ("language", &provider.language),
+            ("api_version", &provider.api_version),
+            ("inbound_event", &provider.inbound_event),
         ];
         let (required, allowed): (&[&str], &[&str]) = match provider.kind.value {
             K::File => (&["path"], &["path"]),
@@ -42,9 +47,20 @@ impl Resolver<'_> {
             K::Telegram => (&["token"], &["token", "base_url"]),
             K::Smsc => (&["login", "password"], &["login", "password", "base_url"]),
             K::Unisender => (&["api_key"], &["api_key", "base_url"]),
-            K::Whatsapp => (&["token"], &["token", "base_url", "username"]),
+            K::Whatsapp => (
+                &["token", "phone_number_id", "template"],
+                &[
+                    "token",
+                    "phone_number_id",
+                    "template",
+                    "language",
+                    "api_version",
+                    "inbound_event",
+                    "base_url",
+                ],
+            ),
             K::Viber => (&["token"], &["token", "base_url"]),
-            K::Vk => (&["token"], &["token", "base_url"]),
+            K::Vk => (&["token"], &["token", "api_version", "base_url"]),
         };
         let kind_name = format!("{:?}", provider.kind.value).to_lowercase();
         for setting in required {
@@ -203,13 +219,18 @@ fn typed(provider: &model::Provider) -> Option<Provider> {
         },
         ProviderKind::Whatsapp => ProviderConfig::Whatsapp {
             token: secret(&provider.token)?,
-            username: text(&provider.username),
+            phone_number_id: text(&provider.phone_number_id)?,
+            template: text(&provider.template)?,
+            language: text(&provider.language),
+            api_version: text(&provider.api_version),
+            inbound_event: text(&provider.inbound_event),
         },
         ProviderKind::Viber => ProviderConfig::Viber {
             token: secret(&provider.token)?,
         },
         ProviderKind::Vk => ProviderConfig::Vk {
             token: secret(&provider.token)?,
+            api_version: text(&provider.api_version),
         },
     };
     Some(Provider {

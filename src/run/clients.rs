@@ -14,7 +14,9 @@ use crate::provider::smtp::is_loopback;
 use crate::provider::{
     Client, Credential, FileProvider, FileSettings, Provider, ProviderConfig, Secret, SmscAuth,
     SmscProvider, SmscSettings, SmtpProvider, SmtpSecurity, SmtpSettings, TelegramProvider,
-    TelegramSettings, WebhookProvider, WebhookSettings,
+    TelegramSettings, UnisenderProvider, UnisenderSettings, ViberProvider, ViberSettings,
+    VkProvider, VkSettings, WebhookProvider, WebhookSettings, WhatsappProvider, WhatsappSettings,
+    unisender,
 };
 
 /// A provider the runner can send through.
@@ -45,7 +47,9 @@ pub fn build_routes(
                 let rate_limit = compilation
                     .providers
                     .get(name)
-                    .and_then(|provider| provider.rate_limit)
+                    .and_then(|provider| {
+                        provider.rate_limit.or(provider.config.default_rate_limit())
+                    })
                     .filter(|rate| *rate > 0.0);
                 routes.insert(
                     name.clone(),
@@ -65,12 +69,21 @@ pub fn build_routes(
 
 /// The `from` of the first channel delivered by `provider`.
 fn sender(compilation: &Compilation, provider: &str) -> Option<String> {
+    channel_sender(compilation, provider, None)
+}
+
+/// The `from` of the first channel delivered by `provider`, of the
+/// channel kind `only` when given (a Unisender provider may deliver both
+/// email and SMS, each with its own sender).
+fn channel_sender(compilation: &Compilation, provider: &str, only: Option<&str>) -> Option<String> {
     let manifest = &compilation.project.manifest.as_ref()?.value;
     manifest
         .channels
         .declared()
         .into_iter()
-        .find(|(_, channel)| channel.provider.value == provider)
+        .find(|(kind, channel)| {
+            channel.provider.value == provider && only.is_none_or(|only| only == *kind)
+        })
         .and_then(|(_, channel)| channel.from.clone())
 }
 
@@ -143,11 +156,67 @@ fn client(
             }
             Client::Smsc(SmscProvider::new(settings).map_err(setup)?)
         }
-        ProviderConfig::Unisender { .. }
-        | ProviderConfig::Whatsapp { .. }
-        | ProviderConfig::Viber { .. }
-        | ProviderConfig::Vk { .. } => {
-            return Err("herald cannot send through this kind of provider yet".to_string());
+        ProviderConfig::Unisender { api_key } => {
+            let mut settings = UnisenderSettings::new(resolve(api_key)?);
+            settings.base_url = base_url;
+            if let Some(from) = channel_sender(compilation, name, Some("email")) {
+                let (address, display) = unisender::split_from(&from);
+                settings.from_email = Some(address);
+                settings.from_name = display;
+            }
+            settings.sms_sender = channel_sender(compilation, name, Some("sms"));
+            Client::Unisender(UnisenderProvider::new(settings).map_err(setup)?)
+        }
+        ProviderConfig::Vk { token, api_version } => {
+            let mut settings = VkSettings::new(resolve(token)?);
+            if let Some(base_url) = base_url {
+                settings.base_url = base_url;
+            }
+            if let Some(version) = api_version {
+                settings.api_version = version.clone();
+            }
+            Client::Vk(VkProvider::new(settings).map_err(setup)?)
+        }
+        ProviderConfig::Whatsapp {
+            token,
+            phone_number_id,
+            template,
+            language,
+            api_version,
+            inbound_event,
+        } => {
+            let language = language
+                .clone()
+                .or_else(|| {
+                    let manifest = &compilation.project.manifest.as_ref()?.value;
+                    Some(manifest.locale.as_ref()?.value.replace('-', "_"))
+                })
+                .unwrap_or_else(|| "ru".to_owned());
+            let mut settings = WhatsappSettings::new(
+                resolve(token)?,
+                phone_number_id.clone(),
+                template.clone(),
+                language,
+            );
+            if let Some(base_url) = base_url {
+                settings.base_url = base_url;
+            }
+            if let Some(version) = api_version {
+                settings.api_version = version.clone();
+            }
+            if let Some(event) = inbound_event {
+                settings.inbound_event = event.clone();
+            }
+            Client::Whatsapp(WhatsappProvider::new(settings).map_err(setup)?)
+        }
+        ProviderConfig::Viber { token } => {
+            let sender_name = sender(compilation, name)
+                .ok_or("the viber channel it delivers needs a `from` (the sender name)")?;
+            let mut settings = ViberSettings::new(resolve(token)?, sender_name);
+            if let Some(base_url) = base_url {
+                settings.base_url = base_url;
+            }
+            Client::Viber(ViberProvider::new(settings).map_err(setup)?)
         }
     })
 }

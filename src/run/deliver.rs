@@ -34,7 +34,7 @@ use tokio::sync::{Mutex, Semaphore};
 use tokio::time::Instant;
 
 use super::{Clock, Route, wall_seconds};
-use crate::provider::{Backoff, Client, Message, Outcome};
+use crate::provider::{Backoff, Client, Message, Outcome, WhatsappProvider};
 use crate::store::outbox::{Claimed, Completion, Resolution};
 use crate::store::{Durability, Store, StoreError, SuppressionReason};
 
@@ -221,7 +221,14 @@ pub fn deliver(
                 claimed.extend(claim.messages);
                 for claimed in claimed {
                     lane.in_flight += 1;
-                    spawn(runtime, name, lane, claimed, sender.clone());
+                    let window_open = match lane.route.client.inbound_event() {
+                        Some(event) => WhatsappProvider::window_open(
+                            store.last_event_at(&claimed.contact_id, event, now)?,
+                            now,
+                        ),
+                        None => false,
+                    };
+                    spawn(runtime, name, lane, claimed, window_open, sender.clone());
                 }
             }
         }
@@ -294,11 +301,15 @@ fn pause(wait: Duration, stop: &AtomicBool) {
     }
 }
 
+/// Sends one claimed message; `window_open` when the contact wrote within
+/// the provider's conversation window ([`Client::inbound_event`]), which
+/// the store was asked on this thread.
 fn spawn(
     runtime: &Runtime,
     provider: &str,
     lane: &Lane,
     claimed: Claimed,
+    window_open: bool,
     sender: mpsc::Sender<Done>,
 ) {
     let client = lane.route.client.clone();
@@ -321,7 +332,7 @@ fn spawn(
                             reason: "the provider has no status API".into(),
                         })
                 } else {
-                    match client.send(&message).await {
+                    match client.send_in_window(&message, window_open).await {
                         // A provider with a status API is asked before the
                         // message is given up as unknown.
                         outcome @ Outcome::Unknown { .. } if !honours_key => {

@@ -105,4 +105,22 @@ impl Store {
             rows.collect()
         })
     }
+
+    /// When the contact's latest event of type `event` at or before `at`
+    /// happened (unix seconds): WhatsApp's customer-service window opens
+    /// with the contact's last inbound message.
+    pub fn last_event_at(
+        &self,
+        contact: &str,
+        event: &str,
+        at: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        self.run(|| {
+            self.connection
+                .prepare_cached(
+                    "SELECT max(at) FROM events WHERE contact_id = ?1 AND event = ?2 AND at <= ?3",
+                )?
+                .query_row(params![contact, event, at], |row| row.get(0))
+        })
+    }
 }

@@ -9,10 +9,22 @@ use assert_cmd::Command;
 
 /// Runs `herald` with `arguments` in `root`: stdout, stderr, exit code.
 pub fn herald(root: &Path, arguments: &[&str]) -> (String, String, i32) {
+    herald_with(root, arguments, &[])
+}
+
+/// [`herald`] with variables added to its environment (the secrets a
+/// manifest reads), and a timeout so a hung run fails the test.
+pub fn herald_with(
+    root: &Path,
+    arguments: &[&str],
+    environment: &[(&str, &str)],
+) -> (String, String, i32) {
     let output = Command::cargo_bin("herald")
         .unwrap()
         .current_dir(root)
+        .envs(environment.iter().copied())
         .args(arguments)
+        .timeout(std::time::Duration::from_secs(300))
         .output()
         .unwrap();
     (

@@ -11,10 +11,15 @@
 //! Shared by several test binaries (`mod fakes;`), each using a part.
 #![allow(dead_code)]
 
+pub mod outcomes;
 pub mod smsc;
 pub mod smtp;
 pub mod telegram;
+pub mod unisender;
+pub mod viber;
+pub mod vk;
 pub mod webhook;
+pub mod whatsapp;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
