@@ -44,8 +44,10 @@ pub enum ProviderConfig {
     },
     Whatsapp {
         token: Secret,
-        phone_number_id: String,
-        template: String,
+        /// Both needed to send; absent on a provider declared only for
+        /// `herald serve`'s webhooks.
+        phone_number_id: Option<String>,
+        template: Option<String>,
         language: Option<String>,
         api_version: Option<String>,
         inbound_event: Option<String>,

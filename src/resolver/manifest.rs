@@ -52,6 +52,7 @@ impl<'a> Resolver<'a> {
                 resolution.providers.insert(name.value.clone(), provider);
             }
         }
+        self.whatsapp_routes(file, manifest);
         self.serve(file, manifest);
         for (key, attribute) in &manifest.contact.attributes {
             if contact::is_builtin(key.as_str()) {

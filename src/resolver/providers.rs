@@ -47,8 +47,11 @@ impl Resolver<'_> {
             K::Telegram => (&["token"], &["token", "base_url"]),
             K::Smsc => (&["login", "password"], &["login", "password", "base_url"]),
             K::Unisender => (&["api_key"], &["api_key", "base_url"]),
+            // `phone_number_id` and `template` are needed to send, which
+            // [`Resolver::whatsapp_routes`] asks of a provider a channel uses;
+            // one declared only for `herald serve`'s webhooks needs neither.
             K::Whatsapp => (
-                &["token", "phone_number_id", "template"],
+                &["token"],
                 &[
                     "token",
                     "phone_number_id",
@@ -119,6 +122,51 @@ impl Resolver<'_> {
             self.secret(file, &name.value, key, value, secret_field);
         }
         typed(provider)
+    }
+
+    /// A WhatsApp provider that a channel sends through needs the number
+    /// it sends from and the template it sends outside the 24-hour window.
+    pub(super) fn whatsapp_routes(&mut self, file: FileId, manifest: &model::Manifest) {
+        for (name, provider) in &manifest.providers {
+            if provider.kind.value != ProviderKind::Whatsapp {
+                continue;
+            }
+            let Some((channel, _)) = manifest
+                .channels
+                .declared()
+                .into_iter()
+                .find(|(_, channel)| channel.provider.value == name.value)
+            else {
+                continue;
+            };
+            for (setting, value, help) in [
+                (
+                    "phone_number_id",
+                    &provider.phone_number_id,
+                    "add `phone_number_id:` with the sending number's id from the WhatsApp Business account",
+                ),
+                (
+                    "template",
+                    &provider.template,
+                    "add `template:` with the name of an approved template whose body is one parameter, `{{1}}`",
+                ),
+            ] {
+                if value.is_none() {
+                    self.push(
+                        Diagnostic::new(
+                            Code::ProviderSetting,
+                            name.span(file),
+                            format!(
+                                "provider `{}` (kind `whatsapp`) needs `{setting}` to send the {channel} channel's messages",
+                                name.value
+                            ),
+                        )
+                        .label(format!("`{setting}` missing"))
+                        .help(help),
+                    );
+                }
+            }
+        }
     }
 
     /// The literal secrets of a manifest that failed its schema, read from
@@ -219,8 +267,8 @@ fn typed(provider: &model::Provider) -> Option<Provider> {
         },
         ProviderKind::Whatsapp => ProviderConfig::Whatsapp {
             token: secret(&provider.token)?,
-            phone_number_id: text(&provider.phone_number_id)?,
-            template: text(&provider.template)?,
+            phone_number_id: text(&provider.phone_number_id),
+            template: text(&provider.template),
             language: text(&provider.language),
             api_version: text(&provider.api_version),
             inbound_event: text(&provider.inbound_event),

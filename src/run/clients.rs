@@ -192,6 +192,9 @@ fn client(
                     Some(manifest.locale.as_ref()?.value.replace('-', "_"))
                 })
                 .unwrap_or_else(|| "ru".to_owned());
+            let (Some(phone_number_id), Some(template)) = (phone_number_id, template) else {
+                return Err("it needs `phone_number_id` and `template` to send".to_string());
+            };
             let mut settings = WhatsappSettings::new(
                 resolve(token)?,
                 phone_number_id.clone(),
