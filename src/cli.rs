@@ -12,8 +12,9 @@ use crate::report::Format;
 /// Checks a project of segments, campaigns, journeys and templates on every
 /// pull request (`check`, `explain`), previews messages (`render`, `watch`),
 /// queries and fills the contact store (`segment`, `contacts`, `events`,
-/// `sync`), and plans and sends campaigns through the outbox (`plan`, `run`,
-/// `status`).
+/// `sync`), plans and sends campaigns through the outbox (`plan`, `run`,
+/// `status`), and runs the whole project in virtual time before a change
+/// is merged (`simulate`).
 ///
 /// Start a project with `herald init DIR`, check one with `herald check
 /// --project DIR`, see what it would send with `herald plan --project DIR`;
@@ -318,6 +319,44 @@ pub enum Command {
     /// oldest pending message, and dead and unknown messages with their
     /// last error.
     Status {
+        /// Output format: human, or json.
+        #[arg(long, value_enum, default_value_t = crate::command::OutputFormat::Human)]
+        format: crate::command::OutputFormat,
+    },
+    /// Run the project in virtual time on a copy of the store and print the timeline.
+    ///
+    /// Copies the store (the real one is never written), syncs the
+    /// manifest's `sources:` into the copy, then ticks from --from to --to
+    /// every --step exactly as `herald run` does, except that nothing is
+    /// sent: every message due is recorded as sent at the virtual time.
+    /// Events of --events (JSONL, as `herald events ingest` takes) are
+    /// ingested as virtual time reaches them. Prints, by day, which
+    /// messages went out (campaign, occurrence, channel, variant), who was
+    /// skipped and why, and what quiet hours deferred; --contact follows one
+    /// contact; --format json prints the timeline as a JSON array.
+    ///
+    /// Examples:
+    ///   herald simulate --from 2026-12-01 --to 2026-12-31
+    ///   herald simulate --from "2026-12-01 00:00" --to "2026-12-08 00:00" --events what-if.jsonl --contact c42
+    Simulate {
+        /// Start of the simulation: RFC 3339, a local `YYYY-MM-DD HH:MM`, or a date (midnight).
+        #[arg(long, value_name = "TIME")]
+        from: String,
+        /// End of the simulation, in the same forms.
+        #[arg(long, value_name = "TIME")]
+        to: String,
+        /// Virtual time between ticks: `1h`, `30m`, `1d`, `15 minutes`.
+        #[arg(long, value_name = "DURATION", default_value = "1h")]
+        step: String,
+        /// Events to ingest during the simulation (JSONL), each at its own `at`.
+        #[arg(long, value_name = "FILE")]
+        events: Option<PathBuf>,
+        /// Show only this contact's timeline.
+        #[arg(long, value_name = "ID")]
+        contact: Option<String>,
+        /// Do not import the manifest's `sources:` into the copy first.
+        #[arg(long)]
+        no_sync: bool,
         /// Output format: human, or json.
         #[arg(long, value_enum, default_value_t = crate::command::OutputFormat::Human)]
         format: crate::command::OutputFormat,

@@ -38,6 +38,7 @@ pub mod schema;
 pub mod segment;
 pub mod serve;
 pub mod signed_link;
+pub mod simulate;
 pub mod source;
 pub mod store;
 pub mod suggestion;

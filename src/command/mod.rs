@@ -18,6 +18,7 @@ mod schema;
 mod segment;
 mod serve;
 mod settings;
+mod simulate;
 mod status;
 mod sync;
 mod watch;
@@ -43,6 +44,7 @@ pub enum Command {
     Sync(sync::Request),
     Run(run::Request),
     Status(status::Request),
+    Simulate(simulate::Request),
     Serve(serve::Request),
     Watch(watch::Request),
 }
@@ -63,6 +65,7 @@ pub fn run(settings: &Settings) -> Result<i32, Error> {
         Command::Sync(request) => sync::run(settings, request),
         Command::Run(request) => run::run(settings, request),
         Command::Status(request) => status::run(settings, request),
+        Command::Simulate(request) => simulate::run(settings, request),
         Command::Serve(request) => serve::run(settings, request),
         Command::Watch(request) => watch::run(settings, request),
     }

@@ -82,6 +82,13 @@ impl Settings {
     /// Validates the arguments clap parsed.
     pub fn new(arguments: Arguments) -> Result<Settings, Error> {
         let now = |text: Option<String>| text.as_deref().map(Now::parse).transpose();
+        // `--from`/`--to`: a `--now` form, or a bare date for its midnight.
+        let moment = |flag: &str, text: &str| {
+            let text = text.trim();
+            let midnight = (text.len() == 10).then(|| format!("{text} 00:00"));
+            Now::parse(midnight.as_deref().unwrap_or(text))
+                .map_err(|_| Error::Usage(format!("{flag} `{text}` is not a time; give {NOW_FORMS} or a date `YYYY-MM-DD`")))
+        };
         let command = match arguments.command {
             cli::Command::Check {
                 format,
@@ -237,6 +244,23 @@ impl Settings {
                     format,
                 })
             }
+            cli::Command::Simulate {
+                from,
+                to,
+                step,
+                events,
+                contact,
+                no_sync,
+                format,
+            } => Command::Simulate(super::simulate::Request {
+                from: moment("--from", &from)?,
+                to: moment("--to", &to)?,
+                step: super::simulate::parse_step(&step)?,
+                events,
+                contact,
+                sync: !no_sync,
+                format,
+            }),
             cli::Command::Status { format } => Command::Status(super::status::Request { format }),
             cli::Command::Serve { listen } => Command::Serve(super::serve::Request { listen }),
             cli::Command::Report {

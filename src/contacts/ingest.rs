@@ -46,12 +46,24 @@ impl EventTypes {
     }
 }
 
+#[derive(Debug)]
 pub struct EventRecord {
     id: String,
     contact_id: String,
     event: String,
     at: i64,
     properties: String,
+}
+
+impl EventRecord {
+    /// When it happened, unix seconds.
+    pub fn at(&self) -> i64 {
+        self.at
+    }
+
+    pub fn contact_id(&self) -> &str {
+        &self.contact_id
+    }
 }
 
 /// Validates and normalises one line.

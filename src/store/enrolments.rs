@@ -405,6 +405,28 @@ impl Store {
         })
     }
 
+    /// The journey log rows written after row `rowid`, in the order written.
+    pub fn journey_log_after(&self, rowid: i64) -> Result<Vec<LogEntry>, StoreError> {
+        self.run(|| {
+            let mut statement = self.connection.prepare(
+                "SELECT enrolment, journey, contact_id, at, step, kind, detail FROM journey_log
+                 WHERE rowid > ?1 ORDER BY rowid",
+            )?;
+            let rows = statement.query_map([rowid], |row| {
+                Ok(LogEntry {
+                    enrolment: row.get(0)?,
+                    journey: row.get(1)?,
+                    contact_id: row.get(2)?,
+                    at: row.get(3)?,
+                    step: row.get(4)?,
+                    kind: row.get(5)?,
+                    detail: row.get(6)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
     pub fn journey_progress(&self) -> Result<Option<Progress>, StoreError> {
         self.run(|| {
             self.connection

@@ -275,6 +275,34 @@ pub struct Problem {
     pub updated_at: i64,
 }
 
+/// Where the outbox stood before a simulation: rows written later and the
+/// messages pending then are the simulation's.
+#[derive(Clone, Debug, Default)]
+pub struct Watermark {
+    rowid: i64,
+    pending: Vec<String>,
+    /// The last `journey_log` row then.
+    pub journey_log: i64,
+}
+
+/// An outbox row as a simulation's timeline reads it (times in unix seconds).
+#[derive(Clone, Debug)]
+pub struct OutboxRow {
+    pub key: String,
+    pub kind: String,
+    pub name: String,
+    pub occurrence: String,
+    pub step: Option<String>,
+    pub contact_id: String,
+    pub channel: String,
+    pub variant: Option<String>,
+    pub state: String,
+    pub reason: Option<String>,
+    pub send_at: i64,
+    pub not_before: i64,
+    pub updated_at: i64,
+}
+
 /// The states a message holds before it ends: the frequency caps count them
 /// with the sent ones, since they are going out.
 const GOING_OUT: &str = "('queued', 'sending', 'sent', 'unknown')";
@@ -753,6 +781,62 @@ impl Store {
                 .query_row(params![campaign, occurrence.to_string()], |_| Ok(()))
                 .optional()?
                 .is_some())
+        })
+    }
+
+    /// Where the outbox and the journey log stand now, for
+    /// [`Store::outbox_since`] and [`Store::journey_log_after`].
+    pub fn outbox_watermark(&self) -> Result<Watermark, StoreError> {
+        self.run(|| {
+            let rowid: Option<i64> =
+                self.connection
+                    .query_row("SELECT max(rowid) FROM outbox", [], |row| row.get(0))?;
+            let mut statement = self.connection.prepare(
+                "SELECT key FROM outbox WHERE state IN ('queued', 'sending') ORDER BY key",
+            )?;
+            let pending = statement
+                .query_map([], |row| row.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            let journey_log: Option<i64> =
+                self.connection
+                    .query_row("SELECT max(rowid) FROM journey_log", [], |row| row.get(0))?;
+            Ok(Watermark {
+                rowid: rowid.unwrap_or(0),
+                pending,
+                journey_log: journey_log.unwrap_or(0),
+            })
+        })
+    }
+
+    /// The rows written after `watermark`, and those pending then, in
+    /// their planned order.
+    pub fn outbox_since(&self, watermark: &Watermark) -> Result<Vec<OutboxRow>, StoreError> {
+        let pending = serde_json::to_string(&watermark.pending).unwrap_or_else(|_| "[]".into());
+        self.run(|| {
+            let mut statement = self.connection.prepare(
+                "SELECT key, kind, name, occurrence, step, contact_id, channel, variant, state,
+                 reason, send_at, not_before, updated_at FROM outbox
+                 WHERE rowid > ?1 OR key IN (SELECT value FROM json_each(?2))
+                 ORDER BY send_at, key",
+            )?;
+            let rows = statement.query_map(params![watermark.rowid, pending], |row| {
+                Ok(OutboxRow {
+                    key: row.get(0)?,
+                    kind: row.get(1)?,
+                    name: row.get(2)?,
+                    occurrence: row.get(3)?,
+                    step: row.get(4)?,
+                    contact_id: row.get(5)?,
+                    channel: row.get(6)?,
+                    variant: row.get(7)?,
+                    state: row.get(8)?,
+                    reason: row.get(9)?,
+                    send_at: row.get(10)?,
+                    not_before: row.get(11)?,
+                    updated_at: row.get(12)?,
+                })
+            })?;
+            rows.collect()
         })
     }
 

@@ -10,7 +10,10 @@
 
 use std::ops::ControlFlow;
 
+use std::path::Path;
+
 use jiff::Timestamp;
+use rusqlite::{Connection, OpenFlags};
 
 use super::{Store, StoreError, read_attributes, schema};
 use crate::contact::Contact;
@@ -18,6 +21,30 @@ use crate::segment::catalog::FieldType;
 use crate::segment::sql::Query;
 
 impl Store {
+    /// Copies the store at `source` into a new file at `target` without
+    /// writing to `source`: `VACUUM INTO` over a read-only connection, a
+    /// consistent snapshot even while a runner writes (what `herald
+    /// simulate` works on).
+    pub fn copy_into(source: &Path, target: &Path) -> Result<(), StoreError> {
+        let error = |reason: String| StoreError {
+            path: source.to_path_buf(),
+            reason,
+        };
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let connection =
+            Connection::open_with_flags(source, flags).map_err(|e| error(e.to_string()))?;
+        let target = target.to_str().ok_or_else(|| {
+            error(format!(
+                "the copy's path {} is not UTF-8",
+                target.display()
+            ))
+        })?;
+        connection
+            .execute("VACUUM INTO ?1", [target])
+            .map_err(|e| error(format!("could not copy the store: {e}")))?;
+        Ok(())
+    }
+
     /// Streams the contacts matching `condition` (the SQL condition of an
     /// audience over `contacts AS c`) in id order, each with its attributes,
     /// the channels it has granted consent on, and the channels it is
