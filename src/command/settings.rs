@@ -86,8 +86,11 @@ impl Settings {
         let moment = |flag: &str, text: &str| {
             let text = text.trim();
             let midnight = (text.len() == 10).then(|| format!("{text} 00:00"));
-            Now::parse(midnight.as_deref().unwrap_or(text))
-                .map_err(|_| Error::Usage(format!("{flag} `{text}` is not a time; give {NOW_FORMS} or a date `YYYY-MM-DD`")))
+            Now::parse(midnight.as_deref().unwrap_or(text)).map_err(|_| {
+                Error::Usage(format!(
+                    "{flag} `{text}` is not a time; give {NOW_FORMS} or a date `YYYY-MM-DD`"
+                ))
+            })
         };
         let command = match arguments.command {
             cli::Command::Check {

@@ -161,9 +161,8 @@ fn read_events(
     from: Timestamp,
     to: Timestamp,
 ) -> Result<Vec<FileEvent>, Error> {
-    let text = std::fs::read_to_string(path).map_err(|error| {
-        Error::Usage(format!("--events {}: {error}", path.display()))
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| Error::Usage(format!("--events {}: {error}", path.display())))?;
     let types = EventTypes::new(manifest);
     let rules = files::rules(manifest)?;
     let mut events = Vec::new();
@@ -173,10 +172,14 @@ fn read_events(
             continue;
         }
         let record = ingest::normalise(&types, &rules, line).map_err(|reason| {
-            Error::Usage(format!("--events {} line {number}: {reason}", path.display()))
+            Error::Usage(format!(
+                "--events {} line {number}: {reason}",
+                path.display()
+            ))
         })?;
         if record.at() < from.as_second() || record.at() > to.as_second() {
-            let at = Timestamp::from_second(record.at()).map_or_else(|_| "?".into(), |t| t.to_string());
+            let at =
+                Timestamp::from_second(record.at()).map_or_else(|_| "?".into(), |t| t.to_string());
             return Err(Error::Usage(format!(
                 "--events {} line {number}: the event is at {at}, outside the simulation \
                  ({from} to {to})",

@@ -15,8 +15,10 @@
 
 pub mod timeline;
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
+use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::compiler::Compilation;
@@ -54,7 +56,10 @@ pub enum Outcome {
     Finished(Simulated),
     /// A tick's plan had errors (render failures, a campaign over budget):
     /// `run` would refuse it too. The simulation stops at that tick.
-    Refused { at: Timestamp, plan: Box<Plan> },
+    Refused {
+        at: Timestamp,
+        plan: Box<Plan>,
+    },
 }
 
 /// A finished simulation.
@@ -64,6 +69,19 @@ pub struct Simulated {
     pub ticks: u64,
     /// Events of the file ingested into the copy.
     pub events: u64,
+}
+
+/// Every scheduled campaign occurrence in `[from, to]`.
+fn occurrences(compilation: &Compilation, from: Timestamp, to: Timestamp) -> BTreeSet<Timestamp> {
+    let zone = compilation.timezone.clone().unwrap_or(TimeZone::UTC);
+    let until = to.checked_add(SignedDuration::from_secs(1)).unwrap_or(to);
+    compilation
+        .campaigns
+        .iter()
+        .filter_map(|campaign| campaign.schedule.as_ref())
+        .flat_map(|schedule| schedule.occurrences(from, until, &zone))
+        .map(|at| at.timestamp())
+        .collect()
 }
 
 /// Runs the simulation over a copy of the store at `store` (`None`: no
@@ -101,6 +119,7 @@ pub fn simulate(
             )));
         }
     }
+    let occurrences = occurrences(compilation, request.from, request.to);
     let before = store.outbox_watermark()?;
     let mut events = request.events.iter().peekable();
     let mut ingested = 0;
@@ -141,9 +160,15 @@ pub fn simulate(
         if now >= request.to {
             break;
         }
-        now = now
+        let stepped = now
             .checked_add(request.step)
             .map_or(request.to, |next| next.min(request.to));
+        // A campaign's occurrence gets a tick of its own, so that it is
+        // planned at its time whatever the step.
+        now = occurrences
+            .range((std::ops::Bound::Excluded(now), std::ops::Bound::Unbounded))
+            .next()
+            .map_or(stepped, |occurrence| stepped.min(*occurrence));
     }
     let timeline = timeline::read(&store, &before, request.from)?;
     Ok(Outcome::Finished(Simulated {

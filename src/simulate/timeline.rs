@@ -228,9 +228,10 @@ fn entries_of(row: OutboxRow, from: Timestamp) -> Vec<Entry> {
             entries.push(skipped);
         }
         state => {
-            // Quiet hours moved a campaign message past its occurrence.
+            // Quiet hours moved a campaign message past the tick that
+            // planned it (a simulation's record times are virtual).
             if let Some(planned) = planned
-                && second(row.send_at) > planned
+                && row.send_at > row.created_at
             {
                 let mut deferred = entry(EntryKind::Deferred, planned.max(from));
                 deferred.until = Some(second(row.send_at).to_string());
@@ -258,7 +259,10 @@ impl Timeline {
     }
 
     pub fn count(&self, kind: EntryKind) -> usize {
-        self.entries.iter().filter(|entry| entry.kind == kind).count()
+        self.entries
+            .iter()
+            .filter(|entry| entry.kind == kind)
+            .count()
     }
 
     /// The human form: by local day, then by time, campaign (or journey)
@@ -316,10 +320,16 @@ fn origin(entry: &Entry, zone: &TimeZone) -> String {
     if let Some(step) = &entry.step {
         return format!(" [{step}]");
     }
-    match entry.occurrence.as_deref().and_then(|o| o.parse::<Timestamp>().ok()) {
+    match entry
+        .occurrence
+        .as_deref()
+        .and_then(|o| o.parse::<Timestamp>().ok())
+    {
         Some(occurrence) if occurrence != entry.at => format!(
             " (occurrence {})",
-            occurrence.to_zoned_datetime(zone.clone()).strftime("%Y-%m-%d %H:%M")
+            occurrence
+                .to_zoned_datetime(zone.clone())
+                .strftime("%Y-%m-%d %H:%M")
         ),
         _ => String::new(),
     }
@@ -336,7 +346,7 @@ fn breakdown(group: &[Entry], zone: &TimeZone) -> String {
         let label = match entry.kind {
             EntryKind::Sent => entry.channel.clone().unwrap_or_default(),
             EntryKind::Skipped | EntryKind::Exited => entry.reason.clone().unwrap_or_default(),
-            EntryKind::Entered => detail(entry, "trigger"),
+            EntryKind::Entered => format!("by {}", detail(entry, "trigger")),
             EntryKind::Woke => detail(entry, "cause"),
             EntryKind::Converted => detail(entry, "event"),
             EntryKind::Branch | EntryKind::Split => format!("to {}", detail(entry, "goto")),
@@ -346,19 +356,30 @@ fn breakdown(group: &[Entry], zone: &TimeZone) -> String {
                 detail(entry, "from"),
                 detail(entry, "to")
             ),
-            EntryKind::Waited => match entry.until.as_deref().and_then(|u| u.parse::<Timestamp>().ok()) {
+            EntryKind::Waited => match entry
+                .until
+                .as_deref()
+                .and_then(|u| u.parse::<Timestamp>().ok())
+            {
                 Some(until) => format!(
                     "until {}",
-                    until.to_zoned_datetime(zone.clone()).strftime("%Y-%m-%d %H:%M")
+                    until
+                        .to_zoned_datetime(zone.clone())
+                        .strftime("%Y-%m-%d %H:%M")
                 ),
                 None => format!("for {}", detail(entry, "event")),
             },
             EntryKind::Deferred => {
-                let until = entry.until.as_deref().and_then(|u| u.parse::<Timestamp>().ok());
+                let until = entry
+                    .until
+                    .as_deref()
+                    .and_then(|u| u.parse::<Timestamp>().ok());
                 match until {
                     Some(until) => format!(
                         "until {}",
-                        until.to_zoned_datetime(zone.clone()).strftime("%Y-%m-%d %H:%M")
+                        until
+                            .to_zoned_datetime(zone.clone())
+                            .strftime("%Y-%m-%d %H:%M")
                     ),
                     None => String::new(),
                 }

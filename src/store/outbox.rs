@@ -300,6 +300,7 @@ pub struct OutboxRow {
     pub reason: Option<String>,
     pub send_at: i64,
     pub not_before: i64,
+    pub created_at: i64,
     pub updated_at: i64,
 }
 
@@ -815,7 +816,7 @@ impl Store {
         self.run(|| {
             let mut statement = self.connection.prepare(
                 "SELECT key, kind, name, occurrence, step, contact_id, channel, variant, state,
-                 reason, send_at, not_before, updated_at FROM outbox
+                 reason, send_at, not_before, created_at, updated_at FROM outbox
                  WHERE rowid > ?1 OR key IN (SELECT value FROM json_each(?2))
                  ORDER BY send_at, key",
             )?;
@@ -833,7 +834,8 @@ impl Store {
                     reason: row.get(9)?,
                     send_at: row.get(10)?,
                     not_before: row.get(11)?,
-                    updated_at: row.get(12)?,
+                    created_at: row.get(12)?,
+                    updated_at: row.get(13)?,
                 })
             })?;
             rows.collect()

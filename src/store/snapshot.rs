@@ -33,12 +33,9 @@ impl Store {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let connection =
             Connection::open_with_flags(source, flags).map_err(|e| error(e.to_string()))?;
-        let target = target.to_str().ok_or_else(|| {
-            error(format!(
-                "the copy's path {} is not UTF-8",
-                target.display()
-            ))
-        })?;
+        let target = target
+            .to_str()
+            .ok_or_else(|| error(format!("the copy's path {} is not UTF-8", target.display())))?;
         connection
             .execute("VACUUM INTO ?1", [target])
             .map_err(|e| error(format!("could not copy the store: {e}")))?;
