@@ -36,6 +36,7 @@ const ALLOWED: &[(&str, &str, &str)] = &[
     ("command", "settings", "status"),
     ("command", "settings", "segment"),
     ("command", "settings", "serve"),
+    ("command", "settings", "simulate"),
     ("command", "settings", "sync"),
     ("command", "settings", "watch"),
 ];
