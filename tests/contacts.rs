@@ -1293,3 +1293,27 @@ fn a_first_import_without_created_at_warns_that_the_whole_base_joined_now() {
     let (_, stderr, status) = herald(root, &["contacts", "import", "new.csv"]);
     assert_eq!((status, stderr.as_str()), (0, ""));
 }
+
+/// Found by tests/import_props.rs: a record without an id whose email a
+/// contact had before an earlier row of the file changed it is that contact
+/// (its id is that email), not a new contact whose insert would clash.
+#[test]
+fn a_record_without_an_id_finds_the_contact_that_took_its_email_as_id() {
+    let dir = project();
+    let root = dir.path();
+    std::fs::write(
+        root.join("c.csv"),
+        "id,email\n,a@example.ru\nc1,a@example.ru\nc1,b@example.ru\n,a@example.ru\n",
+    )
+    .unwrap();
+    let (stdout, stderr, status) = herald(root, &["contacts", "import", "c.csv"]);
+    assert_eq!(status, 0, "{stderr}");
+    insta::assert_snapshot!(stdout, @"c.csv: 4 contacts: 1 inserted, 3 updated, 0 unchanged, 0 rejected; 3 merged into earlier rows of the file");
+    assert_eq!(
+        count(
+            root,
+            "SELECT count(*) FROM contacts WHERE id = 'a@example.ru' AND email = 'a@example.ru'"
+        ),
+        1
+    );
+}

@@ -299,7 +299,15 @@ pub fn write(
         Some(key) => keys.find(store, kind, key),
         None => Ok(None),
     };
-    let by_id = find(keys, Key::Id, &record.id)?;
+    // A record without an id is known by its email (else its phone), the
+    // id a new contact gets from it: a contact that took that id earlier
+    // and has since changed its email is still the same contact.
+    let id = record
+        .id
+        .clone()
+        .or_else(|| record.email.clone())
+        .or_else(|| record.phone.clone());
+    let by_id = find(keys, Key::Id, &id)?;
     let by_email = find(keys, Key::Email, &record.email)?;
     let by_phone = find(keys, Key::Phone, &record.phone)?;
     let mut target: Option<(&str, ContactRef)> = None;
