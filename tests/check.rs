@@ -8,6 +8,8 @@ use std::process::Command;
 
 use herald::codes::Code;
 
+mod common;
+
 fn herald() -> Command {
     Command::new(env!("CARGO_BIN_EXE_herald"))
 }
@@ -232,7 +234,7 @@ fn a_first_project_gets_one_diagnostic_per_mistake_and_advice_that_works() {
     // Each fix is what the diagnostic's help (or message) says to write.
     let dir = tempfile::tempdir().expect("temporary folder");
     let root = dir.path().join("first-project");
-    copy_dir(&fixture, &root);
+    common::copy(&fixture, &root);
     let fixes: [(&str, &str, &str); 15] = [
         (
             "herald.yaml",
@@ -306,16 +308,4 @@ fn a_first_project_gets_one_diagnostic_per_mistake_and_advice_that_works() {
     }
     let (status, diagnostics) = reported(&root);
     assert_eq!((status, diagnostics), (0, Vec::new()));
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("folder");
-    for entry in std::fs::read_dir(from).expect("folder").flatten() {
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).expect("copy");
-        }
-    }
 }

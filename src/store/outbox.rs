@@ -143,6 +143,20 @@ pub struct Claimed {
     pub reconcile: bool,
 }
 
+impl Claimed {
+    /// A row of `RETURNING key, contact_id, channel, payload, attempts`.
+    fn from_row(row: &rusqlite::Row<'_>, reconcile: bool) -> rusqlite::Result<Claimed> {
+        Ok(Claimed {
+            key: row.get(0)?,
+            contact_id: row.get(1)?,
+            channel: row.get(2)?,
+            payload: row.get(3)?,
+            attempt: row.get(4)?,
+            reconcile,
+        })
+    }
+}
+
 /// What [`Store::claim`] took.
 #[derive(Debug, Default)]
 pub struct Claim {
@@ -473,16 +487,7 @@ impl Store {
             let messages = statement
                 .query_map(
                     params![provider, now, limit as i64, holder, lease_until, started_at],
-                    |row| {
-                        Ok(Claimed {
-                            key: row.get(0)?,
-                            contact_id: row.get(1)?,
-                            channel: row.get(2)?,
-                            payload: row.get(3)?,
-                            attempt: row.get(4)?,
-                            reconcile: false,
-                        })
-                    },
+                    |row| Claimed::from_row(row, false),
                 )?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(Claim {
@@ -518,16 +523,7 @@ impl Store {
             let messages = statement
                 .query_map(
                     params![provider, limit as i64, holder, lease_until, started_at],
-                    |row| {
-                        Ok(Claimed {
-                            key: row.get(0)?,
-                            contact_id: row.get(1)?,
-                            channel: row.get(2)?,
-                            payload: row.get(3)?,
-                            attempt: row.get(4)?,
-                            reconcile: true,
-                        })
-                    },
+                    |row| Claimed::from_row(row, true),
                 )?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(messages)
@@ -684,22 +680,20 @@ impl Store {
     /// The providers that have `unknown` messages (to look up, where the
     /// provider has a status API).
     pub fn unknown_providers(&self) -> Result<Vec<String>, StoreError> {
-        self.run(|| {
-            let mut statement = self.connection.prepare_cached(
-                "SELECT DISTINCT provider FROM outbox WHERE state = 'unknown' ORDER BY provider",
-            )?;
-            let rows = statement.query_map([], |row| row.get(0))?;
-            rows.collect()
-        })
+        self.providers_in("unknown")
     }
 
     /// The providers that have queued messages.
     pub fn queued_providers(&self) -> Result<Vec<String>, StoreError> {
+        self.providers_in("queued")
+    }
+
+    fn providers_in(&self, state: &str) -> Result<Vec<String>, StoreError> {
         self.run(|| {
             let mut statement = self.connection.prepare_cached(
-                "SELECT DISTINCT provider FROM outbox WHERE state = 'queued' ORDER BY provider",
+                "SELECT DISTINCT provider FROM outbox WHERE state = ?1 ORDER BY provider",
             )?;
-            let rows = statement.query_map([], |row| row.get(0))?;
+            let rows = statement.query_map([state], |row| row.get(0))?;
             rows.collect()
         })
     }
