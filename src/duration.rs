@@ -120,6 +120,29 @@ impl Duration {
         Some(Duration { amount, unit })
     }
 
+    /// `at` moved by this duration, forward (`sign` 1) or back (-1), in
+    /// `zone`: exact for minutes to weeks, calendar months and years there
+    /// (31 August − 6 months is the end of February). `None` past jiff's range.
+    pub fn shift(
+        self,
+        at: jiff::Timestamp,
+        zone: &jiff::tz::TimeZone,
+        sign: i64,
+    ) -> Option<jiff::Timestamp> {
+        use jiff::ToSpan;
+        let amount = sign * i64::from(self.amount);
+        let zoned = at.to_zoned_datetime(zone.clone());
+        let moved = match self.unit {
+            Unit::Minute => zoned.checked_add(amount.minutes()),
+            Unit::Hour => zoned.checked_add(amount.hours()),
+            Unit::Day => zoned.checked_add((amount * 24).hours()),
+            Unit::Week => zoned.checked_add((amount * 24 * 7).hours()),
+            Unit::Month => zoned.checked_add(amount.months()),
+            Unit::Year => zoned.checked_add(amount.years()),
+        };
+        moved.ok().map(|zoned| zoned.timestamp())
+    }
+
     pub fn approximate_minutes(self) -> i64 {
         i64::from(self.amount) * self.unit.approximate_minutes()
     }

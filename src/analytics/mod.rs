@@ -23,14 +23,14 @@ pub mod stats;
 
 use std::collections::{BTreeMap, HashMap};
 
+use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use jiff::{Timestamp, ToSpan};
 use serde::Serialize;
 
 use crate::campaign::{Goal, Schedule};
 use crate::compiler::Compilation;
-use crate::duration::{Duration, Unit};
+use crate::duration::Duration;
 use crate::store::analytics::MessageFacts;
 use crate::store::{Store, StoreError};
 
@@ -385,17 +385,9 @@ pub fn window_end(at: i64, window: Duration, zone: &TimeZone) -> i64 {
     let Ok(start) = Timestamp::from_second(at) else {
         return at;
     };
-    let amount = i64::from(window.amount);
-    let zoned = start.to_zoned_datetime(zone.clone());
-    let end = match window.unit {
-        Unit::Minute => zoned.checked_add(amount.minutes()),
-        Unit::Hour => zoned.checked_add(amount.hours()),
-        Unit::Day => zoned.checked_add((amount * 24).hours()),
-        Unit::Week => zoned.checked_add((amount * 24 * 7).hours()),
-        Unit::Month => zoned.checked_add(amount.months()),
-        Unit::Year => zoned.checked_add(amount.years()),
-    };
-    end.map_or(i64::MAX, |end| end.timestamp().as_second())
+    window
+        .shift(start, zone, 1)
+        .map_or(i64::MAX, |end| end.as_second())
 }
 
 /// What every section is computed with.

@@ -12,7 +12,7 @@ use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 
 use super::ast::{Comparison, DurationLiteral, LiteralValue, Test, TimePoint};
-use crate::duration::{Duration, Unit};
+use crate::duration::Duration;
 
 /// Full Unicode case folding (`"МОСКВА"` and `"москва"` fold alike, `ß` folds to `ss`).
 pub fn fold(text: &str) -> String {
@@ -50,17 +50,7 @@ impl Clock {
     }
 
     fn shift(&self, duration: Duration, sign: i64) -> Option<Timestamp> {
-        let amount = sign * i64::from(duration.amount);
-        let zoned = self.now.to_zoned_datetime(self.timezone.clone());
-        let result = match duration.unit {
-            Unit::Minute => zoned.checked_add(amount.minutes()),
-            Unit::Hour => zoned.checked_add(amount.hours()),
-            Unit::Day => zoned.checked_add((amount * 24).hours()),
-            Unit::Week => zoned.checked_add((amount * 24 * 7).hours()),
-            Unit::Month => zoned.checked_add(amount.months()),
-            Unit::Year => zoned.checked_add(amount.years()),
-        };
-        result.ok().map(|zoned| zoned.timestamp())
+        duration.shift(self.now, &self.timezone, sign)
     }
 }
 
@@ -246,6 +236,7 @@ fn literal_bounds(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::duration::Unit;
 
     fn date(text: &str) -> Date {
         parse_date(text).unwrap()
