@@ -76,6 +76,12 @@ fn project() -> tempfile::TempDir {
     let (_, stderr, code) = herald(dir.path(), &["contacts", "import", "contacts.csv"]);
     assert_eq!(code, 0, "{stderr}");
     let store = rusqlite::Connection::open(dir.path().join("herald.db")).unwrap();
+    store
+        .execute(
+            "UPDATE contacts SET viber_id = '01234567890A=' WHERE id = 'c01'",
+            [],
+        )
+        .unwrap();
     let html =
         "<p>Весна</p><a href=\"https://lastochka.example/sale?utm=mail&amp;id=1\">Купить</a>";
     for (key, contact, channel, provider, provider_id) in [
@@ -214,19 +220,51 @@ fn whatsapp_body(statuses: serde_json::Value) -> String {
     .to_string()
 }
 
-async fn post_whatsapp(server: &Server, client: &reqwest::Client, body: &str) -> u16 {
+/// A Unisender Go status callback about `k-uni`, signed as Unisender signs:
+/// `auth` is the MD5 of the body written with the API key in its place.
+fn unisender(status: &str) -> String {
+    let body = |auth: &str| {
+        json!({"auth": auth, "events_by_user": [{"user_id": 1, "events": [
+            {"event_name": "transactional_email_status", "event_data": {
+                "job_id": "job-1", "email": "anna@example.com", "status": status,
+                "event_time": "2026-03-10 09:05:00",
+                "metadata": {"herald_key": "k-uni"},
+                "delivery_info": {"delivery_status": "err_spam_rejected"}}}]}]})
+        .to_string()
+    };
+    let unsigned = body(UNISENDER_KEY);
+    body(&hex(&Md5::digest(unsigned.as_bytes())))
+}
+
+/// Posts `body` to a webhook with its signature header; the status.
+async fn post_signed(
+    server: &Server,
+    client: &reqwest::Client,
+    path: &str,
+    (header, signature): (&str, String),
+    body: &str,
+) -> u16 {
     client
-        .post(server.url("/webhooks/wa"))
-        .header(
-            "X-Hub-Signature-256",
-            format!("sha256={}", hmac_hex(WHATSAPP_SECRET, body.as_bytes())),
-        )
+        .post(server.url(path))
+        .header(header, signature)
         .body(body.to_string())
         .send()
         .await
         .unwrap()
         .status()
         .as_u16()
+}
+
+async fn post_viber(server: &Server, client: &reqwest::Client, body: &str) -> u16 {
+    let signature = hmac_hex(VIBER_TOKEN, body.as_bytes());
+    let header = ("X-Viber-Content-Signature", signature);
+    post_signed(server, client, "/webhooks/vb", header, body).await
+}
+
+async fn post_whatsapp(server: &Server, client: &reqwest::Client, body: &str) -> u16 {
+    let signature = format!("sha256={}", hmac_hex(WHATSAPP_SECRET, body.as_bytes()));
+    let header = ("X-Hub-Signature-256", signature);
+    post_signed(server, client, "/webhooks/wa", header, body).await
 }
 
 #[test]
@@ -424,19 +462,6 @@ fn viber_unisender_and_smsc_statuses_are_recorded_with_their_suppressions() {
     let viber = json!({"event": "seen", "timestamp": 1773133200000i64, "message_token": 5001,
                        "user_id": "01234567890A="})
     .to_string();
-    let unisender = |status: &str| {
-        let body = |auth: &str| {
-            json!({"auth": auth, "events_by_user": [{"user_id": 1, "events": [
-                {"event_name": "transactional_email_status", "event_data": {
-                    "job_id": "job-1", "email": "anna@example.com", "status": status,
-                    "event_time": "2026-03-10 09:05:00",
-                    "metadata": {"herald_key": "k-uni"},
-                    "delivery_info": {"delivery_status": "err_spam_rejected"}}}]}]})
-            .to_string()
-        };
-        let unsigned = body(UNISENDER_KEY);
-        body(&hex(&Md5::digest(unsigned.as_bytes())))
-    };
     let smsc = |status: &str| {
         let checksum = hex(&Md5::digest(
             format!("77:79161234501:{status}:{SMSC_SECRET}").as_bytes(),
@@ -445,17 +470,7 @@ fn viber_unisender_and_smsc_statuses_are_recorded_with_their_suppressions() {
     };
     runtime().block_on(async {
         let client = client();
-        let response = client
-            .post(server.url("/webhooks/vb"))
-            .header(
-                "X-Viber-Content-Signature",
-                hmac_hex(VIBER_TOKEN, viber.as_bytes()),
-            )
-            .body(viber.clone())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
+        assert_eq!(post_viber(&server, &client, &viber).await, 200);
         for status in ["opened", "spam", "spam"] {
             let response = client
                 .post(server.url("/webhooks/uni"))
@@ -501,6 +516,50 @@ fn viber_unisender_and_smsc_statuses_are_recorded_with_their_suppressions() {
              AND reason = 'invalid'"
         ),
         1
+    );
+}
+
+#[test]
+fn unsubscribing_through_a_provider_revokes_consent_once() {
+    let dir = project();
+    let server = Server::start(dir.path());
+    let viber = json!({"event": "unsubscribed", "timestamp": 1773133200000i64,
+                       "user_id": "01234567890A=", "message_token": 7})
+    .to_string();
+    runtime().block_on(async {
+        let client = client();
+        for _ in 0..2 {
+            assert_eq!(post_viber(&server, &client, &viber).await, 200);
+            let response = client
+                .post(server.url("/webhooks/uni"))
+                .body(unisender("unsubscribed"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+        }
+    });
+    for channel in ["viber", "email"] {
+        assert_eq!(
+            server.count(&format!(
+                "SELECT count(*) FROM suppressions WHERE contact_id = 'c01'
+                 AND channel = '{channel}' AND reason = 'unsubscribed'"
+            )),
+            1,
+            "{channel}"
+        );
+        assert_eq!(
+            server.count(&format!(
+                "SELECT count(*) FROM consent_history WHERE contact_id = 'c01'
+                 AND channel = '{channel}' AND status = 'revoked'"
+            )),
+            1,
+            "{channel}"
+        );
+    }
+    assert_eq!(
+        server.count("SELECT count(*) FROM events WHERE event = 'unsubscribed'"),
+        2
     );
 }
 

@@ -5,12 +5,14 @@
 //! what identifies the status at the provider, so a replayed request (the
 //! providers retry until they get a 2xx) is counted once. A hard bounce,
 //! a complaint or a permanent failure suppresses the address (the
-//! message's channel of its contact) with the reason.
+//! message's channel of its contact) with the reason; an unsubscribe
+//! through the provider (Unisender's link, leaving the Viber bot) also
+//! revokes the channel's consent, as a one-click unsubscribe does.
 //!
 //! | provider | verification | message |
 //! |---|---|---|
 //! | WhatsApp Cloud API | `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app secret, body)>`; `GET` handshake echoes `hub.challenge` when `hub.verify_token` matches | `biz_opaque_callback_data` (herald's key), else the `wamid` |
-//! | Viber | `X-Viber-Content-Signature: <hex HMAC-SHA256(auth token, body)>` | `message_token` |
+//! | Viber | `X-Viber-Content-Signature: <hex HMAC-SHA256(auth token, body)>` | `message_token`; `unsubscribed`: the contact whose `viber_id` is `user_id` |
 //! | Unisender | `auth`: MD5 of the body with `auth`'s value replaced by the API key | `metadata.herald_key`, else `job_id` |
 //! | SMSC | `md5`: MD5 of `id:phone:status:<secret word>` | `id` |
 //!
@@ -34,6 +36,7 @@ use serde_json::{Map, Value};
 use sha2::Sha256;
 
 use super::{Service, Webhook, WebhookKind, Written, now};
+use crate::channel::ChannelKind;
 use crate::provider::unhex;
 use crate::store::feedback::MessageReference;
 use crate::store::{EventRecord, Store, StoreError, SuppressionReason};
@@ -44,7 +47,8 @@ pub struct Status {
     /// The event id: the same status always gets the same one.
     pub id: String,
     /// `message_delivered`, `message_read`, `message_failed`,
-    /// `email_bounced`, `email_complained`, `email_opened`, `email_clicked`.
+    /// `email_bounced`, `email_complained`, `email_opened`, `email_clicked`,
+    /// or `unsubscribed` (through the provider's own unsubscribe).
     pub event: &'static str,
     /// Unix seconds.
     pub at: i64,
@@ -207,10 +211,32 @@ fn whatsapp(body: &Value, provider: &str, received_at: i64) -> Result<Vec<Status
 /// and not recorded.
 fn viber(body: &Value, provider: &str, received_at: i64) -> Result<Vec<Status>, Refusal> {
     let state = text(&body["event"]).ok_or_else(|| Refusal::Malformed("no `event`".into()))?;
+    let at = seconds(&body["timestamp"]).map_or(received_at, |millis| millis / 1000);
     let event = match state.as_str() {
         "delivered" => "message_delivered",
         "seen" => "message_read",
         "failed" => "message_failed",
+        // The user unsubscribed from the bot: no message, only the user.
+        "unsubscribed" => {
+            let user =
+                text(&body["user_id"]).ok_or_else(|| Refusal::Malformed("no `user_id`".into()))?;
+            let mut properties = Map::new();
+            properties.insert("status".into(), state.clone().into());
+            return Ok(vec![Status {
+                id: format!("{provider}:{user}:{state}:{at}"),
+                event: "unsubscribed",
+                at,
+                message: MessageReference::Recipient {
+                    channel: ChannelKind::Viber,
+                    address: user,
+                },
+                properties,
+                suppress: Some((
+                    SuppressionReason::Unsubscribed,
+                    "Viber: unsubscribed from the bot".to_string(),
+                )),
+            }]);
+        }
         _ => return Ok(Vec::new()),
     };
     let token = text(&body["message_token"])
@@ -224,7 +250,7 @@ fn viber(body: &Value, provider: &str, received_at: i64) -> Result<Vec<Status>, 
     Ok(vec![Status {
         id: format!("{provider}:{token}:{state}"),
         event,
-        at: seconds(&body["timestamp"]).map_or(received_at, |millis| millis / 1000),
+        at,
         message: MessageReference::ProviderId {
             provider: provider.to_string(),
             id: token,
@@ -267,6 +293,7 @@ fn unisender(
             "soft_bounced" => ("email_bounced", None),
             "hard_bounced" => ("email_bounced", Some(SuppressionReason::Bounced)),
             "spam" => ("email_complained", Some(SuppressionReason::Complained)),
+            "unsubscribed" => ("unsubscribed", Some(SuppressionReason::Unsubscribed)),
             _ => continue,
         };
         let job = text(&data["job_id"]).unwrap_or_default();
@@ -386,18 +413,20 @@ fn smsc(
 pub fn record(store: &Store, statuses: &[Status]) -> Result<Written, StoreError> {
     let mut written = Written::default();
     for status in statuses {
-        let Some(message) = store.sent_message(&status.message)? else {
+        let Some(addressee) = store.addressee(&status.message)? else {
             written.unmatched += 1;
             continue;
         };
         let mut properties = status.properties.clone();
-        properties.insert("message_key".into(), message.key.clone().into());
-        properties.insert("channel".into(), message.channel.clone().into());
-        properties.insert("provider".into(), message.provider.clone().into());
+        properties.insert("channel".into(), addressee.channel.clone().into());
+        if let Some(message) = &addressee.message {
+            properties.insert("message_key".into(), message.key.clone().into());
+            properties.insert("provider".into(), message.provider.clone().into());
+        }
         let properties = Value::Object(properties).to_string();
         let event = EventRecord {
             id: &status.id,
-            contact: &message.contact_id,
+            contact: &addressee.contact_id,
             event: status.event,
             at: status.at,
             properties: &properties,
@@ -406,7 +435,7 @@ pub fn record(store: &Store, statuses: &[Status]) -> Result<Written, StoreError>
             .suppress
             .as_ref()
             .map(|(reason, detail)| (*reason, detail.as_str()));
-        if store.record_status(&event, &message.channel, suppress)? {
+        if store.record_status(&event, &addressee.channel, suppress)? {
             written.added += 1;
         }
     }

@@ -10,6 +10,7 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::{ConsentChange, EventRecord, Store, StoreError, SuppressionReason};
+use crate::channel::ChannelKind;
 
 /// The outbox message a status is about.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,10 +31,25 @@ pub enum MessageReference {
     Key(String),
     /// The provider's own message id, recorded when it accepted the message.
     ProviderId { provider: String, id: String },
+    /// No message: the contact whose address on `channel` is `address`
+    /// (Viber's `unsubscribed` names only the user).
+    Recipient {
+        channel: ChannelKind,
+        address: String,
+    },
+}
+
+/// Whom a status is about: the contact and channel, and the outbox message
+/// when the status names one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Addressee {
+    pub contact_id: String,
+    pub channel: String,
+    pub message: Option<SentMessage>,
 }
 
 impl Store {
-    /// The outbox message a reference names.
+    /// The outbox message a reference names (a recipient names none).
     pub fn sent_message(
         &self,
         reference: &MessageReference,
@@ -63,12 +79,44 @@ impl Store {
                 )?
                 .query_row(params![provider, id], row)
                 .optional(),
+            MessageReference::Recipient { .. } => Ok(None),
         })
+    }
+
+    /// The contact (and message) a reference names; `None` when the store
+    /// has neither.
+    pub fn addressee(&self, reference: &MessageReference) -> Result<Option<Addressee>, StoreError> {
+        let MessageReference::Recipient { channel, address } = reference else {
+            return Ok(self.sent_message(reference)?.map(|message| Addressee {
+                contact_id: message.contact_id.clone(),
+                channel: message.channel.clone(),
+                message: Some(message),
+            }));
+        };
+        let Some(field) = channel.address_field() else {
+            return Ok(None);
+        };
+        // `field` is one of the built-in column names, never user input.
+        let contact: Option<String> = self.run(|| {
+            self.connection
+                .prepare_cached(&format!(
+                    "SELECT id FROM contacts WHERE {} = ?1 ORDER BY id LIMIT 1",
+                    super::schema::identifier(field)
+                ))?
+                .query_row([address], |row| row.get(0))
+                .optional()
+        })?;
+        Ok(contact.map(|contact_id| Addressee {
+            contact_id,
+            channel: channel.name().to_string(),
+            message: None,
+        }))
     }
 
     /// Records a delivery status as an event of the message's contact;
     /// `suppress` (when the status says the address is dead or unwilling)
-    /// suppresses the message's channel. Returns whether the event was new:
+    /// suppresses the message's channel, and an `unsubscribed` one also
+    /// revokes its consent. Returns whether the event was new:
     /// a replayed status changes nothing.
     pub fn record_status(
         &self,
@@ -79,8 +127,15 @@ impl Store {
         if !self.add_event(event)? {
             return Ok(false);
         }
-        if let Some((reason, detail)) = suppress {
-            self.suppress(event.contact, channel, reason, event.at, detail)?;
+        match suppress {
+            // The recipient said no: as a one-click unsubscribe, consent too.
+            Some((SuppressionReason::Unsubscribed, detail)) => {
+                self.unsubscribe(event.contact, channel, event.at, detail)?;
+            }
+            Some((reason, detail)) => {
+                self.suppress(event.contact, channel, reason, event.at, detail)?;
+            }
+            None => {}
         }
         Ok(true)
     }
