@@ -84,6 +84,7 @@ fn main() {
         secret: Secret::Literal("bench".into()),
         link_lifetime: 3600,
         max_body_bytes: 1 << 20,
+        track_clicks: false,
         webhooks: BTreeMap::from([(
             "wa".to_string(),
             WebhookSettings {

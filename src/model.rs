@@ -158,6 +158,9 @@ pub struct Serve {
     #[serde(default)]
     #[schemars(range(min = 1))]
     pub max_body_bytes: Option<u64>,
+    /// Point the links of sent email at the click redirect, which records `email_clicked` (default false).
+    #[serde(default)]
+    pub track_clicks: Option<bool>,
     /// Delivery webhooks by provider name (as declared under `providers:`), answered at `/webhooks/<name>`.
     #[serde(default)]
     pub webhooks: BTreeMap<Text, ServeWebhook>,

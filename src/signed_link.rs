@@ -152,6 +152,8 @@ pub struct Links {
     /// The issue time (unix seconds): the plan's clock, so that a plan is
     /// reproducible.
     issued_at: i64,
+    /// Whether sent email has its links pointed at the click redirect.
+    track_clicks: bool,
 }
 
 impl Links {
@@ -161,7 +163,58 @@ impl Links {
             signer,
             valid_for,
             issued_at,
+            track_clicks: false,
         }
+    }
+
+    /// The same links, pointing the links of sent email at the click
+    /// redirect.
+    pub fn tracking_clicks(self, track_clicks: bool) -> Links {
+        Links {
+            track_clicks,
+            ..self
+        }
+    }
+
+    pub fn tracks_clicks(&self) -> bool {
+        self.track_clicks
+    }
+
+    /// The HTML of message `key` with every `href` to an http(s) address
+    /// (other than herald's own, such as the unsubscribe link) replaced by
+    /// its click address.
+    pub fn track_clicks_in(&self, key: &str, html: &str) -> String {
+        let mut out = String::with_capacity(html.len() + html.len() / 4);
+        let mut rest = html;
+        while let Some(start) = rest.find("href=") {
+            let (before, after) = rest.split_at(start + "href=".len());
+            out.push_str(before);
+            let quote = match after.chars().next() {
+                Some(quote @ ('"' | '\'')) => quote,
+                _ => {
+                    rest = after;
+                    continue;
+                }
+            };
+            let Some(end) = after[1..].find(quote) else {
+                rest = after;
+                continue;
+            };
+            let target = &after[1..=end];
+            let url = target.replace("&amp;", "&");
+            let tracked = (url.starts_with("https://") || url.starts_with("http://"))
+                && !url.starts_with(&self.base);
+            out.push(quote);
+            if tracked {
+                out.push_str(&self.click(key, &url));
+            } else {
+                out.push_str(target);
+            }
+            out.push(quote);
+            rest = &after[end + 2..];
+        }
+        out.push_str(rest);
+        out
     }
 
     fn expires(&self) -> i64 {
@@ -192,7 +245,7 @@ pub const UNSUBSCRIBE_PATH: &str = "/u/";
 pub const CLICK_PATH: &str = "/c/";
 
 /// Percent-encodes a query value (RFC 3986 unreserved characters stay).
-fn percent_encode(value: &str) -> impl Iterator<Item = char> + '_ {
+pub fn percent_encode(value: &str) -> impl Iterator<Item = char> + '_ {
     value.bytes().flat_map(|byte| {
         let plain = byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~');
         let text: Vec<char> = if plain {
@@ -239,6 +292,22 @@ mod tests {
             signer.verify(Purpose::Unsubscribe, "no-dot", 0),
             Err(TokenError::Malformed)
         );
+    }
+
+    #[test]
+    fn tracked_html_points_links_at_the_redirect_except_its_own() {
+        let links = Links::new("https://mail.example", Signer::new(b"s"), 10, 0);
+        let html = "<a href=\"https://shop.example/a?b=1&amp;c=2\">A</a>\
+                    <a href='mailto:x@example.com'>M</a>\
+                    <a href=\"https://mail.example/u/t\">U</a><a href=x>X</a>";
+        let tracked = links.track_clicks_in("k", html);
+        assert!(
+            tracked.starts_with("<a href=\"https://mail.example/c/"),
+            "{tracked}"
+        );
+        assert!(tracked.contains("?url=https%3A%2F%2Fshop.example%2Fa%3Fb%3D1%26c%3D2\">A</a>"));
+        assert!(tracked.contains("<a href='mailto:x@example.com'>M</a>"));
+        assert!(tracked.contains("<a href=\"https://mail.example/u/t\">U</a><a href=x>X</a>"));
     }
 
     #[test]

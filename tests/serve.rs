@@ -236,6 +236,20 @@ fn unisender(status: &str) -> String {
     body(&hex(&Md5::digest(unsigned.as_bytes())))
 }
 
+/// Follows a click address once: the status and the redirect's target.
+async fn click(server: &Server, link: &str) -> (u16, Option<String>) {
+    let response = client()
+        .get(server.url(path_of(link)))
+        .send()
+        .await
+        .unwrap();
+    let location = response
+        .headers()
+        .get("location")
+        .map(|value| value.to_str().unwrap().to_string());
+    (response.status().as_u16(), location)
+}
+
 /// Posts `body` to a webhook with its signature header; the status.
 async fn post_signed(
     server: &Server,
@@ -641,26 +655,16 @@ fn a_click_redirects_only_to_an_address_of_its_message() {
     let inside = links.click("k-uni", "https://lastochka.example/sale?utm=mail&id=1");
     let outside = links.click("k-uni", "https://phishing.example/");
     runtime().block_on(async {
-        let client = client();
         for _ in 0..2 {
-            let response = client
-                .get(server.url(path_of(&inside)))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(response.status(), 302);
             assert_eq!(
-                response.headers()["location"],
-                "https://lastochka.example/sale?utm=mail&id=1"
+                click(&server, &inside).await,
+                (
+                    302,
+                    Some("https://lastochka.example/sale?utm=mail&id=1".into())
+                )
             );
         }
-        let response = client
-            .get(server.url(path_of(&outside)))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 404);
-        assert!(response.headers().get("location").is_none());
+        assert_eq!(click(&server, &outside).await, (404, None));
     });
     assert_eq!(
         server.count(
@@ -786,6 +790,82 @@ fn the_unsubscribe_page_works_in_a_browser() {
         server.count(
             "SELECT count(*) FROM suppressions WHERE contact_id = 'c01' AND channel = 'email'
              AND reason = 'unsubscribed'"
+        ),
+        1
+    );
+}
+
+#[test]
+fn run_points_email_links_at_the_click_redirect_which_records_and_redirects() {
+    let dir = project();
+    let manifest = dir.path().join("herald.yaml");
+    let text = std::fs::read_to_string(&manifest).unwrap().replace(
+        "  max_body_bytes: 65536\n",
+        "  max_body_bytes: 65536\n  track_clicks: true\n",
+    );
+    std::fs::write(&manifest, text).unwrap();
+    let campaign = dir.path().join("campaigns/sale.yaml");
+    let text = std::fs::read_to_string(&campaign).unwrap().replace(
+        "<p>Скидка -20% на всё.</p>",
+        "<p><a href=\"https://lastochka.example/sale?from=mail&amp;c=20\">Скидка -20%</a> на всё.</p>",
+    );
+    std::fs::write(&campaign, text).unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_herald"));
+    let output = environment(&mut command)
+        .current_dir(dir.path())
+        .args([
+            "run",
+            "--once",
+            "--now",
+            "2026-03-10 12:00",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let sent = std::fs::read_to_string(dir.path().join("out.jsonl")).unwrap();
+    let email: serde_json::Value = sent
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .find(|message| message["channel"] == "email" && message["contact_id"] == "c01")
+        .expect("c01's email");
+    let html = email["parts"]["html"].as_str().unwrap();
+    // The offer's link goes through the redirect, the unsubscribe link does not.
+    assert!(
+        !html.contains("href=\"https://lastochka.example/sale"),
+        "{html}"
+    );
+    assert!(
+        html.contains("href=\"https://mail.lastochka.example/u/"),
+        "{html}"
+    );
+    let start = html
+        .find("https://mail.lastochka.example/c/")
+        .expect("a click link");
+    let link = &html[start..start + html[start..].find('"').unwrap()];
+    let server = Server::start(dir.path());
+    runtime().block_on(async {
+        assert_eq!(
+            click(&server, link).await,
+            (
+                302,
+                Some("https://lastochka.example/sale?from=mail&c=20".into())
+            )
+        );
+        // The same token for another address is refused.
+        let other = link.replace("?url=", "?url=https%3A%2F%2Fevil.example&x=");
+        assert_eq!(click(&server, &other).await, (404, None));
+    });
+    assert_eq!(
+        server.count(
+            "SELECT count(*) FROM events WHERE event = 'email_clicked' AND contact_id = 'c01'
+             AND json_extract(properties, '$.url') = 'https://lastochka.example/sale?from=mail&c=20'"
         ),
         1
     );

@@ -25,6 +25,7 @@ use std::collections::HashMap;
 use crate::compiler::Compilation;
 use crate::plan::{self, Plan, PlanError, PlanRequest, PlannedMessage, Sink, Skipped};
 use crate::provider::{Message, Origin, Parts};
+use crate::signed_link::Links;
 use crate::store::outbox::{CampaignRun, Intent, Kind, Skip};
 use crate::store::{Store, StoreError};
 use crate::template::PartKind;
@@ -46,7 +47,7 @@ pub fn enqueue(
     request: &PlanRequest,
     now: i64,
 ) -> Result<Result<Enqueued, Plan>, PlanError> {
-    let routing = Routing::new(compilation);
+    let routing = Routing::new(compilation, request.links.as_ref());
     writer.begin()?;
     let mut sink = Outbox {
         routing: &routing,
@@ -149,14 +150,16 @@ impl Sink for Outbox<'_, '_> {
     }
 }
 
-/// Which provider delivers each channel, and which campaigns need consent.
+/// Which provider delivers each channel, which campaigns need consent,
+/// and the links that track clicks in sent email.
 struct Routing<'c> {
     providers: HashMap<&'static str, String>,
     consent: HashMap<&'c str, bool>,
+    clicks: Option<&'c Links>,
 }
 
 impl<'c> Routing<'c> {
-    fn new(compilation: &'c Compilation) -> Routing<'c> {
+    fn new(compilation: &'c Compilation, links: Option<&'c Links>) -> Routing<'c> {
         let providers = channel_providers(compilation);
         let consent = compilation
             .campaigns
@@ -166,7 +169,11 @@ impl<'c> Routing<'c> {
                 (campaign.name.as_str(), needs)
             })
             .collect();
-        Routing { providers, consent }
+        Routing {
+            providers,
+            consent,
+            clicks: links.filter(|links| links.tracks_clicks()),
+        }
     }
 
     fn insert(
@@ -179,7 +186,18 @@ impl<'c> Routing<'c> {
             .providers
             .get(planned.channel)
             .map_or("", String::as_str);
-        let payload = serde_json::to_string(&message(planned)).unwrap_or_default();
+        let mut message = message(planned);
+        // Only what is sent is rewritten: the plan shows the links as written.
+        if let (
+            Some(links),
+            Parts::Email {
+                html: Some(html), ..
+            },
+        ) = (self.clicks, &mut message.parts)
+        {
+            *html = links.track_clicks_in(&message.key, html);
+        }
+        let payload = serde_json::to_string(&message).unwrap_or_default();
         let occurrence = planned.occurrence.to_string();
         writer.insert_intent(
             &Intent {

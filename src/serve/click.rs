@@ -14,16 +14,24 @@ use serde_json::json;
 
 use super::{Service, Written, now};
 use crate::provider::{Message, Parts};
-use crate::signed_link::Purpose;
+use crate::signed_link::{CLICK_PATH, Purpose, percent_encode};
 use crate::store::feedback::MessageReference;
 use crate::store::{EventRecord, Store, StoreError};
 
 /// Whether the rendered message links to `url`: an `href` of its HTML
-/// (entities of `&` undone) or an address in its text.
-pub fn contains_link(message: &Message, url: &str) -> bool {
+/// (entities of `&` undone), or this very click address (`token`) for it
+/// where the runner pointed the links at the redirect, or an address in its
+/// text.
+pub fn contains_link(message: &Message, url: &str, token: &str) -> bool {
+    let tracked = format!(
+        "{CLICK_PATH}{token}?url={}",
+        percent_encode(url).collect::<String>()
+    );
     let in_html = |html: &str| {
         let html = html.replace("&amp;", "&");
-        html.contains(&format!("href=\"{url}\"")) || html.contains(&format!("href='{url}'"))
+        html.contains(&format!("href=\"{url}\""))
+            || html.contains(&format!("href='{url}'"))
+            || html.contains(&tracked)
     };
     match &message.parts {
         Parts::Email { text, html, .. } => {
@@ -34,7 +42,13 @@ pub fn contains_link(message: &Message, url: &str) -> bool {
 }
 
 /// Records the click when `url` is in the message; `unmatched` otherwise.
-fn record(store: &Store, key: &str, url: &str, at: i64) -> Result<Written, StoreError> {
+fn record(
+    store: &Store,
+    key: &str,
+    token: &str,
+    url: &str,
+    at: i64,
+) -> Result<Written, StoreError> {
     let refused = Written {
         added: 0,
         unmatched: 1,
@@ -45,7 +59,7 @@ fn record(store: &Store, key: &str, url: &str, at: i64) -> Result<Written, Store
     let Ok(message) = serde_json::from_str::<Message>(&sent.payload) else {
         return Ok(refused);
     };
-    if !contains_link(&message, url) {
+    if !contains_link(&message, url, token) {
         return Ok(refused);
     }
     let properties = json!({
@@ -88,7 +102,7 @@ pub async fn click(
     let at = now();
     match service
         .writer
-        .write(move |store| record(store, &key, &url, at))
+        .write(move |store| record(store, &key, &token, &url, at))
         .await
     {
         Ok(written) if written.unmatched == 0 => {

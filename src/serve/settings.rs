@@ -27,6 +27,8 @@ pub struct ServeSettings {
     /// Seconds a link stays valid after it was issued.
     pub link_lifetime: i64,
     pub max_body_bytes: usize,
+    /// Whether sent email has its links pointed at the click redirect.
+    pub track_clicks: bool,
     /// By provider name: the route is `/webhooks/<name>`.
     pub webhooks: BTreeMap<String, WebhookSettings>,
     /// The project's locale, for the unsubscribe page.
@@ -111,6 +113,7 @@ impl ServeSettings {
                 .max_body_bytes
                 .and_then(|bytes| usize::try_from(bytes).ok())
                 .unwrap_or(DEFAULT_MAX_BODY),
+            track_clicks: serve.track_clicks.unwrap_or(false),
             webhooks,
             locale: manifest
                 .locale
@@ -127,7 +130,8 @@ impl ServeSettings {
             Signer::new(self.secret.resolve()?.as_bytes()),
             self.link_lifetime,
             issued_at,
-        ))
+        )
+        .tracking_clicks(self.track_clicks))
     }
 }
 
