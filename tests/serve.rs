@@ -870,3 +870,32 @@ fn run_points_email_links_at_the_click_redirect_which_records_and_redirects() {
         1
     );
 }
+
+#[test]
+fn serve_refuses_to_start_without_its_secret_or_its_store() {
+    let dir = project();
+    let serve = |command: &mut Command| {
+        let output = command
+            .current_dir(dir.path())
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let mut command = Command::new(env!("CARGO_BIN_EXE_herald"));
+    environment(&mut command).env_remove("HERALD_SERVE_SECRET");
+    let (code, stderr) = serve(&mut command);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("`HERALD_SERVE_SECRET` is not set"),
+        "{stderr}"
+    );
+    std::fs::remove_file(dir.path().join("herald.db")).unwrap();
+    let (code, stderr) = serve(environment(&mut Command::new(env!("CARGO_BIN_EXE_herald"))));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("no such file"), "{stderr}");
+    assert!(!dir.path().join("herald.db").exists());
+}

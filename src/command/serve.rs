@@ -40,7 +40,9 @@ pub fn run(settings: &Settings, request: &Request) -> Result<i32, Error> {
                 .into(),
         ));
     };
-    let path = settings.store.path(manifest);
+    // A store that is not there is a wrong `--store` or a project not yet
+    // imported: nothing the service hears could be matched to a contact.
+    let path = settings.store.existing(manifest)?;
     let store = Store::open_with_catalog(&path, compilation.filters.catalog.clone())?;
     let (writer, writing) = Writer::start(store);
     let service = Service::new(&serve_settings, writer)
