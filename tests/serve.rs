@@ -899,3 +899,61 @@ fn serve_refuses_to_start_without_its_secret_or_its_store() {
     assert!(stderr.contains("no such file"), "{stderr}");
     assert!(!dir.path().join("herald.db").exists());
 }
+
+#[test]
+fn journey_emails_carry_the_contacts_signed_link_and_tracked_clicks() {
+    let dir = tempfile::tempdir().unwrap();
+    copy(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("campaigns/shop"),
+        dir.path(),
+    );
+    let _ = std::fs::remove_file(dir.path().join("herald.db"));
+    std::fs::write(
+        dir.path().join("data/contacts.csv"),
+        "id,email,timezone,created_at,first_name,gender,orders_count,total_spent,lifecycle,loyalty,consent.email\n\
+         w1,w1@example.com,Europe/Moscow,2026-12-01T07:00:00Z,Анна,female,0,0,cold,basic,granted\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("data/events.jsonl"),
+        r#"{"id":"e1","contact_id":"w1","event":"signed_up","at":"2026-12-01T07:00:00Z","properties":{"source":"site"}}"#,
+    )
+    .unwrap();
+    let (_, stderr, code) = herald(dir.path(), &["sync"]);
+    assert_eq!(code, 0, "{stderr}");
+    let compilation = herald::compile(dir.path()).unwrap();
+    let store = herald::store::Store::open(
+        &dir.path().join("herald.db"),
+        &compilation.project.manifest.as_ref().unwrap().value,
+    )
+    .unwrap();
+    let links = links(now()).tracking_clicks(true);
+    herald::run::journeys::advance_with_links(
+        &compilation,
+        &store,
+        "2026-12-01T07:00:00Z".parse().unwrap(),
+        Some(&links),
+    )
+    .unwrap();
+    let payload: String = store
+        .connection()
+        .query_row(
+            "SELECT payload FROM outbox WHERE kind = 'journey' AND contact_id = 'w1'
+             AND channel = 'email'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    let message: serde_json::Value = serde_json::from_str(&payload).unwrap();
+    let header = message["headers"]["List-Unsubscribe"].as_str().unwrap();
+    let token = header
+        .trim_matches(|c| c == '<' || c == '>')
+        .strip_prefix("https://mail.lastochka.example/u/")
+        .unwrap();
+    let fields = Signer::new(SECRET.as_bytes())
+        .verify(Purpose::Unsubscribe, token, now())
+        .unwrap();
+    assert_eq!(fields, ["w1", "email"]);
+    let html = message["parts"]["html"].as_str().unwrap();
+    assert!(html.contains("https://mail.lastochka.example/c/"), "{html}");
+}

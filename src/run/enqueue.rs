@@ -151,7 +151,7 @@ impl Sink for Outbox<'_, '_> {
 }
 
 /// Which provider delivers each channel, which campaigns need consent,
-/// and the links that track clicks in sent email.
+/// and the links of `herald serve` (which may track clicks in sent email).
 struct Routing<'c> {
     providers: HashMap<&'static str, String>,
     consent: HashMap<&'c str, bool>,
@@ -172,7 +172,7 @@ impl<'c> Routing<'c> {
         Routing {
             providers,
             consent,
-            clicks: links.filter(|links| links.tracks_clicks()),
+            clicks: links,
         }
     }
 
@@ -187,16 +187,7 @@ impl<'c> Routing<'c> {
             .get(planned.channel)
             .map_or("", String::as_str);
         let mut message = message(planned);
-        // Only what is sent is rewritten: the plan shows the links as written.
-        if let (
-            Some(links),
-            Parts::Email {
-                html: Some(html), ..
-            },
-        ) = (self.clicks, &mut message.parts)
-        {
-            *html = links.track_clicks_in(&message.key, html);
-        }
+        track_clicks(&mut message, self.clicks);
         let payload = serde_json::to_string(&message).unwrap_or_default();
         let occurrence = planned.occurrence.to_string();
         writer.insert_intent(
@@ -254,6 +245,23 @@ pub fn channel_providers(compilation: &Compilation) -> HashMap<&'static str, Str
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Points the links of an email at the click redirect when `links` track
+/// clicks. Only what is sent is rewritten: the plan shows the links as
+/// written.
+pub fn track_clicks(message: &mut Message, links: Option<&Links>) {
+    if let (
+        Some(links),
+        Parts::Email {
+            html: Some(html), ..
+        },
+    ) = (
+        links.filter(|links| links.tracks_clicks()),
+        &mut message.parts,
+    ) {
+        *html = links.track_clicks_in(&message.key, html);
+    }
 }
 
 /// The message the provider clients take.

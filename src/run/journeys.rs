@@ -51,6 +51,7 @@ use crate::segment::check::Site;
 use crate::segment::eval::{Evaluator, json_value};
 use crate::segment::functions::Clock;
 use crate::segment::typecheck::Context;
+use crate::signed_link::Links;
 use crate::store::enrolments::{Enrolment, JourneyEvent, LogEntry, Progress, Status};
 use crate::store::outbox::{Intent, Kind};
 use crate::store::{Durability, Store, StoreError};
@@ -174,6 +175,18 @@ pub fn advance(
     store: &Store,
     now: Timestamp,
 ) -> Result<Advanced, JourneyError> {
+    advance_with_links(compilation, store, now, None)
+}
+
+/// [`advance`], the messages of send steps carrying `links`: each
+/// contact's signed unsubscribe address, and click tracking where the
+/// links track clicks.
+pub fn advance_with_links(
+    compilation: &Compilation,
+    store: &Store,
+    now: Timestamp,
+    links: Option<&Links>,
+) -> Result<Advanced, JourneyError> {
     let removed = removed_steps(compilation, store)?;
     let refused: Vec<RemovedWaiting> = removed
         .iter()
@@ -183,7 +196,7 @@ pub fn advance(
     if !refused.is_empty() {
         return Err(JourneyError::RemovedSteps(refused));
     }
-    let Some(mut engine) = Engine::new(compilation, store, now) else {
+    let Some(mut engine) = Engine::new(compilation, store, now, links) else {
         return Ok(Advanced::default());
     };
     store.set_durability(Durability::Deferred)?;
@@ -236,6 +249,8 @@ struct Engine<'c> {
     compilation: &'c Compilation,
     store: &'c Store,
     now: Timestamp,
+    /// The links of `herald serve` that sent messages carry.
+    links: Option<&'c Links>,
     journeys: Vec<Prepared<'c>>,
     segments: BTreeMap<String, Expr>,
     zone: TimeZone,
@@ -249,7 +264,12 @@ struct Engine<'c> {
 }
 
 impl<'c> Engine<'c> {
-    fn new(compilation: &'c Compilation, store: &'c Store, now: Timestamp) -> Option<Engine<'c>> {
+    fn new(
+        compilation: &'c Compilation,
+        store: &'c Store,
+        now: Timestamp,
+        links: Option<&'c Links>,
+    ) -> Option<Engine<'c>> {
         let manifest = &compilation.project.manifest.as_ref()?.value;
         let templates: Option<&'c Templates> = compilation.templates.as_ref();
         let vars = vars_value(manifest);
@@ -298,7 +318,9 @@ impl<'c> Engine<'c> {
                                     && t.name == name
                                     && t.step.as_deref() == Some(key.as_str())
                             })?;
-                            Renderer::new(templates, target, &vars, &now_text).ok()
+                            Renderer::new(templates, target, &vars, &now_text)
+                                .ok()
+                                .map(|renderer| renderer.with_links(links.cloned()))
                         });
                         if let Some(renderer) = renderer {
                             renderers.insert(index, renderer);
@@ -327,6 +349,7 @@ impl<'c> Engine<'c> {
             compilation,
             store,
             now,
+            links,
             journeys,
             segments: compilation.filters.segment_exprs(),
             zone: compilation.timezone.clone().unwrap_or(TimeZone::UTC),
@@ -1252,7 +1275,7 @@ impl<'c> Engine<'c> {
                 .and_then(|field| policy::text(contact, field))
                 .unwrap_or_default()
                 .to_string();
-            let message = Message {
+            let mut message = Message {
                 key: key.clone(),
                 origin: Origin::Journey {
                     journey: journey.clone(),
@@ -1265,6 +1288,7 @@ impl<'c> Engine<'c> {
                 parts: super::enqueue::parts(&rendered),
                 headers: rendered.headers.iter().cloned().collect(),
             };
+            super::enqueue::track_clicks(&mut message, self.links);
             let payload = serde_json::to_string(&message).unwrap_or_default();
             let provider = self.providers.get(channel).map_or("", String::as_str);
             let cost = self.costs.get(channel).copied().unwrap_or(0.0) * parts as f64;

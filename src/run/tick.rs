@@ -124,11 +124,13 @@ pub fn tick(
     };
     // Journeys after the campaigns, before delivery: their messages go out
     // in the same tick, and both count against the same frequency caps.
-    let journeys = match journeys::advance(compilation, store, request.now) {
-        Ok(advanced) => advanced,
-        Err(JourneyError::Store(error)) => return Err(error.into()),
-        Err(other) => return Err(PlanError::Journeys(other.to_string())),
-    };
+    let journeys =
+        match journeys::advance_with_links(compilation, store, request.now, request.links.as_ref())
+        {
+            Ok(advanced) => advanced,
+            Err(JourneyError::Store(error)) => return Err(error.into()),
+            Err(other) => return Err(PlanError::Journeys(other.to_string())),
+        };
     let delivered = delivery.deliver(store, request.now)?;
     Ok(Ok(TickReport {
         now: request.now.to_string(),
