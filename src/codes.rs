@@ -164,6 +164,9 @@ codes! {
     DuplicateStep = "R017", "duplicate-step", Error, false, "rules/duplicate-step.md";
     InvalidSchedule = "R018", "invalid-schedule", Error, false, "rules/invalid-schedule.md";
     MissingSource = "R019", "missing-source", Error, true, "rules/missing-source.md";
+    MissingSender = "R020", "missing-sender", Error, false, "rules/missing-sender.md";
+    InvalidSender = "R021", "invalid-sender", Error, false, "rules/invalid-sender.md";
+    LimitBeyondProvider = "R022", "limit-beyond-provider", Warning, true, "rules/limit-beyond-provider.md";
 
     TemplateSyntax = "T001", "template-syntax", Error, false, "rules/template-syntax.md";
     UnknownVariable = "T002", "unknown-variable", Error, false, "rules/unknown-variable.md";
@@ -178,6 +181,9 @@ codes! {
     MessageTooLong = "C005", "message-too-long", Error, true, "rules/message-too-long.md";
     HeaderLineBreak = "C006", "header-line-break", Error, true, "rules/header-line-break.md";
     EmptyMessage = "C007", "empty-message", Error, false, "rules/empty-message.md";
+    ProviderTextTooLong = "C008", "provider-text-too-long", Error, false, "rules/provider-text-too-long.md";
+    TemplateParameterTooLong = "C009", "template-parameter-too-long", Error, true, "rules/template-parameter-too-long.md";
+    TemplateParameterWhitespace = "C010", "template-parameter-whitespace", Error, true, "rules/template-parameter-whitespace.md";
 
     FilterSyntax = "F001", "filter-syntax", Error, false, "rules/filter-syntax.md";
     UnknownFilterAttribute = "F002", "unknown-filter-attribute", Error, false, "rules/unknown-filter-attribute.md";

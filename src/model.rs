@@ -384,7 +384,7 @@ pub struct Channel {
     pub provider: Text,
     /// Sender identity: `Name <address>` for email, the sender name for SMS, the bot or account otherwise.
     #[serde(default)]
-    pub from: Option<String>,
+    pub from: Option<Text>,
     #[serde(default)]
     pub reply_to: Option<String>,
     /// Cost of one message (of one part, for SMS) in the project currency.
@@ -398,7 +398,7 @@ pub struct Channel {
     /// Messengers and push: the longest message the provider accepts, in characters.
     #[serde(default)]
     #[schemars(range(min = 1))]
-    pub max_length: Option<u32>,
+    pub max_length: Option<Located<u32>>,
 }
 
 /// A delivery provider. Which settings are needed depends on `kind`; secrets

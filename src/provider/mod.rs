@@ -29,6 +29,7 @@
 pub mod config;
 pub mod file;
 mod http;
+pub mod profile;
 pub mod retry;
 pub mod smsc;
 pub mod smtp;
@@ -47,6 +48,7 @@ use serde::{Deserialize, Serialize};
 
 pub use self::config::{MissingSecret, Provider, ProviderConfig, Secret, env_variable};
 pub use self::file::{FileProvider, FileSettings};
+pub use self::profile::ContentProfile;
 pub use self::retry::{Backoff, parse_retry_after};
 pub use self::smsc::{SmscAuth, SmscProvider, SmscSettings};
 pub use self::smtp::{SmtpProvider, SmtpSecurity, SmtpSettings};

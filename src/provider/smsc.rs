@@ -22,6 +22,8 @@ use serde::Deserialize;
 use super::{Credential, Message, Outcome, SetupError, http, key_number};
 
 pub const DEFAULT_BASE_URL: &str = "https://smsc.ru";
+/// The longest `mes` that `send.php` takes, in characters.
+pub const TEXT_LIMIT: usize = 1000;
 
 /// How herald signs in: a login and password, or an API key.
 #[derive(Clone, Debug, PartialEq, Eq)]

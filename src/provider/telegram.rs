@@ -19,6 +19,8 @@ use serde::Deserialize;
 use super::{Credential, Message, Outcome, SetupError, http};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.telegram.org";
+/// The longest `text` of `sendMessage`, in characters.
+pub const TEXT_LIMIT: usize = 4096;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TelegramSettings {

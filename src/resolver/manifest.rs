@@ -53,6 +53,7 @@ impl<'a> Resolver<'a> {
             }
         }
         self.whatsapp_routes(file, manifest);
+        self.channel_profiles(file, manifest);
         self.serve(file, manifest);
         for (key, attribute) in &manifest.contact.attributes {
             if contact::is_builtin(key.as_str()) {

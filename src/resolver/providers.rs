@@ -3,10 +3,12 @@
 //! may hold something shaped like a credential.
 
 use super::Resolver;
+use crate::channel::ChannelKind;
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::model::{self, ProviderKind, Text};
-use crate::provider::{Provider, ProviderConfig, Secret};
+use crate::provider::profile::SenderForm;
+use crate::provider::{ContentProfile, Provider, ProviderConfig, Secret};
 use crate::source::FileId;
 use crate::yaml::{Node, Value as YamlValue};
 
@@ -165,6 +167,76 @@ impl Resolver<'_> {
                         .help(help),
                     );
                 }
+            }
+        }
+    }
+
+    /// Every declared channel against the profile of the provider it is
+    /// routed to: the sender the provider needs, in the form it takes, and
+    /// a `max_length` the provider cannot honour.
+    pub(super) fn channel_profiles(&mut self, file: FileId, manifest: &model::Manifest) {
+        for (channel, declared) in manifest.channels.declared() {
+            let Some(kind) = ChannelKind::from_name(channel) else {
+                continue;
+            };
+            let Some((provider, profile)) = ContentProfile::for_channel(manifest, kind) else {
+                continue;
+            };
+            if let Some(rule) = &profile.sender {
+                match &declared.from {
+                    None => self.push(
+                        Diagnostic::new(
+                            Code::MissingSender,
+                            declared.provider.span(file),
+                            format!(
+                                "channel `{channel}` has no `from`; {} (provider `{provider}`) needs one as its `{}`",
+                                profile.provider, rule.field
+                            ),
+                        )
+                        .label("`from` missing")
+                        .help(match rule.form {
+                            SenderForm::Mailbox => format!(
+                                "add `from: \"Shop <hello@shop.example>\"` to `channels.{channel}`"
+                            ),
+                            SenderForm::Name { .. } => format!(
+                                "add `from:` with the sender name registered with {} to `channels.{channel}`",
+                                profile.provider
+                            ),
+                        }),
+                    ),
+                    Some(from) => {
+                        if let Some(problem) = profile.sender_problem(&from.value) {
+                            self.push(
+                                Diagnostic::new(
+                                    Code::InvalidSender,
+                                    from.span(file),
+                                    format!("channel `{channel}`'s `from` is not a sender {} takes: {problem}", profile.provider),
+                                )
+                                .label(format!("{} `{}`", profile.provider, rule.field))
+                                .help(match rule.form {
+                                    SenderForm::Mailbox => "write an address, optionally with a name: `Shop <hello@shop.example>`".to_string(),
+                                    SenderForm::Name { .. } => format!("use the sender name registered with {}", profile.provider),
+                                }),
+                            );
+                        }
+                    }
+                }
+            }
+            if let (Some(declared_limit), Some(limit)) = (&declared.max_length, profile.text)
+                && declared_limit.value as usize > limit.max
+            {
+                self.push(
+                    Diagnostic::new(
+                        Code::LimitBeyondProvider,
+                        declared_limit.span(file),
+                        format!(
+                            "channel `{channel}` allows {} characters; {} (provider `{provider}`) takes a `{}` of at most {}",
+                            declared_limit.value, profile.provider, limit.field, limit.max
+                        ),
+                    )
+                    .label("more than the provider takes")
+                    .help(format!("set `max_length: {}` or less, or remove it", limit.max)),
+                );
             }
         }
     }

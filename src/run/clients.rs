@@ -84,7 +84,7 @@ fn channel_sender(compilation: &Compilation, provider: &str, only: Option<&str>)
         .find(|(kind, channel)| {
             channel.provider.value == provider && only.is_none_or(|only| only == *kind)
         })
-        .and_then(|(_, channel)| channel.from.clone())
+        .and_then(|(_, channel)| channel.from.as_ref().map(|from| from.value.clone()))
 }
 
 fn resolve(secret: &Secret) -> Result<Credential, String> {

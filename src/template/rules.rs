@@ -1,11 +1,14 @@
 //! Channel content rules, applied to every rendered sample: SMS parts
 //! against `max_parts`, the offer within the first 40 characters, the
 //! unsubscribe link in promotional email, subject length, messenger length
-//! limits, line breaks in header values, and parts that render empty.
+//! limits, line breaks in header values, parts that render empty, and the
+//! documented limits of the provider the channel is routed to
+//! ([`ContentProfile`]).
 
 use crate::channel::ChannelKind;
 use crate::codes::Code;
 use crate::model::{Manifest, MessageType};
+use crate::provider::ContentProfile;
 use crate::segment::functions::fold;
 use crate::template::{ChannelMessage, PartKind, Rendered, Target};
 
@@ -29,18 +32,23 @@ pub struct Finding {
     pub weight: usize,
 }
 
-/// The longest message the channel takes: the manifest's `max_length`, or
-/// what the channel's platform accepts.
+/// The longest message the channel takes: the manifest's `max_length`,
+/// else what the provider it is routed to documents, else what the
+/// channel's platform usually accepts (for a `file` or `webhook` provider,
+/// whose destination herald cannot know).
 pub fn length_limit(manifest: &Manifest, channel: &str) -> Option<usize> {
     let kind = ChannelKind::from_name(channel)?;
-    match manifest
+    let declared = manifest
         .channels
         .get(kind)
-        .and_then(|declared| declared.max_length)
-    {
-        Some(limit) => Some(limit as usize),
-        None => kind.text_limit(),
-    }
+        .and_then(|declared| declared.max_length.as_ref());
+    let provider = ContentProfile::for_channel(manifest, kind)
+        .and_then(|(_, profile)| profile.text)
+        .map(|limit| limit.max);
+    declared
+        .map(|limit| limit.value as usize)
+        .or(provider)
+        .or_else(|| kind.text_limit())
 }
 
 /// Checks one rendered message.
@@ -86,14 +94,18 @@ pub fn check(
             });
         }
     }
+    let provider = ChannelKind::from_name(message.channel)
+        .and_then(|kind| ContentProfile::for_channel(manifest, kind));
+    let over_provider_limit = match &provider {
+        Some((name, profile)) => provider_limits(name, profile, message, rendered, &mut findings),
+        None => false,
+    };
     match message.channel {
         "sms" => sms(target, message, rendered, &mut findings),
         "email" => email(target, rendered, &mut findings),
-        channel => {
-            if let (Some(limit), Some(text)) = (
-                length_limit(manifest, channel),
-                rendered.parts.get(&PartKind::Text),
-            ) {
+        channel if !over_provider_limit => {
+            let limit = length_limit(manifest, channel);
+            if let (Some(limit), Some(text)) = (limit, rendered.parts.get(&PartKind::Text)) {
                 let length = text.chars().count();
                 if length > limit {
                     findings.push(Finding {
@@ -110,8 +122,89 @@ pub fn check(
                 }
             }
         }
+        _ => {}
     }
     findings
+}
+
+/// Holds the rendered message to the documented limits of the provider
+/// `name` delivers it through; true when the text is longer than the
+/// provider takes, which makes the channel's own limit moot.
+fn provider_limits(
+    name: &str,
+    profile: &ContentProfile,
+    message: &ChannelMessage,
+    rendered: &Rendered,
+    findings: &mut Vec<Finding>,
+) -> bool {
+    let channel = message.channel;
+    let text = rendered.parts.get(&PartKind::Text);
+    let length = text.map_or(0, |text| text.chars().count());
+    let mut over = false;
+    if let Some(limit) = profile.text
+        && length > limit.max
+    {
+        over = true;
+        findings.push(Finding {
+            code: Code::ProviderTextTooLong,
+            part: PartKind::Text,
+            message: format!(
+                "the {channel} text is {length} characters; {} (provider `{name}`) takes a `{}` of at most {}",
+                profile.provider, limit.field, limit.max
+            ),
+            help: Some(format!(
+                "shorten it: the limit is {}'s, and no herald setting raises it",
+                profile.provider
+            )),
+            weight: length,
+        });
+    }
+    if let (Some(limit), Some(text), false) = (profile.template_parameter, text, over) {
+        if length > limit.max {
+            findings.push(Finding {
+                code: Code::TemplateParameterTooLong,
+                part: PartKind::Text,
+                message: format!(
+                    "the {channel} text is {length} characters; outside the 24-hour window {} (provider `{name}`) sends it as a {}, which takes at most {}",
+                    profile.provider, limit.field, limit.max
+                ),
+                help: Some(format!(
+                    "shorten it to {} characters, or it reaches only contacts who wrote within the last 24 hours",
+                    limit.max
+                )),
+                weight: length,
+            });
+        }
+        if let Some(found) = template_parameter_whitespace(text) {
+            findings.push(Finding {
+                code: Code::TemplateParameterWhitespace,
+                part: PartKind::Text,
+                message: format!(
+                    "the {channel} text contains {found}; outside the 24-hour window {} (provider `{name}`) sends it as a {}, which may not",
+                    profile.provider, limit.field
+                ),
+                help: Some(
+                    "write the text on one line without tabs or runs of spaces (a YAML block scalar `|` keeps line breaks; `>-` folds them), or put the layout into the approved template".into(),
+                ),
+                weight: 1,
+            });
+        }
+    }
+    over
+}
+
+/// What a WhatsApp template parameter may not contain (error 132018): a
+/// line break, a tab, or more than four spaces in a row.
+fn template_parameter_whitespace(text: &str) -> Option<&'static str> {
+    if text.contains(['\n', '\r']) {
+        Some("a line break")
+    } else if text.contains('\t') {
+        Some("a tab")
+    } else if text.contains("     ") {
+        Some("more than four spaces in a row")
+    } else {
+        None
+    }
 }
 
 fn sms(
