@@ -167,6 +167,9 @@ codes! {
     MissingSender = "R020", "missing-sender", Error, false, "rules/missing-sender.md";
     InvalidSender = "R021", "invalid-sender", Error, false, "rules/invalid-sender.md";
     LimitBeyondProvider = "R022", "limit-beyond-provider", Warning, true, "rules/limit-beyond-provider.md";
+    ProviderKindMismatch = "R023", "provider-kind-mismatch", Error, false, "rules/provider-kind-mismatch.md";
+    InvalidProviderValue = "R024", "invalid-provider-value", Error, false, "rules/invalid-provider-value.md";
+    RateLimitBeyondProvider = "R025", "rate-limit-beyond-provider", Warning, true, "rules/rate-limit-beyond-provider.md";
 
     TemplateSyntax = "T001", "template-syntax", Error, false, "rules/template-syntax.md";
     UnknownVariable = "T002", "unknown-variable", Error, false, "rules/unknown-variable.md";

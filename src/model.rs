@@ -454,7 +454,7 @@ pub struct Provider {
     /// Messages per second the provider accepts.
     #[serde(default)]
     #[schemars(range(min = 0.0))]
-    pub rate_limit: Option<f64>,
+    pub rate_limit: Option<Located<f64>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]

@@ -309,3 +309,81 @@ fn a_first_project_gets_one_diagnostic_per_mistake_and_advice_that_works() {
     let (status, diagnostics) = reported(&root);
     assert_eq!((status, diagnostics), (0, Vec::new()));
 }
+
+/// The manifest's provider settings are checked like every other key: each
+/// kind of mistake gets its own code and points at the setting (or the
+/// provider or channel that lacks it).
+#[test]
+fn every_kind_of_provider_setting_mistake_has_a_code_and_a_span() {
+    let cases = [
+        (
+            "provider-setting-schema",
+            "S001",
+            "a misspelt setting",
+            12,
+            35,
+        ),
+        (
+            "provider-setting-schema",
+            "S002",
+            "a setting of the wrong type",
+            12,
+            80,
+        ),
+        (
+            "provider-setting",
+            "R011",
+            "a setting the kind needs",
+            18,
+            3,
+        ),
+        (
+            "missing-sender",
+            "R020",
+            "the sender the provider needs",
+            11,
+            21,
+        ),
+        ("invalid-sender", "R021", "a sender out of range", 11, 30),
+        ("literal-secret", "R008", "a secret written inline", 20, 12),
+        (
+            "provider-kind-mismatch",
+            "R023",
+            "a channel the kind cannot deliver",
+            11,
+            19,
+        ),
+        (
+            "invalid-provider-value",
+            "R024",
+            "a malformed value",
+            13,
+            64,
+        ),
+        (
+            "rate-limit-beyond-provider",
+            "R025",
+            "a rate above the documented one",
+            12,
+            73,
+        ),
+    ];
+    for (fixture, code, what, line, column) in cases {
+        let (_, output) = check(fixture, "json");
+        let report: serde_json::Value = serde_json::from_str(&output).expect("JSON output");
+        let found = report["diagnostics"]
+            .as_array()
+            .expect("diagnostics array")
+            .iter()
+            .any(|diagnostic| {
+                diagnostic["code"] == code
+                    && diagnostic["file"] == "herald.yaml"
+                    && diagnostic["line"] == line
+                    && diagnostic["column"] == column
+            });
+        assert!(
+            found,
+            "{what}: no {code} at herald.yaml:{line}:{column} in {fixture}: {output}"
+        );
+    }
+}

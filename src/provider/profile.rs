@@ -67,6 +67,22 @@ pub struct ContentProfile {
     pub sender: Option<SenderRule>,
 }
 
+/// The channels a provider of `kind` can deliver; `None` for those that
+/// pass any message on (`file`, `webhook`).
+pub fn delivers(kind: ProviderKind) -> Option<&'static [ChannelKind]> {
+    use ChannelKind as C;
+    match kind {
+        ProviderKind::File | ProviderKind::Webhook => None,
+        ProviderKind::Smtp => Some(&[C::Email]),
+        ProviderKind::Telegram => Some(&[C::Telegram]),
+        ProviderKind::Smsc => Some(&[C::Sms]),
+        ProviderKind::Unisender => Some(&[C::Email, C::Sms]),
+        ProviderKind::Whatsapp => Some(&[C::Whatsapp]),
+        ProviderKind::Viber => Some(&[C::Viber]),
+        ProviderKind::Vk => Some(&[C::Vk]),
+    }
+}
+
 impl ContentProfile {
     /// The profile of a provider of `kind` delivering `channel`'s messages.
     /// Providers that pass messages on unchanged (`file`, `webhook`) have an

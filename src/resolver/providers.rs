@@ -7,7 +7,7 @@ use crate::channel::ChannelKind;
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::model::{self, ProviderKind, Text};
-use crate::provider::profile::SenderForm;
+use crate::provider::profile::{self, SenderForm};
 use crate::provider::{ContentProfile, Provider, ProviderConfig, Secret};
 use crate::source::FileId;
 use crate::yaml::{Node, Value as YamlValue};
@@ -123,7 +123,117 @@ impl Resolver<'_> {
             let secret_field = SECRET_FIELDS.contains(&key);
             self.secret(file, &name.value, key, value, secret_field);
         }
-        typed(provider)
+        if provider.kind.value == K::Smtp
+            && provider.username.is_some() != provider.password.is_some()
+        {
+            let (present, absent) = if provider.username.is_some() {
+                ("username", "password")
+            } else {
+                ("password", "username")
+            };
+            self.push(
+                Diagnostic::new(
+                    Code::ProviderSetting,
+                    name.span(file),
+                    format!(
+                        "provider `{}` (kind `smtp`) has a `{present}` but no `{absent}`",
+                        name.value
+                    ),
+                )
+                .label(format!("`{absent}` missing"))
+                .help("SMTP authenticates with both, or neither for a relay that needs none"),
+            );
+        }
+        self.provider_values(file, &kind_name, provider);
+        let typed = typed(provider)?;
+        if let (Some(rate), Some(documented)) =
+            (&provider.rate_limit, typed.config.default_rate_limit())
+            && rate.value > documented
+        {
+            self.push(
+                Diagnostic::new(
+                    Code::RateLimitBeyondProvider,
+                    rate.span(file),
+                    format!(
+                        "provider `{}` sends {} messages a second; {kind_name} documents about {documented}",
+                        name.value, rate.value
+                    ),
+                )
+                .label("faster than the provider allows")
+                .help(format!(
+                    "remove `rate_limit` (the default is {documented}), or allow `rate-limit-beyond-provider` if the account's limit is higher"
+                )),
+            );
+        }
+        Some(typed)
+    }
+
+    /// Settings whose value must have a documented form: addresses are
+    /// absolute http(s) URLs, API versions look like the provider's, a
+    /// WhatsApp number id is digits. The clients would refuse them only
+    /// when a run builds them.
+    fn provider_values(&mut self, file: FileId, kind_name: &str, provider: &model::Provider) {
+        // (setting, value, whether it is valid, what is expected, an example)
+        type Check<'a> = (&'a str, &'a Text, fn(&str) -> bool, &'a str, &'a str);
+        let mut checks: Vec<Check> = Vec::new();
+        for (key, value) in [("base_url", &provider.base_url), ("url", &provider.url)] {
+            if let Some(value) = value {
+                checks.push((
+                    key,
+                    value,
+                    is_http_url,
+                    "an absolute http:// or https:// address",
+                    "https://gateway.example/herald",
+                ));
+            }
+        }
+        if let Some(version) = &provider.api_version {
+            match provider.kind.value {
+                ProviderKind::Vk => checks.push((
+                    "api_version",
+                    version,
+                    is_version,
+                    "a VK API version",
+                    "\"5.199\"",
+                )),
+                ProviderKind::Whatsapp => checks.push((
+                    "api_version",
+                    version,
+                    |text| text.strip_prefix('v').is_some_and(is_version),
+                    "a Graph API version",
+                    "v21.0",
+                )),
+                _ => {}
+            }
+        }
+        if let Some(number) = &provider.phone_number_id {
+            checks.push((
+                "phone_number_id",
+                number,
+                |text| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()),
+                "the digits of the number's id in the WhatsApp Business account, not the phone number",
+                "\"106540352242922\"",
+            ));
+        }
+        for (key, value, valid, expected, example) in checks {
+            let text = value.value.trim();
+            // A reference to the environment is read when the client is built.
+            if is_env_reference(text) || valid(text) {
+                continue;
+            }
+            self.push(
+                Diagnostic::new(
+                    Code::InvalidProviderValue,
+                    value.span(file),
+                    format!("`{key}` of a `{kind_name}` provider must be {expected}"),
+                )
+                .label(format!(
+                    "not {}",
+                    expected.split(',').next().unwrap_or(expected)
+                ))
+                .help(format!("for example `{key}: {example}`")),
+            );
+        }
     }
 
     /// A WhatsApp provider that a channel sends through needs the number
@@ -182,6 +292,30 @@ impl Resolver<'_> {
             let Some((provider, profile)) = ContentProfile::for_channel(manifest, kind) else {
                 continue;
             };
+            if let Some(provider_kind) = manifest
+                .providers
+                .iter()
+                .find(|(name, _)| name.value == provider)
+                .map(|(_, declared)| declared.kind.value)
+                && let Some(delivers) = profile::delivers(provider_kind)
+                && !delivers.contains(&kind)
+            {
+                let names: Vec<&str> = delivers.iter().map(|kind| kind.name()).collect();
+                self.push(
+                    Diagnostic::new(
+                        Code::ProviderKindMismatch,
+                        declared.provider.span(file),
+                        format!(
+                            "channel `{channel}` is routed to provider `{provider}`, whose kind `{}` delivers only {}",
+                            format!("{provider_kind:?}").to_lowercase(),
+                            names.join(" and ")
+                        ),
+                    )
+                    .label(format!("cannot deliver {channel}"))
+                    .help(format!("route `channels.{channel}` to a provider that delivers {channel}, or to a `webhook` gateway")),
+                );
+                continue;
+            }
             if let Some(rule) = &profile.sender {
                 match &declared.from {
                     None => self.push(
@@ -356,7 +490,22 @@ fn typed(provider: &model::Provider) -> Option<Provider> {
     Some(Provider {
         config,
         base_url: text(&provider.base_url),
-        rate_limit: provider.rate_limit,
+        rate_limit: provider.rate_limit.as_ref().map(|rate| rate.value),
+    })
+}
+
+/// An absolute `http://` or `https://` address with a host.
+fn is_http_url(text: &str) -> bool {
+    reqwest::Url::parse(text)
+        .is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
+}
+
+/// Digits, a dot, digits: `5.199`, `21.0`.
+fn is_version(text: &str) -> bool {
+    text.split_once('.').is_some_and(|(major, minor)| {
+        [major, minor]
+            .iter()
+            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
     })
 }
 
