@@ -816,3 +816,176 @@ async fn herald_run_through_unisender_sends_email_by_go_and_sms_by_the_classic_a
         }
     }
 }
+
+/// The outbox rows of one campaign: key, contact and state.
+fn outbox_rows(root: &std::path::Path, campaign: &str) -> Vec<(String, String, String)> {
+    let store = rusqlite::Connection::open(root.join("herald.db")).unwrap();
+    store
+        .prepare("SELECT key, contact_id, state FROM outbox WHERE name = ?1 ORDER BY contact_id")
+        .unwrap()
+        .query_map([campaign], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// The delivery events recorded for a message, by its key.
+fn delivery_events(root: &std::path::Path, key: &str) -> Vec<String> {
+    let store = rusqlite::Connection::open(root.join("herald.db")).unwrap();
+    store
+        .prepare(
+            "SELECT event FROM events WHERE json_extract(properties, '$.message_key') = ?1
+             ORDER BY event",
+        )
+        .unwrap()
+        .query_map([key], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+fn requests_to(fake: &unisender::UnisenderFake, path: &str) -> usize {
+    fake.server
+        .requests()
+        .iter()
+        .filter(|request| request.path == path)
+        .count()
+}
+
+/// Unisender tells what became of an SMS only when asked (`checkSms`): the
+/// runner asks after its deliveries, records a delivered or failed status
+/// as `herald serve` records a webhook (an event linked to the message; an
+/// invalid number suppressed), and asks again about one still `ok_sent`
+/// only after the interval, never about one whose status is final.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn herald_run_polls_unisender_check_sms_until_each_sms_has_a_final_status() {
+    let fake = unisender::UnisenderFake::start(unisender::Behaviour {
+        api_key: UNISENDER_KEY,
+        failed_emails: &[],
+        bad_phones: &[],
+        sms_statuses: &[
+            ("79160000002", "err_dest_invalid"),
+            ("79160000003", "ok_sent"),
+        ],
+    })
+    .await;
+    let providers = format!(
+        "  uni_sms: {{kind: unisender, api_key: \"${{env:HERALD_TEST_UNISENDER_KEY}}\", base_url: \"{}\", rate_limit: 100}}\n",
+        fake.server.url
+    );
+    let dir = project(&providers, &[("sms", "uni_sms")]).await;
+    let report = run_once(dir.path()).await;
+    assert_eq!(
+        report["statuses"],
+        serde_json::json!({"asked": 3, "delivered": 1, "failed": 1}),
+        "{report}"
+    );
+    let rows = outbox_rows(dir.path(), "ready_sms");
+    let events: Vec<Vec<String>> = rows
+        .iter()
+        .map(|(key, _, _)| delivery_events(dir.path(), key))
+        .collect();
+    assert_eq!(
+        events,
+        [vec!["message_delivered"], vec!["message_failed"], vec![]],
+        "{rows:?}"
+    );
+    // The message stays sent (the provider took it); the number is suppressed.
+    assert!(rows.iter().all(|(_, _, state)| state == "sent"), "{rows:?}");
+    assert!(suppressed(dir.path(), "c2", "sms"));
+    assert!(!suppressed(dir.path(), "c3", "sms"));
+    assert_eq!(requests_to(&fake, "/ru/api/checkSms"), 3);
+
+    // Within the interval nobody is asked again.
+    let report = run_once(dir.path()).await;
+    assert_eq!(report.get("statuses"), None, "{report}");
+    assert_eq!(requests_to(&fake, "/ru/api/checkSms"), 3);
+
+    // After it, only the SMS still `ok_sent`.
+    let (stdout, stderr, code) = herald(
+        dir.path(),
+        &[
+            "run",
+            "--once",
+            "--now",
+            "2026-03-10 13:00",
+            "--format",
+            "json",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let report: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap();
+    assert_eq!(
+        report["statuses"],
+        serde_json::json!({"asked": 1, "delivered": 0, "failed": 0}),
+        "{report}"
+    );
+    let asked = fake.server.requests();
+    let last = asked.last().unwrap();
+    assert_eq!(last.path, "/ru/api/checkSms");
+    assert_eq!(
+        requests_to(&fake, "/ru/api/sendSms"),
+        3,
+        "nothing sent twice"
+    );
+}
+
+/// A runner killed while Unisender holds its `sendSms` request leaves the
+/// message without the `sms_id` that `checkSms` would need, and Unisender
+/// has no idempotency key: unlike SMSC's (whose `id` is herald's), the
+/// message cannot be looked up, so the next run records it as `unknown`
+/// and reports it, and does not send it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unisender_sms_whose_runner_died_mid_request_is_reported_unknown_not_resent() {
+    let fake = unisender_fake().await;
+    // The first request takes effect; its answer never comes in time.
+    fake.server.script([Script::Slow(Duration::from_secs(120))]);
+    let providers = format!(
+        "  uni_sms: {{kind: unisender, api_key: \"${{env:HERALD_TEST_UNISENDER_KEY}}\", base_url: \"{}\", rate_limit: 100}}\n",
+        fake.server.url
+    );
+    let dir = project(&providers, &[("sms", "uni_sms")]).await;
+    let mut runner = common::spawn_with(
+        dir.path(),
+        &["run", "--once", "--now", NOW, "--lease", "2"],
+        &[("HERALD_TEST_UNISENDER_KEY", UNISENDER_KEY)],
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while requests_to(&fake, "/ru/api/sendSms") < 3 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        requests_to(&fake, "/ru/api/sendSms"),
+        3,
+        "every SMS reached Unisender"
+    );
+    runner.kill().unwrap();
+    runner.wait().unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+
+    let report = run_once(dir.path()).await;
+    assert_eq!(report["recovered"]["unknown"], 1, "{report}");
+    assert_eq!(
+        counts(dir.path(), "ready_sms").await.get("unknown"),
+        Some(&1)
+    );
+    assert_eq!(
+        requests_to(&fake, "/ru/api/sendSms"),
+        3,
+        "nothing sent twice"
+    );
+    let (stdout, _, code) = herald(dir.path(), &["status"]).await;
+    assert_eq!(code, 0);
+    assert!(stdout.contains("unknown"), "{stdout}");
+    // A later run leaves it as it is.
+    run_once(dir.path()).await;
+    assert_eq!(
+        counts(dir.path(), "ready_sms").await.get("unknown"),
+        Some(&1)
+    );
+    assert_eq!(requests_to(&fake, "/ru/api/sendSms"), 3);
+}

@@ -435,14 +435,11 @@ async fn an_sms_whose_runner_died_mid_request_is_reconciled_through_smsc_status_
         .count();
     assert!(sms_planned >= 2, "the fixture plans several SMS");
 
-    let mut runner = std::process::Command::new(env!("CARGO_BIN_EXE_herald"))
-        .current_dir(dir.path())
-        .env("HERALD_TEST_SECRET", SECRET)
-        .args(["run", "--once", "--now", NOW, "--lease", "2"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut runner = common::spawn_with(
+        dir.path(),
+        &["run", "--once", "--now", NOW, "--lease", "2"],
+        &[("HERALD_TEST_SECRET", SECRET)],
+    );
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while fake.accepted().len() < sms_planned && std::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -30,7 +30,8 @@
 //! Unisender documents no idempotency key and `sendSms` takes no id of the
 //! client's choosing, so a message whose answer was lost cannot be looked
 //! up (there is no `sms_id` to ask about) and stays unknown. `checkSms`
-//! reads what became of a sent SMS ([`UnisenderProvider::sms_status`]):
+//! reads what became of a sent SMS ([`UnisenderProvider::sms_status`],
+//! which the runner asks after its deliveries: `crate::run::statuses`):
 //! `ok_sent` is not final, `ok_delivered` delivered, `err_dest_invalid`
 //! failed with the number suppressed, `err_delivery_failed` and
 //! `err_not_allowed` failed.

@@ -7,7 +7,9 @@
 //! answered; [`clients`] builds those clients from the project's provider
 //! declarations; [`tick`] is one round of all that (recover, plan,
 //! enqueue, deliver), with the delivery pluggable: the providers for
-//! `herald run`, a virtual sink for `herald simulate`.
+//! `herald run`, a virtual sink for `herald simulate`; after delivering,
+//! [`statuses`] asks the providers that report only when asked what became
+//! of the messages they took.
 //!
 //! Two clocks: scheduling (due occurrences, quiet hours, retry times) runs
 //! on [`Clock`], which `--now` makes virtual so that journeys with waits
@@ -18,6 +20,7 @@ pub mod clients;
 pub mod deliver;
 pub mod enqueue;
 pub mod journeys;
+pub mod statuses;
 pub mod tick;
 
 use std::time::Instant;

@@ -20,13 +20,14 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use jiff::Timestamp;
 use serde::Serialize;
 use tokio::runtime::Runtime;
 
 use super::journeys::{self, Advanced, JourneyError};
+use super::statuses::{self, Polled};
 use super::{Clock, Options, Tally, build_routes, deliver, enqueue};
 use crate::compiler::Compilation;
 use crate::plan::{Plan, PlanError, PlanRequest};
@@ -50,6 +51,9 @@ pub struct TickReport {
     pub tally: Tally,
     /// Providers that could not be set up, with why; their messages wait.
     pub unavailable: BTreeMap<String, String>,
+    /// What the providers that report only when asked said of sent messages.
+    #[serde(skip_serializing_if = "Polled::is_empty")]
+    pub statuses: Polled,
 }
 
 /// What a delivery reports back to the tick.
@@ -58,6 +62,7 @@ pub struct Delivered {
     pub tally: Tally,
     /// Providers that could not be set up, with why.
     pub unavailable: BTreeMap<String, String>,
+    pub statuses: Polled,
 }
 
 /// How a tick delivers the messages due.
@@ -146,6 +151,7 @@ pub fn tick(
         journeys,
         tally: delivered.tally,
         unavailable: delivered.unavailable,
+        statuses: delivered.statuses,
     }))
 }
 
@@ -177,6 +183,11 @@ impl Delivery for Providers<'_> {
         let _entered = self.runtime.enter();
         let mut names = store.queued_providers()?;
         names.extend(store.unknown_providers()?);
+        names.extend(statuses::awaiting(
+            self.compilation,
+            store,
+            self.clock.now().as_second(),
+        )?);
         names.sort();
         names.dedup();
         let (routes, unavailable) = build_routes(self.compilation, self.root, &names);
@@ -196,7 +207,17 @@ impl Delivery for Providers<'_> {
             self.stop,
             &mut |tally| progress(Progress::Delivered(tally)),
         )?;
-        Ok(Delivered { tally, unavailable })
+        let statuses = if self.stop.load(Ordering::Relaxed) {
+            Polled::default()
+        } else {
+            self.runtime
+                .block_on(statuses::poll(store, &routes, self.clock.now().as_second()))?
+        };
+        Ok(Delivered {
+            tally,
+            unavailable,
+            statuses,
+        })
     }
 }
 
@@ -240,6 +261,7 @@ impl Delivery for VirtualSink {
         Ok(Delivered {
             tally,
             unavailable: BTreeMap::new(),
+            statuses: Polled::default(),
         })
     }
 }

@@ -85,6 +85,7 @@ pub mod outbox;
 pub mod schema;
 pub mod snapshot;
 pub mod sources;
+pub mod statuses;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

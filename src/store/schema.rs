@@ -359,6 +359,22 @@ CREATE INDEX events_by_message ON events (json_extract(properties, '$.message_ke
     WHERE json_extract(properties, '$.message_key') IS NOT NULL;
 ",
     },
+    Migration {
+        version: 9,
+        description: "delivery statuses the runner asks providers for",
+        sql: "
+-- When the runner last asked a provider that answers only when asked
+-- (Unisender's checkSms) what became of a sent message; a final answer is
+-- an event (`message_delivered`, `message_failed`), as from `herald serve`.
+CREATE TABLE status_checks (
+    key        TEXT PRIMARY KEY NOT NULL,
+    checked_at INTEGER NOT NULL
+) WITHOUT ROWID;
+-- The recent sends with a provider's id, which the poll scans by time.
+CREATE INDEX outbox_sent_with_provider_id ON outbox (provider, updated_at)
+    WHERE state = 'sent' AND provider_message_id IS NOT NULL;
+",
+    },
 ];
 
 /// The indexes an import into an empty store drops and builds after its

@@ -34,6 +34,23 @@ pub fn herald_with(
     )
 }
 
+/// Starts `herald` with `arguments` in `root` and its environment extended,
+/// output discarded, for a test that kills it mid-run.
+pub fn spawn_with(
+    root: &Path,
+    arguments: &[&str],
+    environment: &[(&str, &str)],
+) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+        .current_dir(root)
+        .envs(environment.iter().copied())
+        .args(arguments)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 /// Copies the folder `from` into `to`, recursively.
 pub fn copy(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
