@@ -705,6 +705,87 @@ fn the_html_report_shows_its_charts_in_a_browser() {
     assert!(variants.matches("<line").count() + variants.matches("<polyline").count() >= 2);
 }
 
+/// Every bar chart has one slot per category and its bars fill the axis:
+/// plotters' inclusive integer range once left an empty slot after the last
+/// bar of every chart.
+#[test]
+fn bar_charts_have_a_slot_per_category_and_no_empty_one() {
+    let dir = project();
+    let html = dir.path().join("report.html");
+    let html_arg = html.to_string_lossy().into_owned();
+    let (_, stderr, code) = herald(
+        dir.path(),
+        &["report", "spring_sale", "--now", NOW, "--html", &html_arg],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    let (report, _) = json_report(dir.path(), &["spring_sale"]);
+    let spring = section(&report, "campaigns", "spring_sale");
+    let categories = [
+        ("funnel", 6),
+        ("daily", spring["daily"].as_array().unwrap().len()),
+        ("variants", spring["variants"].as_array().unwrap().len()),
+        ("cost", spring["channels"].as_array().unwrap().len()),
+    ];
+    for (kind, expected) in categories {
+        let start = format!("<figure class=\"chart\" data-chart=\"{kind}\">");
+        let svg = page
+            .split(&start)
+            .nth(1)
+            .and_then(|rest| rest.split("</figure>").next())
+            .unwrap_or_else(|| panic!("no {kind} chart"));
+        // The bars, as (left, right) in pixels.
+        let bars: Vec<(f64, f64)> = svg
+            .split("<rect ")
+            .skip(1)
+            .filter(|rect| rect.contains("fill=\"#3B6EA8\""))
+            .map(|rect| {
+                let attribute = |name: &str| -> f64 {
+                    let value = rect.split(&format!(" {name}=\"")).nth(1).unwrap();
+                    value.split('"').next().unwrap().parse().unwrap()
+                };
+                let x = rect
+                    .strip_prefix("x=\"")
+                    .and_then(|rest| rest.split('"').next())
+                    .unwrap()
+                    .parse::<f64>()
+                    .unwrap();
+                (x, x + attribute("width"))
+            })
+            .collect();
+        assert_eq!(bars.len(), expected, "{kind}: one bar per category");
+        // The x axis: the longest horizontal line.
+        let (axis_left, axis_right) = svg
+            .split("points=\"")
+            .skip(1)
+            .filter_map(|points| {
+                let points: Vec<(f64, f64)> = points
+                    .split('"')
+                    .next()?
+                    .split_whitespace()
+                    .filter_map(|point| {
+                        let (x, y) = point.split_once(',')?;
+                        Some((x.parse().ok()?, y.parse().ok()?))
+                    })
+                    .collect();
+                let [(x1, y1), (x2, y2)] = points[..] else {
+                    return None;
+                };
+                (y1 == y2).then_some((x1, x2))
+            })
+            .max_by(|a, b| (a.1 - a.0).total_cmp(&(b.1 - b.0)))
+            .unwrap();
+        let slot = (axis_right - axis_left) / expected as f64;
+        let (first, last) = (bars[0], bars[bars.len() - 1]);
+        let (left_gap, right_gap) = (first.0 - axis_left, axis_right - last.1);
+        assert!(
+            (left_gap - right_gap).abs() < slot / 4.0,
+            "{kind}: the bars leave {left_gap} px before the first and {right_gap} px after \
+             the last of {axis_left}..{axis_right}"
+        );
+    }
+}
+
 /// `--dump-dom`'s stdout (read as it comes: the DOM outgrows a pipe's
 /// buffer), waiting at most a minute.
 fn dump_dom(mut command: std::process::Command) -> String {

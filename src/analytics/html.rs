@@ -10,7 +10,9 @@
 
 use std::fmt::Write as _;
 
-use plotters::coord::ranged1d::SegmentValue;
+use std::ops::Range;
+
+use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, SegmentValue, ValueFormatter};
 use plotters::prelude::*;
 
 use super::stats::Interval;
@@ -276,6 +278,53 @@ fn figure(out: &mut String, kind: &str, caption: &str, svg: Option<String>) {
     );
 }
 
+/// An x axis of one equal slot per category, addressed as plotters'
+/// segmented axes are (`Exact(i)` the slot's left edge, `CenterOf(i)` its
+/// middle). plotters' integer ranges include their end, so
+/// `(0..n).into_segmented()` has n + 1 slots and left an empty one after
+/// the last bar; and a range of one value maps every point to the middle.
+#[derive(Clone)]
+struct Categories(i32);
+
+impl Ranged for Categories {
+    type FormatOption = NoDefaultFormatting;
+    type ValueType = SegmentValue<i32>;
+
+    fn map(&self, value: &Self::ValueType, limit: (i32, i32)) -> i32 {
+        let slot = match value {
+            SegmentValue::Exact(index) => f64::from(*index),
+            SegmentValue::CenterOf(index) => f64::from(*index) + 0.5,
+            SegmentValue::Last => f64::from(self.0),
+        };
+        let width = f64::from(limit.1 - limit.0);
+        limit.0 + (width * slot / f64::from(self.0.max(1))).round() as i32
+    }
+
+    /// Every slot's middle, or every k-th one when fewer labels fit.
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<Self::ValueType> {
+        let count = usize::try_from(self.0).unwrap_or(0);
+        let step = count.div_ceil(hint.max_num_points().max(1)).max(1);
+        (0..self.0)
+            .step_by(step)
+            .map(SegmentValue::CenterOf)
+            .collect()
+    }
+
+    fn range(&self) -> Range<Self::ValueType> {
+        SegmentValue::Exact(0)..SegmentValue::Exact(self.0)
+    }
+}
+
+/// Every chart labels its slots with its own formatter.
+impl ValueFormatter<SegmentValue<i32>> for Categories {
+    fn format(value: &SegmentValue<i32>) -> String {
+        match value {
+            SegmentValue::Exact(index) | SegmentValue::CenterOf(index) => index.to_string(),
+            SegmentValue::Last => String::new(),
+        }
+    }
+}
+
 /// The y axis' top: a little above the highest value, never zero.
 fn top(values: impl Iterator<Item = f64>) -> f64 {
     let max = values.fold(0.0_f64, f64::max);
@@ -306,7 +355,7 @@ fn bars(
             .margin(12)
             .x_label_area_size(30)
             .y_label_area_size(70)
-            .build_cartesian_2d((0..count).into_segmented(), 0.0..y_top)
+            .build_cartesian_2d(Categories(count), 0.0..y_top)
             .ok()?;
         chart
             .configure_mesh()
@@ -377,9 +426,9 @@ fn daily(section: &Section) -> Option<String> {
             .x_label_area_size(30)
             .y_label_area_size(70)
             .right_y_label_area_size(60)
-            .build_cartesian_2d((0..count).into_segmented(), 0.0..sends_top)
+            .build_cartesian_2d(Categories(count), 0.0..sends_top)
             .ok()?
-            .set_secondary_coord((0..count).into_segmented(), 0.0..conversions_top);
+            .set_secondary_coord(Categories(count), 0.0..conversions_top);
         let label = |value: &SegmentValue<i32>| match value {
             SegmentValue::CenterOf(index) | SegmentValue::Exact(index) => days
                 .get(usize::try_from(*index).unwrap_or(usize::MAX))
