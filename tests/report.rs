@@ -18,6 +18,7 @@ use serde_json::Value;
 const SPRING: i64 = 1_773_133_200; // 2026-03-10T09:00:00Z, 12:00 in Moscow
 const WINBACK: i64 = 1_773_565_200; // 2026-03-15T09:00:00Z
 const CART: i64 = 1_773_997_200; // 2026-03-20T09:00:00Z
+const CART_LATE: i64 = CART + 40 * DAY; // 2026-04-29T09:00:00Z, the day before NOW
 const DAY: i64 = 86_400;
 const NOW: &str = "2026-04-30T00:00:00Z";
 
@@ -93,6 +94,50 @@ impl Generator {
             at,
             serde_json::json!({ "message_key": key }),
         );
+    }
+
+    /// A line of `journey_log` for the cart journey.
+    fn log(&self, enrolment: &str, contact: &str, at: i64, step: &str, kind: &str, detail: &str) {
+        self.connection
+            .execute(
+                "INSERT INTO journey_log (enrolment, journey, contact_id, at, step, kind, detail)
+                 VALUES (?1, 'cart', ?2, ?3, ?4, ?5, ?6)",
+                params![enrolment, contact, at, step, kind, detail],
+            )
+            .unwrap();
+    }
+
+    /// A cart enrolment where it stands or ended; `ended` is (converted
+    /// at, ended at), a conversion at 0 meaning none.
+    #[allow(clippy::too_many_arguments)]
+    fn enrolment(
+        &self,
+        id: &str,
+        contact: &str,
+        entered: i64,
+        step: &str,
+        status: &str,
+        reason: Option<&str>,
+        ended: Option<(i64, i64)>,
+    ) {
+        let converted = ended.map(|(at, _)| at).filter(|&at| at > 0);
+        self.connection
+            .execute(
+                "INSERT INTO enrolments (id, journey, contact_id, step, step_at, status,
+                 entered_at, converted_at, ended_at, exit_reason)
+                 VALUES (?1, 'cart', ?2, ?3, ?4, ?5, ?4, ?6, ?7, ?8)",
+                params![
+                    id,
+                    contact,
+                    step,
+                    entered,
+                    status,
+                    converted,
+                    ended.map(|(_, e)| e),
+                    reason
+                ],
+            )
+            .unwrap();
     }
 
     fn purchase(&mut self, contact: &str, at: i64, amount: f64) {
@@ -282,14 +327,17 @@ fn winback(g: &mut Generator) {
         .unwrap();
 }
 
-/// 1,000 contacts get the reminder; 300 buy within the day and leave, the
-/// other 700 get the last email, after which 100 buy.
+/// 1,000 contacts get the reminder; 300 buy within the day and leave (the
+/// purchase is the goal and an exit event), the other 700 get the last
+/// email and complete the journey, after which 100 buy. 50 more entered
+/// the day before the report and wait at `wait_a_day`. The generator writes
+/// the enrolments and their log as the journey runtime does.
 fn cart(g: &mut Generator) {
-    for i in 0..1_000 {
+    for i in 0..1_050 {
         let contact = format!("j{i:04}");
-        let source = ("journey", "cart", "1");
         let enrolment = format!("{i}");
-        let source = (source.0, source.1, enrolment.as_str());
+        let source = ("journey", "cart", enrolment.as_str());
+        let entered = if i < 1_000 { CART } else { CART_LATE };
         let key = g.message(
             source,
             Some("reminder"),
@@ -298,11 +346,45 @@ fn cart(g: &mut Generator) {
             None,
             "sent",
             0.5,
-            CART,
+            entered,
         );
-        g.feedback(&contact, &key, "message_delivered", CART + 60);
+        g.feedback(&contact, &key, "message_delivered", entered + 60);
+        g.log(&enrolment, &contact, entered, "reminder", "entered", "{}");
+        g.log(&enrolment, &contact, entered, "reminder", "sent", "{}");
+        g.log(&enrolment, &contact, entered, "wait_a_day", "waited", "{}");
+        if i >= 1_000 {
+            g.enrolment(
+                &enrolment,
+                &contact,
+                entered,
+                "wait_a_day",
+                "active",
+                None,
+                None,
+            );
+            continue;
+        }
         if i % 10 < 3 {
-            g.purchase(&contact, CART + 3600, 1500.0);
+            let bought = CART + 3600;
+            g.purchase(&contact, bought, 1500.0);
+            g.log(
+                &enrolment,
+                &contact,
+                bought,
+                "wait_a_day",
+                "converted",
+                "{}",
+            );
+            g.log(&enrolment, &contact, bought, "wait_a_day", "exited", "{}");
+            g.enrolment(
+                &enrolment,
+                &contact,
+                entered,
+                "wait_a_day",
+                "exited",
+                Some("exit_event"),
+                Some((bought, bought)),
+            );
             continue;
         }
         let later = CART + DAY;
@@ -317,9 +399,31 @@ fn cart(g: &mut Generator) {
             later,
         );
         g.feedback(&contact, &key, "message_delivered", later + 60);
+        g.log(&enrolment, &contact, later, "wait_a_day", "woke", "{}");
+        g.log(&enrolment, &contact, later, "last_email", "sent", "{}");
+        g.log(&enrolment, &contact, later, "last_email", "exited", "{}");
+        let mut converted = 0;
         if i % 10 == 3 {
-            g.purchase(&contact, later + 3600, 1500.0);
+            converted = later + 3600;
+            g.purchase(&contact, converted, 1500.0);
+            g.log(
+                &enrolment,
+                &contact,
+                converted,
+                "last_email",
+                "converted",
+                "{}",
+            );
         }
+        g.enrolment(
+            &enrolment,
+            &contact,
+            entered,
+            "last_email",
+            "completed",
+            Some("completed"),
+            Some((converted, later)),
+        );
     }
 }
 
@@ -416,7 +520,7 @@ fn counts_equal_the_generated_truth() {
     assert_eq!(steps, ["reminder", "last_email"]);
     let reminder = row(cart, "steps", "reminder");
     let last = row(cart, "steps", "last_email");
-    assert_eq!(count(&reminder["recipients"]), 1_000);
+    assert_eq!(count(&reminder["recipients"]), 1_050);
     assert_eq!(
         count(&last["recipients"]),
         700,
@@ -426,6 +530,85 @@ fn counts_equal_the_generated_truth() {
     assert_eq!(count(&last["conversions"]), 100);
     assert_eq!(count(&cart["totals"]["conversions"]), 400);
     assert_eq!(cart["totals"]["revenue"], 400.0 * 1500.0);
+}
+
+/// The journey's drop-off, step by step, from its enrolments and their
+/// log: everyone reaches the reminder and the wait; 300 leave at the wait
+/// on reaching the goal and 50 still wait there; 700 reach the last email
+/// and complete the journey.
+#[test]
+fn a_journey_step_shows_its_known_drop_off() {
+    let dir = project();
+    let (report, code) = json_report(dir.path(), &["cart"]);
+    assert_eq!(code, 0);
+    let flow = section(&report, "journeys", "cart")["flow"]
+        .as_array()
+        .unwrap();
+    let table: Vec<(&str, [u64; 5], &Value)> = flow
+        .iter()
+        .map(|step| {
+            let counts =
+                ["reached", "moved_on", "waiting", "completed"].map(|field| count(&step[field]));
+            let left: u64 = step["left"].as_object().unwrap().values().map(count).sum();
+            (
+                step["step"].as_str().unwrap(),
+                [counts[0], counts[1], counts[2], counts[3], left],
+                &step["left"],
+            )
+        })
+        .collect();
+    let expected = serde_json::json!({});
+    let goal = serde_json::json!({ "goal": 300 });
+    assert_eq!(
+        table,
+        [
+            ("reminder", [1_050, 1_050, 0, 0, 0], &expected),
+            ("wait_a_day", [1_050, 700, 50, 0, 300], &goal),
+            ("last_email", [700, 0, 0, 700, 0], &expected),
+        ]
+    );
+    let drop_off = flow[1]["drop_off"].as_f64().unwrap();
+    assert!((drop_off - 300.0 / 1_050.0).abs() < 1e-12, "{drop_off}");
+
+    // A period is a cohort: the enrolments that entered in it.
+    let (report, _) = json_report(dir.path(), &["cart", "--from", "2026-04-01 00:00"]);
+    let flow = section(&report, "journeys", "cart")["flow"]
+        .as_array()
+        .unwrap();
+    let reached: Vec<(&str, u64, u64)> = flow
+        .iter()
+        .map(|step| {
+            (
+                step["step"].as_str().unwrap(),
+                count(&step["reached"]),
+                count(&step["waiting"]),
+            )
+        })
+        .collect();
+    assert_eq!(reached, [("reminder", 50, 0), ("wait_a_day", 50, 50)]);
+
+    let (stdout, stderr, code) = herald(dir.path(), &["report", "cart", "--now", NOW]);
+    assert_eq!(code, 0, "{stderr}");
+    let line = stdout
+        .lines()
+        .find(|line| line.trim_start().starts_with("wait_a_day"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert_eq!(
+        line.split_whitespace().collect::<Vec<_>>(),
+        [
+            "wait_a_day",
+            "1",
+            "050",
+            "700",
+            "50",
+            "0",
+            "300",
+            "28.57%",
+            "goal",
+            "300"
+        ],
+        "{stdout}"
+    );
 }
 
 #[test]

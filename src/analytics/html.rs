@@ -16,7 +16,7 @@ use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, SegmentValue,
 use plotters::prelude::*;
 
 use super::stats::Interval;
-use super::{Funnel, Report, Row, Section};
+use super::{Funnel, Report, Row, Section, StepFlow};
 
 const WIDTH: u32 = 720;
 const HEIGHT: u32 = 300;
@@ -57,7 +57,7 @@ th,td{border-bottom:1px solid #ddd;padding:3px 8px;text-align:right}\
 th:first-child,td:first-child{text-align:left}\
 figure.chart{display:inline-block;margin:0.5em 1em 0.5em 0}\
 figure.chart figcaption{font-size:13px;color:#555}\
-.meta{color:#555}.missed{color:#b00020;font-weight:bold}.met{color:#1b5e20}";
+td.why{text-align:left}.meta{color:#555}.missed{color:#b00020;font-weight:bold}.met{color:#1b5e20}";
 
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
@@ -89,6 +89,7 @@ fn write_section(section: &Section, out: &mut String) {
     };
     let _ = writeln!(out, "<p class=\"meta\">{goal}{state}</p>");
     write_table(section, out);
+    write_flow(&section.flow, out);
     if let Some(test) = &section.test {
         let text = match &test.test {
             Some(result) => format!(
@@ -163,6 +164,20 @@ fn write_section(section: &Section, out: &mut String) {
             "daily",
             "Sends (bars) and conversions (line) per day",
             daily(section),
+        );
+    }
+    if !section.flow.is_empty() {
+        let labels: Vec<String> = section.flow.iter().map(|step| step.step.clone()).collect();
+        let values: Vec<f64> = section
+            .flow
+            .iter()
+            .map(|step| step.reached as f64)
+            .collect();
+        figure(
+            out,
+            "steps",
+            "Enrolments reaching each step",
+            bars(&labels, &values, None, false),
         );
     }
     let mut arms: Vec<(String, &Funnel)> = section
@@ -265,6 +280,39 @@ fn write_table(section: &Section, out: &mut String) {
         for r in rows {
             row(format!("{prefix}{}", escape(&r.name)), &r.funnel);
         }
+    }
+    out.push_str("</table>\n");
+}
+
+/// A journey's enrolments step by step.
+fn write_flow(flow: &[StepFlow], out: &mut String) {
+    if flow.is_empty() {
+        return;
+    }
+    out.push_str(
+        "<table class=\"flow\"><tr><th>step</th><th>reached</th><th>moved on</th>\
+         <th>waiting</th><th>completed</th><th>left</th><th>drop-off</th>\
+         <th>why they left</th></tr>\n",
+    );
+    for step in flow {
+        let why: Vec<String> = step
+            .left
+            .iter()
+            .map(|(reason, count)| format!("{} {count}", escape(&reason.replace('_', " "))))
+            .collect();
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td class=\"why\">{}</td></tr>",
+            escape(&step.step),
+            step.reached,
+            step.moved_on,
+            step.waiting,
+            step.completed,
+            step.left.values().sum::<u64>(),
+            percent(step.drop_off),
+            why.join(", ")
+        );
     }
     out.push_str("</table>\n");
 }

@@ -84,6 +84,10 @@ pub struct Section {
     pub variants: Vec<Row>,
     /// Journeys only, in step order.
     pub steps: Vec<Row>,
+    /// Journeys only: how far the enrolments that entered in the period
+    /// got, step by step in the declared order (removed steps last).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub flow: Vec<StepFlow>,
     /// Contacts and messages that got nothing, by reason.
     pub skipped: BTreeMap<String, u64>,
     /// The A/B test over the variants' conversions.
@@ -135,6 +139,27 @@ pub struct Row {
     pub name: String,
     #[serde(flatten)]
     pub funnel: Funnel,
+}
+
+/// A journey step's enrolments: how many reached it, and how many are
+/// still there, went on, or left the journey there and why.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct StepFlow {
+    pub step: String,
+    pub reached: u64,
+    /// Still at the step (waiting on a timer or an event).
+    pub waiting: u64,
+    /// Went on to another step.
+    pub moved_on: u64,
+    /// Ran past the journey's last step here.
+    pub completed: u64,
+    /// Left the journey here before its end, by reason: `goal` (the goal
+    /// event, which is also an exit event), `exit_event`, `exit_step`,
+    /// `removed` (the step or the journey was taken out), `loop`.
+    pub left: BTreeMap<String, u64>,
+    /// The share of those who reached the step that left the journey there
+    /// (`left`, not `completed`).
+    pub drop_off: Option<f64>,
 }
 
 /// The A/B test, or why it was not run.
@@ -254,6 +279,7 @@ pub fn report(
         let mut section = context.section("journey", &journey.journey, journey.goal.as_ref())?;
         let order: Vec<String> = journey.states.iter().map(|s| s.key.clone()).collect();
         order_rows(&mut section.steps, &order);
+        section.flow = flow(store, &journey.journey, &order, from, until)?;
         journeys.push(section);
     }
     let currency = compilation
@@ -273,6 +299,55 @@ pub fn report(
         campaigns,
         journeys,
     })
+}
+
+/// Where a journey's enrolments got, step by step in `order` (steps no
+/// longer declared after them, by name).
+fn flow(
+    store: &Store,
+    journey: &str,
+    order: &[String],
+    from: i64,
+    until: i64,
+) -> Result<Vec<StepFlow>, StoreError> {
+    let mut steps: BTreeMap<String, StepFlow> = BTreeMap::new();
+    fn step<'a>(steps: &'a mut BTreeMap<String, StepFlow>, name: &str) -> &'a mut StepFlow {
+        steps.entry(name.to_string()).or_insert_with(|| StepFlow {
+            step: name.to_string(),
+            ..StepFlow::default()
+        })
+    }
+    for (name, reached) in store.journey_step_reach(journey, from, until)? {
+        step(&mut steps, &name).reached = reached;
+    }
+    for outcome in store.journey_outcomes(journey, from, until)? {
+        let Some(name) = &outcome.step else { continue };
+        let flow = step(&mut steps, name);
+        match (outcome.status.as_str(), outcome.reason.as_deref()) {
+            ("active", _) => flow.waiting += outcome.enrolments,
+            (_, Some("completed")) => flow.completed += outcome.enrolments,
+            (_, reason) => {
+                let reason = match reason {
+                    Some("exit_event") if outcome.at_goal => "goal",
+                    Some("removed_step" | "removed_journey") => "removed",
+                    Some(other) => other,
+                    None => "unknown",
+                };
+                *flow.left.entry(reason.to_string()).or_default() += outcome.enrolments;
+            }
+        }
+    }
+    let position = |name: &str| order.iter().position(|n| n == name).unwrap_or(usize::MAX);
+    let mut flow: Vec<StepFlow> = steps.into_values().collect();
+    flow.sort_by_key(|step| position(&step.step));
+    for step in &mut flow {
+        let left: u64 = step.left.values().sum();
+        step.moved_on = step
+            .reached
+            .saturating_sub(step.waiting + step.completed + left);
+        step.drop_off = (step.reached > 0).then(|| left as f64 / step.reached as f64);
+    }
+    Ok(flow)
 }
 
 /// Rows in the declared order first, then any others by name.
@@ -651,6 +726,7 @@ impl Context<'_> {
             channels: tally.channels.rows(),
             variants: tally.variants.rows(),
             steps: tally.steps.rows(),
+            flow: Vec::new(),
             skipped: tally.skipped,
             test: None,
             holdout: None,

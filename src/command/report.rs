@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use super::plan::{compiled, grouped};
 use super::{Now, OutputFormat, Settings, print};
 use crate::analytics::stats::Interval;
-use crate::analytics::{self, Funnel, Report, ReportRequest, Row, Section};
+use crate::analytics::{self, Funnel, Report, ReportRequest, Row, Section, StepFlow};
 use crate::error::Error;
 use crate::store::Store;
 
@@ -141,9 +141,10 @@ fn cells(label: &str, funnel: &Funnel) -> Vec<String> {
     cells
 }
 
-/// Columns padded to their widest cell, the label left-aligned.
-fn table(rows: &[Vec<String>], out: &mut String) {
-    let mut widths = vec![0; HEADER.len()];
+/// Columns padded to their widest cell: numbers right-aligned, the label
+/// and the columns in `text` left-aligned.
+fn table(rows: &[Vec<String>], text: &[usize], out: &mut String) {
+    let mut widths = vec![0; rows.iter().map(Vec::len).max().unwrap_or(0)];
     for row in rows {
         for (index, cell) in row.iter().enumerate() {
             widths[index] = widths[index].max(cell.chars().count());
@@ -152,13 +153,15 @@ fn table(rows: &[Vec<String>], out: &mut String) {
     for row in rows {
         let mut line = String::from("  ");
         for (index, cell) in row.iter().enumerate() {
-            let pad = widths[index] - cell.chars().count();
-            if index == 0 {
-                line.push_str(cell);
-                line.push_str(&" ".repeat(pad));
-            } else {
+            let pad = " ".repeat(widths[index] - cell.chars().count());
+            if index > 0 {
                 line.push_str("  ");
-                line.push_str(&" ".repeat(pad));
+            }
+            if index == 0 || text.contains(&index) {
+                line.push_str(cell);
+                line.push_str(&pad);
+            } else {
+                line.push_str(&pad);
                 line.push_str(cell);
             }
         }
@@ -191,7 +194,7 @@ fn section(section: &Section, currency: &str, out: &mut String) {
     labelled("", &section.channels, &mut rows);
     labelled("variant ", &section.variants, &mut rows);
     labelled("step ", &section.steps, &mut rows);
-    table(&rows, out);
+    table(&rows, &[], out);
     if let Some(roas) = section.totals.return_on_spend {
         let _ = writeln!(out, "  return on spend: {roas:.2} (revenue / cost)");
     }
@@ -268,6 +271,53 @@ fn section(section: &Section, currency: &str, out: &mut String) {
             kpi.status.replace('_', " ")
         );
     }
+    flow(&section.flow, out);
+}
+
+/// A journey's enrolments step by step: the drop-off table.
+fn flow(flow: &[StepFlow], out: &mut String) {
+    if flow.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "  enrolments by step:");
+    let mut rows: Vec<Vec<String>> = vec![
+        [
+            "step",
+            "reached",
+            "moved on",
+            "waiting",
+            "completed",
+            "left",
+            "drop-off",
+            "why they left",
+        ]
+        .iter()
+        .map(|h| h.to_string())
+        .collect(),
+    ];
+    for step in flow {
+        let left: u64 = step.left.values().sum();
+        let why: Vec<String> = step
+            .left
+            .iter()
+            .map(|(reason, count)| format!("{} {}", reason.replace('_', " "), grouped(*count)))
+            .collect();
+        let mut row = vec![step.step.clone()];
+        row.extend(
+            [
+                step.reached,
+                step.moved_on,
+                step.waiting,
+                step.completed,
+                left,
+            ]
+            .map(grouped),
+        );
+        row.push(percent(step.drop_off));
+        row.push(why.join(", "));
+        rows.push(row);
+    }
+    table(&rows, &[7], out);
 }
 
 fn human(report: &Report) -> String {

@@ -1,6 +1,7 @@
 //! What `herald report` reads: one campaign's or journey's messages in a
 //! period with the delivery feedback about each, its held-out contacts, its
-//! run records, and a contact's first goal event in a window.
+//! run records, a contact's first goal event in a window, and how far a
+//! journey's enrolments got.
 //!
 //! Every read goes through an index ([`super::schema`] version 8):
 //! the messages through `outbox_by_source_contact (kind, name, contact_id,
@@ -66,6 +67,23 @@ pub struct RunRecord {
     pub held_out: u64,
     /// Exclusions and skips by reason, as JSON.
     pub excluded: String,
+}
+
+/// Enrolments of a journey that stand or ended alike: at one step, with one
+/// status and exit reason.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EnrolmentOutcome {
+    /// Where it is or where it ended (`None` for an enrolment that never
+    /// reached a step).
+    pub step: Option<String>,
+    /// `active`, `completed` or `exited`.
+    pub status: String,
+    /// Why it ended (`journey_log`'s `exited` reasons).
+    pub reason: Option<String>,
+    /// It converted at the moment it ended: the goal event was also an exit
+    /// event.
+    pub at_goal: bool,
+    pub enrolments: u64,
 }
 
 /// A goal event: when, and its `amount` property.
@@ -248,6 +266,63 @@ impl Store {
                     })
                 })
                 .optional()
+        })
+    }
+
+    /// How many enrolments of `journey` that entered in `[from, until)`
+    /// reached each step: the distinct enrolments with something logged at
+    /// the step (every step logs when it is reached), through
+    /// `journey_log_by_step`.
+    pub fn journey_step_reach(
+        &self,
+        journey: &str,
+        from: i64,
+        until: i64,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        self.run(|| {
+            let mut statement = self.connection.prepare_cached(
+                "SELECT l.step, count(DISTINCT l.enrolment)
+                 FROM journey_log AS l INDEXED BY journey_log_by_step
+                 JOIN enrolments AS e ON e.journey = l.journey AND e.id = l.enrolment
+                 WHERE l.journey = ?1 AND l.step IS NOT NULL
+                   AND e.entered_at >= ?2 AND e.entered_at < ?3
+                 GROUP BY l.step",
+            )?;
+            let rows = statement.query_map(params![journey, from, until], |row| {
+                Ok((row.get(0)?, row.get::<_, i64>(1)?.max(0) as u64))
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// Where the enrolments of `journey` that entered in `[from, until)`
+    /// stand or ended, grouped (one range of the enrolments' primary key).
+    pub fn journey_outcomes(
+        &self,
+        journey: &str,
+        from: i64,
+        until: i64,
+    ) -> Result<Vec<EnrolmentOutcome>, StoreError> {
+        self.run(|| {
+            // An exit event that is also the goal records the conversion and
+            // the exit at the event's moment: the contact left on reaching it.
+            let mut statement = self.connection.prepare_cached(
+                "SELECT step, status, exit_reason,
+                   coalesce(status = 'exited' AND converted_at = ended_at, 0), count(*)
+                 FROM enrolments
+                 WHERE journey = ?1 AND entered_at >= ?2 AND entered_at < ?3
+                 GROUP BY 1, 2, 3, 4",
+            )?;
+            let rows = statement.query_map(params![journey, from, until], |row| {
+                Ok(EnrolmentOutcome {
+                    step: row.get(0)?,
+                    status: row.get(1)?,
+                    reason: row.get(2)?,
+                    at_goal: row.get(3)?,
+                    enrolments: row.get::<_, i64>(4)?.max(0) as u64,
+                })
+            })?;
+            rows.collect()
         })
     }
 }

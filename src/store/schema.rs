@@ -375,6 +375,16 @@ CREATE INDEX outbox_sent_with_provider_id ON outbox (provider, updated_at)
     WHERE state = 'sent' AND provider_message_id IS NOT NULL;
 ",
     },
+    Migration {
+        version: 10,
+        description: "journey log by journey and step, for the report's step drop-off",
+        sql: "
+-- How many enrolments reached each step of one journey (`herald report`):
+-- one range of this index per journey, the distinct enrolments of a step
+-- side by side, instead of a scan of every journey's log.
+CREATE INDEX journey_log_by_step ON journey_log (journey, step, enrolment);
+",
+    },
 ];
 
 /// The indexes an import into an empty store drops and builds after its
