@@ -357,6 +357,9 @@ pub enum Command {
         /// Do not import the manifest's `sources:` into the copy first.
         #[arg(long)]
         no_sync: bool,
+        /// Keep the simulated store in FILE (a new file), for `herald report --store FILE`.
+        #[arg(long, value_name = "FILE")]
+        keep_store: Option<PathBuf>,
         /// Output format: human, or json.
         #[arg(long, value_enum, default_value_t = crate::command::OutputFormat::Human)]
         format: crate::command::OutputFormat,

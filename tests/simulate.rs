@@ -304,3 +304,54 @@ fn the_shop_over_december_sends_each_occurrence_and_runs_the_journeys() {
         );
     }
 }
+
+/// `--keep-store` keeps the simulated store, so `herald report` can say what
+/// the month achieved: every message the timeline sent is in the report,
+/// and the real store is still untouched. An existing file is refused.
+#[test]
+fn the_kept_store_is_what_herald_report_reads() {
+    let dir = fixture();
+    let kept = dir.path().join("simulated.db");
+    let kept_arg = kept.to_string_lossy().into_owned();
+    let sent = timeline(dir.path(), &["--keep-store", &kept_arg])
+        .iter()
+        .filter(|entry| entry["kind"] == "sent")
+        .count() as u64;
+    assert!(sent > 0, "the fixture sends something");
+    let (stdout, stderr, code) = herald(
+        dir.path(),
+        &[
+            "report",
+            "--store",
+            &kept_arg,
+            "--now",
+            "2026-03-31 00:00",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let reported: u64 = report["campaigns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(report["journeys"].as_array().unwrap())
+        .map(|section| section["totals"]["sent"].as_u64().unwrap())
+        .sum();
+    assert_eq!(reported, sent);
+    let (_, stderr, code) = herald(
+        dir.path(),
+        &[
+            "simulate",
+            "--from",
+            FROM,
+            "--to",
+            TO,
+            "--keep-store",
+            &kept_arg,
+        ],
+    );
+    assert_eq!(code, 2);
+    assert!(stderr.contains("the file exists"), "{stderr}");
+}

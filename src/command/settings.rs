@@ -254,6 +254,7 @@ impl Settings {
                 events,
                 contact,
                 no_sync,
+                keep_store,
                 format,
             } => Command::Simulate(super::simulate::Request {
                 from: moment("--from", &from)?,
@@ -262,6 +263,7 @@ impl Settings {
                 events,
                 contact,
                 sync: !no_sync,
+                keep_store,
                 format,
             }),
             cli::Command::Status { format } => Command::Status(super::status::Request { format }),

@@ -29,6 +29,8 @@ pub struct Request {
     pub events: Option<PathBuf>,
     pub contact: Option<String>,
     pub sync: bool,
+    /// Where to keep the simulated store.
+    pub keep_store: Option<PathBuf>,
     pub format: OutputFormat,
 }
 
@@ -71,6 +73,14 @@ pub fn run(settings: &Settings, request: &Request) -> Result<i32, Error> {
             "--to ({to}) must be after --from ({from})"
         )));
     }
+    // VACUUM INTO refuses an existing file, and a store is not something to
+    // overwrite by accident: say so before a month is simulated.
+    if let Some(keep) = request.keep_store.as_ref().filter(|keep| keep.exists()) {
+        return Err(Error::Usage(format!(
+            "--keep-store {}: the file exists; give a new file",
+            keep.display()
+        )));
+    }
     let events = match &request.events {
         Some(path) => read_events(manifest, path, from, to)?,
         None => Vec::new(),
@@ -86,6 +96,7 @@ pub fn run(settings: &Settings, request: &Request) -> Result<i32, Error> {
             step: request.step,
             events,
             sync: request.sync,
+            keep: request.keep_store.clone(),
         },
     )?;
     let simulated = match outcome {
@@ -121,6 +132,14 @@ pub fn run(settings: &Settings, request: &Request) -> Result<i32, Error> {
                 simulated.ticks,
                 simulated.events
             );
+            if let Some(keep) = &request.keep_store {
+                let _ = writeln!(
+                    out,
+                    "The simulated store is kept in {} (`herald report --store {}`)",
+                    keep.display(),
+                    keep.display()
+                );
+            }
             if let Some(contact) = &request.contact {
                 let _ = writeln!(out, "Contact {contact} only");
             }

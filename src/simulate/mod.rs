@@ -16,7 +16,7 @@
 pub mod timeline;
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
@@ -41,6 +41,8 @@ pub struct Request {
     pub events: Vec<FileEvent>,
     /// Import the manifest's `sources:` into the copy first.
     pub sync: bool,
+    /// Where to keep the simulated copy (for `herald report`), a new file.
+    pub keep: Option<PathBuf>,
 }
 
 /// An event of the `--events` file, checked, with its line number.
@@ -171,6 +173,10 @@ pub fn simulate(
             .map_or(stepped, |occurrence| stepped.min(*occurrence));
     }
     let timeline = timeline::read(&store, &before, request.from)?;
+    if let Some(keep) = &request.keep {
+        drop(store);
+        Store::copy_into(&copy, keep)?;
+    }
     Ok(Outcome::Finished(Simulated {
         timeline,
         ticks,
