@@ -1,10 +1,11 @@
 //! Delivery from the outbox: per provider, claim a batch of due messages
 //! with a lease, send each on the tokio runtime (at most `concurrency` at a
 //! time, spaced by the provider's rate limit), and record outcomes as they
-//! arrive, several to a transaction. Nothing is recorded as sent before the
-//! provider said so; a message whose answer never came stays `sending`
-//! under a lease that expires, and [`crate::store::Store::recover`] decides
-//! what becomes of it.
+//! arrive. Each round is one transaction ([`Store::exchange`]): the outcomes
+//! received since the last round, then the claims that refill the lanes.
+//! Nothing is recorded as sent before the provider said so; a message whose
+//! answer never came stays `sending` under a lease that expires, and
+//! [`crate::store::Store::recover`] decides what becomes of it.
 //!
 //! The store stays on the calling thread (a SQLite connection is used from
 //! one thread); the sends run on the runtime and report back through a
@@ -35,7 +36,7 @@ use tokio::time::Instant;
 
 use super::{Clock, Route, wall_seconds};
 use crate::provider::{Backoff, Client, Message, Outcome, WhatsappProvider};
-use crate::store::outbox::{Claimed, Completion, Resolution};
+use crate::store::outbox::{ClaimRequest, Claimed, Completion, Resolution};
 use crate::store::{Durability, Store, StoreError, SuppressionReason};
 
 /// How the runner delivers.
@@ -100,7 +101,7 @@ impl Tally {
 
 /// One attempt's answer, back from the runtime.
 struct Done {
-    provider: String,
+    provider: Arc<str>,
     key: String,
     attempt: u32,
     channel: String,
@@ -189,47 +190,75 @@ pub fn deliver(
     let (sender, receiver) = mpsc::channel::<Done>();
     let mut tally = Tally::default();
     let mut random = fastrand::Rng::new();
+    // Outcomes received and not yet recorded: they go into the next round's
+    // transaction, with the claims that replace them.
+    let mut completions: Vec<Completion> = Vec::new();
     loop {
         let now = clock.now().as_second();
+        let wall = wall_seconds();
+        let lease_until = wall + options.lease.as_secs().max(1) as i64;
+        let mut requests = Vec::new();
         if !stop.load(Ordering::SeqCst) {
             for (name, lane) in lanes.iter_mut() {
                 if lane.stopped || lane.in_flight > lane.batch / 2 {
                     continue;
                 }
-                let wall = wall_seconds();
-                let lease_until = wall + options.lease.as_secs().max(1) as i64;
-                let limit = lane.batch - lane.in_flight;
-                store.set_durability(if lane.route.client.honours_idempotency_key() {
-                    Durability::Deferred
-                } else {
-                    Durability::Full
-                })?;
-                let mut claimed = Vec::new();
                 // `unknown` messages of a provider with a status API are
                 // looked up once per delivery round, before new sends.
-                if !lane.reconciled {
-                    lane.reconciled = true;
-                    let client = &lane.route.client;
-                    if client.can_reconcile() && !client.honours_idempotency_key() {
-                        claimed =
-                            store.claim_unknown(&options.holder, name, limit, lease_until, wall)?;
-                    }
-                }
-                let limit = limit - claimed.len();
-                let claim = store.claim(&options.holder, name, limit, now, lease_until, wall)?;
+                let client = &lane.route.client;
+                let reconcile_unknown =
+                    !lane.reconciled && client.can_reconcile() && !client.honours_idempotency_key();
+                lane.reconciled = true;
+                requests.push(ClaimRequest {
+                    provider: name,
+                    limit: lane.batch - lane.in_flight,
+                    now,
+                    lease_until,
+                    reconcile_unknown,
+                });
+            }
+        }
+        if !requests.is_empty() || !completions.is_empty() {
+            // A claim is the evidence that a request may have left: for a
+            // provider without a key it must survive a power loss.
+            let full = requests.iter().any(|request| {
+                !lanes[request.provider]
+                    .route
+                    .client
+                    .honours_idempotency_key()
+            });
+            store.set_durability(if full {
+                Durability::Full
+            } else {
+                Durability::Deferred
+            })?;
+            let exchange = store.exchange(&options.holder, &completions, &requests, wall)?;
+            if !completions.is_empty() {
+                tally.lost_leases += completions.len() as u64 - exchange.recorded;
+                completions.clear();
+                progress(&tally);
+            }
+            let names: Vec<&str> = requests.iter().map(|request| request.provider).collect();
+            for (name, claim) in names.into_iter().zip(exchange.claims) {
                 tally.skipped += claim.skipped;
-                claimed.extend(claim.messages);
-                for claimed in claimed {
-                    lane.in_flight += 1;
-                    let window_open = match lane.route.client.inbound_event() {
+                if claim.messages.is_empty() {
+                    continue;
+                }
+                let lane = lanes.get_mut(name).expect("a lane per request");
+                let inbound = lane.route.client.inbound_event();
+                let mut batch = Vec::with_capacity(claim.messages.len());
+                for claimed in claim.messages {
+                    let window_open = match inbound {
                         Some(event) => WhatsappProvider::window_open(
                             store.last_event_at(&claimed.contact_id, event, now)?,
                             now,
                         ),
                         None => false,
                     };
-                    spawn(runtime, name, lane, claimed, window_open, sender.clone());
+                    batch.push((claimed, window_open));
                 }
+                lane.in_flight += batch.len();
+                spawn(runtime, name, lane, batch, &sender);
             }
         }
         let in_flight: usize = lanes.values().map(|lane| lane.in_flight).sum();
@@ -265,13 +294,14 @@ pub fn deliver(
             }
         }
         let now = clock.now().as_second();
-        let mut completions = Vec::with_capacity(done.len());
         for item in done {
-            if let Some(lane) = lanes.get_mut(item.provider.as_str()) {
+            if let Some(lane) = lanes.get_mut(&*item.provider) {
                 lane.in_flight -= 1;
                 if let Outcome::StopProvider { reason, .. } = &item.outcome {
                     lane.stopped = true;
-                    tally.stopped.insert(item.provider.clone(), reason.clone());
+                    tally
+                        .stopped
+                        .insert(item.provider.to_string(), reason.clone());
                 }
             }
             let resolution = resolve(&item, options, now, &mut random);
@@ -282,11 +312,8 @@ pub fn deliver(
                 resolution,
             });
         }
-        store.set_durability(Durability::Deferred)?;
-        let recorded = store.complete(&options.holder, &completions, wall_seconds())?;
-        tally.lost_leases += completions.len() as u64 - recorded;
-        progress(&tally);
     }
+    debug_assert!(completions.is_empty(), "every outcome recorded");
     Ok(tally)
 }
 
@@ -301,60 +328,81 @@ fn pause(wait: Duration, stop: &AtomicBool) {
     }
 }
 
-/// Sends one claimed message; `window_open` when the contact wrote within
-/// the provider's conversation window ([`Client::inbound_event`]), which
-/// the store was asked on this thread.
+/// Sends a lease's messages, each with whether its contact wrote within the
+/// provider's conversation window ([`Client::inbound_event`]), which the
+/// store was asked on this thread.
 fn spawn(
     runtime: &Runtime,
     provider: &str,
     lane: &Lane,
-    claimed: Claimed,
-    window_open: bool,
-    sender: mpsc::Sender<Done>,
+    batch: Vec<(Claimed, bool)>,
+    sender: &mpsc::Sender<Done>,
 ) {
     let client = lane.route.client.clone();
     let limiter = lane.limiter.clone();
     let permits = lane.permits.clone();
-    let provider = provider.to_string();
-    runtime.spawn(async move {
-        let honours_key = client.honours_idempotency_key();
-        let outcome = match serde_json::from_str::<Message>(&claimed.payload) {
-            Ok(message) => {
-                let _permit = permits.acquire_owned().await;
-                limiter.wait().await;
-                if claimed.reconcile {
-                    // Asked, not sent: "not found" comes back as a retry,
-                    // found as sent or failed, no answer as unknown again.
-                    client
-                        .reconcile(&message)
-                        .await
-                        .unwrap_or(Outcome::Unknown {
-                            reason: "the provider has no status API".into(),
-                        })
-                } else {
-                    match client.send_in_window(&message, window_open).await {
-                        // A provider with a status API is asked before the
-                        // message is given up as unknown.
-                        outcome @ Outcome::Unknown { .. } if !honours_key => {
-                            client.reconcile(&message).await.unwrap_or(outcome)
-                        }
-                        outcome => outcome,
+    let provider: Arc<str> = Arc::from(provider);
+    for (claimed, window_open) in batch {
+        runtime.spawn(send(
+            client.clone(),
+            limiter.clone(),
+            permits.clone(),
+            provider.clone(),
+            claimed,
+            window_open,
+            sender.clone(),
+        ));
+    }
+}
+
+/// Sends (or, for a message claimed to reconcile, looks up) one message
+/// and reports its outcome.
+async fn send(
+    client: Arc<Client>,
+    limiter: Arc<Limiter>,
+    permits: Arc<Semaphore>,
+    provider: Arc<str>,
+    claimed: Claimed,
+    window_open: bool,
+    sender: mpsc::Sender<Done>,
+) {
+    let honours_key = client.honours_idempotency_key();
+    let outcome = match serde_json::from_str::<Message>(&claimed.payload) {
+        Ok(message) => {
+            let _permit = permits.acquire_owned().await;
+            limiter.wait().await;
+            if claimed.reconcile {
+                // Asked, not sent: "not found" comes back as a retry,
+                // found as sent or failed, no answer as unknown again.
+                client
+                    .reconcile(&message)
+                    .await
+                    .unwrap_or(Outcome::Unknown {
+                        reason: "the provider has no status API".into(),
+                    })
+            } else {
+                match client.send_in_window(&message, window_open).await {
+                    // A provider with a status API is asked before the
+                    // message is given up as unknown.
+                    outcome @ Outcome::Unknown { .. } if !honours_key => {
+                        client.reconcile(&message).await.unwrap_or(outcome)
                     }
+                    outcome => outcome,
                 }
             }
-            Err(error) => Outcome::Failed {
-                reason: format!("the outbox holds a message herald cannot read: {error}"),
-                suppress: None,
-            },
-        };
-        let _ = sender.send(Done {
-            provider,
-            key: claimed.key,
-            attempt: claimed.attempt,
-            channel: claimed.channel,
-            honours_key,
-            outcome,
-        });
+        }
+        Err(error) => Outcome::Failed {
+            reason: format!("the outbox holds a message herald cannot read: {error}"),
+            suppress: None,
+        },
+    };
+    let _ = sender.send(Done {
+        provider,
+        key: claimed.key,
+        attempt: claimed.attempt,
+        channel: claimed.channel,
+        honours_key,
+        outcome,
     });
 }
 

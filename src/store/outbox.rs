@@ -166,6 +166,29 @@ pub struct Claim {
     pub skipped: u64,
 }
 
+/// What a round of [`Store::exchange`] leases for one provider.
+#[derive(Clone, Debug)]
+pub struct ClaimRequest<'a> {
+    pub provider: &'a str,
+    /// Messages at most, the `unknown` ones looked up included.
+    pub limit: usize,
+    /// The runner's clock (unix seconds): what is due by then is claimed.
+    pub now: i64,
+    /// Until when the lease holds (wall clock, unix seconds).
+    pub lease_until: i64,
+    /// Lease the provider's `unknown` messages first, to ask its status API.
+    pub reconcile_unknown: bool,
+}
+
+/// What a round of [`Store::exchange`] did.
+#[derive(Debug, Default)]
+pub struct Exchange {
+    /// Completions recorded (the others had lost their lease).
+    pub recorded: u64,
+    /// One claim per request, in order.
+    pub claims: Vec<Claim>,
+}
+
 /// How an attempt ends, as the runner resolved the provider's answer.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Resolution {
@@ -460,42 +483,52 @@ impl Store {
         started_at: i64,
     ) -> Result<Claim, StoreError> {
         self.begin()?;
-        let work = || -> rusqlite::Result<Claim> {
-            // In `outbox_due`'s order (ties by enqueue order): ordering by key
-            // as well made every claim sort all due rows, 100,000 of them per
-            // claim of 256 in the run benchmark.
-            let due = "SELECT key FROM outbox WHERE state = 'queued' AND provider = ?1
-                       AND not_before <= ?2 ORDER BY not_before LIMIT ?3";
-            let suppressed = "EXISTS (SELECT 1 FROM suppressions AS s
-                WHERE s.contact_id = outbox.contact_id AND s.channel IN (outbox.channel, '*'))";
-            let skipped = self
-                .connection
-                .prepare_cached(&format!(
-                    "UPDATE outbox SET state = 'skipped', updated_at = ?4,
-                     reason = CASE WHEN {suppressed} THEN 'suppressed' ELSE 'consent_revoked' END
-                     WHERE key IN ({due}) AND ({suppressed} OR (needs_consent = 1 AND NOT EXISTS
-                       (SELECT 1 FROM consents AS k WHERE k.contact_id = outbox.contact_id
-                        AND k.channel = outbox.channel AND k.status = 'granted')))"
-                ))?
-                .execute(params![provider, now, limit as i64, started_at])?;
-            let mut statement = self.connection.prepare_cached(&format!(
-                "UPDATE outbox SET state = 'sending', lease_holder = ?4, lease_expires_at = ?5,
-                 attempts = attempts + 1, updated_at = ?6
-                 WHERE key IN ({due})
-                 RETURNING key, contact_id, channel, payload, attempts"
-            ))?;
-            let messages = statement
-                .query_map(
-                    params![provider, now, limit as i64, holder, lease_until, started_at],
-                    |row| Claimed::from_row(row, false),
-                )?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(Claim {
-                messages,
-                skipped: skipped as u64,
-            })
-        };
-        self.finish(work)
+        self.finish(|| self.claim_in(holder, provider, limit, now, lease_until, started_at))
+    }
+
+    /// [`Store::claim`] inside the caller's transaction.
+    fn claim_in(
+        &self,
+        holder: &str,
+        provider: &str,
+        limit: usize,
+        now: i64,
+        lease_until: i64,
+        started_at: i64,
+    ) -> rusqlite::Result<Claim> {
+        // In `outbox_due`'s order (ties by enqueue order): ordering by key
+        // as well made every claim sort all due rows, 100,000 of them per
+        // claim of 256 in the run benchmark.
+        let due = "SELECT key FROM outbox WHERE state = 'queued' AND provider = ?1
+                   AND not_before <= ?2 ORDER BY not_before LIMIT ?3";
+        let suppressed = "EXISTS (SELECT 1 FROM suppressions AS s
+            WHERE s.contact_id = outbox.contact_id AND s.channel IN (outbox.channel, '*'))";
+        let skipped = self
+            .connection
+            .prepare_cached(&format!(
+                "UPDATE outbox SET state = 'skipped', updated_at = ?4,
+                 reason = CASE WHEN {suppressed} THEN 'suppressed' ELSE 'consent_revoked' END
+                 WHERE key IN ({due}) AND ({suppressed} OR (needs_consent = 1 AND NOT EXISTS
+                   (SELECT 1 FROM consents AS k WHERE k.contact_id = outbox.contact_id
+                    AND k.channel = outbox.channel AND k.status = 'granted')))"
+            ))?
+            .execute(params![provider, now, limit as i64, started_at])?;
+        let mut statement = self.connection.prepare_cached(&format!(
+            "UPDATE outbox SET state = 'sending', lease_holder = ?4, lease_expires_at = ?5,
+             attempts = attempts + 1, updated_at = ?6
+             WHERE key IN ({due})
+             RETURNING key, contact_id, channel, payload, attempts"
+        ))?;
+        let messages = statement
+            .query_map(
+                params![provider, now, limit as i64, holder, lease_until, started_at],
+                |row| Claimed::from_row(row, false),
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(Claim {
+            messages,
+            skipped: skipped as u64,
+        })
     }
 
     /// Leases up to `limit` `unknown` messages of `provider` to `holder`
@@ -512,23 +545,32 @@ impl Store {
         started_at: i64,
     ) -> Result<Vec<Claimed>, StoreError> {
         self.begin()?;
-        let work = || -> rusqlite::Result<Vec<Claimed>> {
-            let mut statement = self.connection.prepare_cached(
-                "UPDATE outbox SET state = 'sending', lease_holder = ?3, lease_expires_at = ?4,
-                 attempts = attempts + 1, updated_at = ?5
-                 WHERE key IN (SELECT key FROM outbox WHERE state = 'unknown' AND provider = ?1
-                               ORDER BY updated_at LIMIT ?2)
-                 RETURNING key, contact_id, channel, payload, attempts",
-            )?;
-            let messages = statement
-                .query_map(
-                    params![provider, limit as i64, holder, lease_until, started_at],
-                    |row| Claimed::from_row(row, true),
-                )?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(messages)
-        };
-        self.finish(work)
+        self.finish(|| self.claim_unknown_in(holder, provider, limit, lease_until, started_at))
+    }
+
+    /// [`Store::claim_unknown`] inside the caller's transaction.
+    fn claim_unknown_in(
+        &self,
+        holder: &str,
+        provider: &str,
+        limit: usize,
+        lease_until: i64,
+        started_at: i64,
+    ) -> rusqlite::Result<Vec<Claimed>> {
+        let mut statement = self.connection.prepare_cached(
+            "UPDATE outbox SET state = 'sending', lease_holder = ?3, lease_expires_at = ?4,
+             attempts = attempts + 1, updated_at = ?5
+             WHERE key IN (SELECT key FROM outbox WHERE state = 'unknown' AND provider = ?1
+                           ORDER BY updated_at LIMIT ?2)
+             RETURNING key, contact_id, channel, payload, attempts",
+        )?;
+        let messages = statement
+            .query_map(
+                params![provider, limit as i64, holder, lease_until, started_at],
+                |row| Claimed::from_row(row, true),
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(messages)
     }
 
     /// Records outcomes of attempts `holder` made, in one transaction.
@@ -541,69 +583,123 @@ impl Store {
         now: i64,
     ) -> Result<u64, StoreError> {
         self.begin()?;
-        let work = || -> rusqlite::Result<u64> {
-            // The attempt's ledger row, only for a message `holder` still
-            // leases; its start is when the claim took it (`updated_at`).
-            let mut ledger = self.connection.prepare_cached(
-                "INSERT INTO outbox_attempts (key, attempt, started_at, finished_at, outcome, detail)
-                 SELECT key, ?2, updated_at, ?4, ?5, ?6 FROM outbox
-                 WHERE key = ?1 AND lease_holder = ?3 AND state = 'sending'
-                 ON CONFLICT (key, attempt) DO UPDATE SET finished_at = excluded.finished_at,
-                 outcome = excluded.outcome, detail = excluded.detail",
-            )?;
-            let mut update = self.connection.prepare_cached(
-                "UPDATE outbox SET state = ?2, last_error = ?3,
-                 provider_message_id = coalesce(?4, provider_message_id),
-                 not_before = coalesce(?5, not_before), lease_holder = NULL,
-                 lease_expires_at = NULL, updated_at = ?6
-                 WHERE key = ?1",
-            )?;
-            let mut suppress = self.connection.prepare_cached(
-                "INSERT INTO suppressions (contact_id, channel, reason, at, detail)
-                 SELECT contact_id, channel, ?2, ?3, ?4 FROM outbox WHERE key = ?1
-                 ON CONFLICT (contact_id, channel) DO NOTHING",
-            )?;
-            let mut recorded = 0;
-            for completion in completions {
-                let resolution = &completion.resolution;
-                let (provider_id, not_before) = match resolution {
-                    Resolution::Sent {
-                        provider_message_id,
-                    } => (provider_message_id.as_deref(), None),
-                    Resolution::Retry { not_before, .. } => (None, Some(*not_before)),
-                    _ => (None, None),
-                };
-                let held = ledger.execute(params![
-                    completion.key,
-                    completion.attempt,
-                    holder,
-                    now,
-                    resolution.outcome(),
-                    resolution.error()
-                ])?;
-                if held == 0 {
-                    continue;
-                }
-                recorded += 1;
-                update.execute(params![
-                    completion.key,
-                    resolution.state(),
-                    resolution.error(),
-                    provider_id,
-                    not_before,
-                    now
-                ])?;
-                if let Resolution::Failed {
-                    suppress: Some((reason, detail)),
-                    ..
-                } = resolution
-                {
-                    suppress.execute(params![completion.key, reason.as_str(), now, detail])?;
-                }
+        self.finish(|| self.complete_in(holder, completions, now))
+    }
+
+    /// [`Store::complete`] inside the caller's transaction.
+    fn complete_in(
+        &self,
+        holder: &str,
+        completions: &[Completion],
+        now: i64,
+    ) -> rusqlite::Result<u64> {
+        // The attempt's ledger row, only for a message `holder` still
+        // leases; its start is when the claim took it (`updated_at`).
+        let mut ledger = self.connection.prepare_cached(
+            "INSERT INTO outbox_attempts (key, attempt, started_at, finished_at, outcome, detail)
+             SELECT key, ?2, updated_at, ?4, ?5, ?6 FROM outbox
+             WHERE key = ?1 AND lease_holder = ?3 AND state = 'sending'
+             ON CONFLICT (key, attempt) DO UPDATE SET finished_at = excluded.finished_at,
+             outcome = excluded.outcome, detail = excluded.detail",
+        )?;
+        let mut update = self.connection.prepare_cached(
+            "UPDATE outbox SET state = ?2, last_error = ?3,
+             provider_message_id = coalesce(?4, provider_message_id),
+             not_before = coalesce(?5, not_before), lease_holder = NULL,
+             lease_expires_at = NULL, updated_at = ?6
+             WHERE key = ?1",
+        )?;
+        let mut suppress = self.connection.prepare_cached(
+            "INSERT INTO suppressions (contact_id, channel, reason, at, detail)
+             SELECT contact_id, channel, ?2, ?3, ?4 FROM outbox WHERE key = ?1
+             ON CONFLICT (contact_id, channel) DO NOTHING",
+        )?;
+        let mut recorded = 0;
+        for completion in completions {
+            let resolution = &completion.resolution;
+            let (provider_id, not_before) = match resolution {
+                Resolution::Sent {
+                    provider_message_id,
+                } => (provider_message_id.as_deref(), None),
+                Resolution::Retry { not_before, .. } => (None, Some(*not_before)),
+                _ => (None, None),
+            };
+            let held = ledger.execute(params![
+                completion.key,
+                completion.attempt,
+                holder,
+                now,
+                resolution.outcome(),
+                resolution.error()
+            ])?;
+            if held == 0 {
+                continue;
             }
-            Ok(recorded)
-        };
-        self.finish(work)
+            recorded += 1;
+            update.execute(params![
+                completion.key,
+                resolution.state(),
+                resolution.error(),
+                provider_id,
+                not_before,
+                now
+            ])?;
+            if let Resolution::Failed {
+                suppress: Some((reason, detail)),
+                ..
+            } = resolution
+            {
+                suppress.execute(params![completion.key, reason.as_str(), now, detail])?;
+            }
+        }
+        Ok(recorded)
+    }
+
+    /// One round of a runner in one transaction: records `completions`
+    /// ([`Store::complete`]), then leases what each of `requests` asks for
+    /// ([`Store::claim_unknown`] first where it says so, then
+    /// [`Store::claim`]), all to `holder` at `wall` (wall clock, unix
+    /// seconds). One commit instead of one per step: the rows a round
+    /// completes and the rows it claims next share their table and index
+    /// pages, so the round writes most pages once, and a runner's thread
+    /// spends its time on sends rather than on commits.
+    pub fn exchange(
+        &self,
+        holder: &str,
+        completions: &[Completion],
+        requests: &[ClaimRequest<'_>],
+        wall: i64,
+    ) -> Result<Exchange, StoreError> {
+        self.begin()?;
+        self.finish(|| {
+            let recorded = self.complete_in(holder, completions, wall)?;
+            let mut claims = Vec::with_capacity(requests.len());
+            for request in requests {
+                let mut claim = Claim::default();
+                if request.reconcile_unknown {
+                    claim.messages = self.claim_unknown_in(
+                        holder,
+                        request.provider,
+                        request.limit,
+                        request.lease_until,
+                        wall,
+                    )?;
+                }
+                let limit = request.limit - claim.messages.len();
+                let fresh = self.claim_in(
+                    holder,
+                    request.provider,
+                    limit,
+                    request.now,
+                    request.lease_until,
+                    wall,
+                )?;
+                claim.skipped = fresh.skipped;
+                claim.messages.extend(fresh.messages);
+                claims.push(claim);
+            }
+            Ok(Exchange { recorded, claims })
+        })
     }
 
     /// Takes back the messages whose lease expired by `now` (wall clock,
