@@ -238,8 +238,8 @@ pub fn deliver(
                 completions.clear();
                 progress(&tally);
             }
-            let names: Vec<&str> = requests.iter().map(|request| request.provider).collect();
-            for (name, claim) in names.into_iter().zip(exchange.claims) {
+            for (request, claim) in requests.iter().zip(exchange.claims) {
+                let name = request.provider;
                 tally.skipped += claim.skipped;
                 if claim.messages.is_empty() {
                     continue;
