@@ -68,13 +68,15 @@ fn generate(directory: &PathBuf, project: &Path, deliveries: u64) {
             std::fs::copy(entry.path(), target).expect("copy");
         }
     }
+    // The file is read from the working directory, not the project's.
+    let contacts = directory.join("contacts.csv");
     let status = herald::run([
         "herald",
         "--project",
         directory.to_str().expect("utf-8 path"),
         "contacts",
         "import",
-        "contacts.csv",
+        contacts.to_str().expect("utf-8 path"),
     ]);
     assert_eq!(status, 0, "the store is created");
     let started = Instant::now();

@@ -330,8 +330,9 @@ fn winback(g: &mut Generator) {
 /// 1,000 contacts get the reminder; 300 buy within the day and leave (the
 /// purchase is the goal and an exit event), the other 700 get the last
 /// email and complete the journey, after which 100 buy. 50 more entered
-/// the day before the report and wait at `wait_a_day`. The generator writes
-/// the enrolments and their log as the journey runtime does.
+/// the day before the report: 10 empty their cart (an exit event) and 40
+/// wait at `wait_a_day`. The generator writes the enrolments and their log
+/// as the journey runtime does.
 fn cart(g: &mut Generator) {
     for i in 0..1_050 {
         let contact = format!("j{i:04}");
@@ -352,7 +353,7 @@ fn cart(g: &mut Generator) {
         g.log(&enrolment, &contact, entered, "reminder", "entered", "{}");
         g.log(&enrolment, &contact, entered, "reminder", "sent", "{}");
         g.log(&enrolment, &contact, entered, "wait_a_day", "waited", "{}");
-        if i >= 1_000 {
+        if i >= 1_010 {
             g.enrolment(
                 &enrolment,
                 &contact,
@@ -361,6 +362,20 @@ fn cart(g: &mut Generator) {
                 "active",
                 None,
                 None,
+            );
+            continue;
+        }
+        if i >= 1_000 {
+            let emptied = entered + 3600;
+            g.log(&enrolment, &contact, emptied, "wait_a_day", "exited", "{}");
+            g.enrolment(
+                &enrolment,
+                &contact,
+                entered,
+                "wait_a_day",
+                "exited",
+                Some("exit_event"),
+                Some((0, emptied)),
             );
             continue;
         }
@@ -534,8 +549,8 @@ fn counts_equal_the_generated_truth() {
 
 /// The journey's drop-off, step by step, from its enrolments and their
 /// log: everyone reaches the reminder and the wait; 300 leave at the wait
-/// on reaching the goal and 50 still wait there; 700 reach the last email
-/// and complete the journey.
+/// on reaching the goal, 10 on another exit event (the drop-off), 40 still
+/// wait there; 700 reach the last email and complete the journey.
 #[test]
 fn a_journey_step_shows_its_known_drop_off() {
     let dir = project();
@@ -558,17 +573,18 @@ fn a_journey_step_shows_its_known_drop_off() {
         })
         .collect();
     let expected = serde_json::json!({});
-    let goal = serde_json::json!({ "goal": 300 });
+    let left = serde_json::json!({ "goal": 300, "exit_event": 10 });
     assert_eq!(
         table,
         [
             ("reminder", [1_050, 1_050, 0, 0, 0], &expected),
-            ("wait_a_day", [1_050, 700, 50, 0, 300], &goal),
+            ("wait_a_day", [1_050, 700, 40, 0, 310], &left),
             ("last_email", [700, 0, 0, 700, 0], &expected),
         ]
     );
+    // Leaving on the goal is converting, not dropping off.
     let drop_off = flow[1]["drop_off"].as_f64().unwrap();
-    assert!((drop_off - 300.0 / 1_050.0).abs() < 1e-12, "{drop_off}");
+    assert!((drop_off - 10.0 / 1_050.0).abs() < 1e-12, "{drop_off}");
 
     // A period is a cohort: the enrolments that entered in it.
     let (report, _) = json_report(dir.path(), &["cart", "--from", "2026-04-01 00:00"]);
@@ -585,7 +601,7 @@ fn a_journey_step_shows_its_known_drop_off() {
             )
         })
         .collect();
-    assert_eq!(reached, [("reminder", 50, 0), ("wait_a_day", 50, 50)]);
+    assert_eq!(reached, [("reminder", 50, 0), ("wait_a_day", 50, 40)]);
 
     let (stdout, stderr, code) = herald(dir.path(), &["report", "cart", "--now", NOW]);
     assert_eq!(code, 0, "{stderr}");
@@ -600,10 +616,13 @@ fn a_journey_step_shows_its_known_drop_off() {
             "1",
             "050",
             "700",
-            "50",
+            "40",
             "0",
-            "300",
-            "28.57%",
+            "310",
+            "0.95%",
+            "exit",
+            "event",
+            "10,",
             "goal",
             "300"
         ],
@@ -737,6 +756,25 @@ fn a_period_counts_only_messages_planned_in_it() {
         count(&section(&report, "campaigns", "winback")["totals"]["sent"]),
         9_000
     );
+    // A section of zeros is a name on one line in the table, not a table.
+    let (stdout, stderr, code) = herald(
+        dir.path(),
+        &[
+            "report",
+            "--from",
+            "2026-03-14 00:00",
+            "--to",
+            "2026-03-16 00:00",
+            "--now",
+            NOW,
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.ends_with("Nothing planned in the period for: campaign spring_sale, journey cart\n"),
+        "{stdout}"
+    );
+    assert!(stdout.starts_with("campaign winback"), "{stdout}");
     let (_, stderr, code) = herald(
         dir.path(),
         &["report", "--from", "2026-03-16", "--now", NOW],

@@ -44,8 +44,20 @@ pub fn page(report: &Report) -> String {
         escape(report.currency.as_deref().unwrap_or("the project currency")),
         100.0 * report.confidence
     );
+    let mut idle = Vec::new();
     for section in report.campaigns.iter().chain(&report.journeys) {
-        write_section(section, &mut out);
+        if section.is_idle() {
+            idle.push(format!("{} {}", section.kind, escape(&section.name)));
+        } else {
+            write_section(section, &mut out);
+        }
+    }
+    if !idle.is_empty() {
+        let _ = writeln!(
+            out,
+            "<p class=\"idle\">Nothing planned in the period for: {}.</p>",
+            idle.join(", ")
+        );
     }
     out.push_str("</body></html>\n");
     out
@@ -167,7 +179,7 @@ fn write_section(section: &Section, out: &mut String) {
         );
     }
     if !section.flow.is_empty() {
-        let labels: Vec<String> = section.flow.iter().map(|step| step.step.clone()).collect();
+        let labels: Vec<String> = section.flow.iter().map(|step| step.label.clone()).collect();
         let values: Vec<f64> = section
             .flow
             .iter()
@@ -304,7 +316,7 @@ fn write_flow(flow: &[StepFlow], out: &mut String) {
             out,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
              <td class=\"why\">{}</td></tr>",
-            escape(&step.step),
+            escape(&step.label),
             step.reached,
             step.moved_on,
             step.waiting,

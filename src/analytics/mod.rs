@@ -146,19 +146,23 @@ pub struct Row {
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct StepFlow {
     pub step: String,
+    /// How the step reads in a table: its id, or for a step without one
+    /// its position and kind (`#2 wait`).
+    pub label: String,
     pub reached: u64,
     /// Still at the step (waiting on a timer or an event).
     pub waiting: u64,
     /// Went on to another step.
     pub moved_on: u64,
-    /// Ran past the journey's last step here.
+    /// Ended the journey here as it was designed to end: ran past its last
+    /// step, or reached an `exit` step.
     pub completed: u64,
     /// Left the journey here before its end, by reason: `goal` (the goal
-    /// event, which is also an exit event), `exit_event`, `exit_step`,
-    /// `removed` (the step or the journey was taken out), `loop`.
+    /// event, which is also an exit event), `exit_event`, `removed` (the
+    /// step or the journey was taken out), `loop`.
     pub left: BTreeMap<String, u64>,
-    /// The share of those who reached the step that left the journey there
-    /// (`left`, not `completed`).
+    /// The share of those who reached the step that dropped off there: left
+    /// for any reason but the goal (converting is not dropping off).
     pub drop_off: Option<f64>,
 }
 
@@ -207,6 +211,21 @@ pub struct Day {
     pub sent: u64,
     pub conversions: u64,
     pub revenue: f64,
+}
+
+impl Section {
+    /// Nothing was planned, skipped or held out in the period and nobody
+    /// entered: the section has nothing to show but zeros.
+    pub fn is_idle(&self) -> bool {
+        self.totals.planned == 0
+            && self.totals.sent == 0
+            && self.skipped.is_empty()
+            && self
+                .holdout
+                .as_ref()
+                .is_none_or(|holdout| holdout.held_out == 0)
+            && self.flow.is_empty()
+    }
 }
 
 impl Report {
@@ -279,7 +298,18 @@ pub fn report(
         let mut section = context.section("journey", &journey.journey, journey.goal.as_ref())?;
         let order: Vec<String> = journey.states.iter().map(|s| s.key.clone()).collect();
         order_rows(&mut section.steps, &order);
-        section.flow = flow(store, &journey.journey, &order, from, until)?;
+        let labels: Vec<(String, String)> = journey
+            .states
+            .iter()
+            .map(|state| {
+                let label = match &state.id {
+                    Some(id) => id.clone(),
+                    None => format!("#{} {}", state.key, action_name(state.action)),
+                };
+                (state.key.clone(), label)
+            })
+            .collect();
+        section.flow = flow(store, &journey.journey, &labels, from, until)?;
         journeys.push(section);
     }
     let currency = compilation
@@ -306,7 +336,7 @@ pub fn report(
 fn flow(
     store: &Store,
     journey: &str,
-    order: &[String],
+    order: &[(String, String)],
     from: i64,
     until: i64,
 ) -> Result<Vec<StepFlow>, StoreError> {
@@ -325,7 +355,7 @@ fn flow(
         let flow = step(&mut steps, name);
         match (outcome.status.as_str(), outcome.reason.as_deref()) {
             ("active", _) => flow.waiting += outcome.enrolments,
-            (_, Some("completed")) => flow.completed += outcome.enrolments,
+            (_, Some("completed" | "exit_step")) => flow.completed += outcome.enrolments,
             (_, reason) => {
                 let reason = match reason {
                     Some("exit_event") if outcome.at_goal => "goal",
@@ -337,17 +367,41 @@ fn flow(
             }
         }
     }
-    let position = |name: &str| order.iter().position(|n| n == name).unwrap_or(usize::MAX);
+    let position = |name: &str| {
+        order
+            .iter()
+            .position(|(key, _)| key == name)
+            .unwrap_or(usize::MAX)
+    };
     let mut flow: Vec<StepFlow> = steps.into_values().collect();
     flow.sort_by_key(|step| position(&step.step));
     for step in &mut flow {
+        step.label = order
+            .iter()
+            .find(|(key, _)| *key == step.step)
+            .map_or_else(|| step.step.clone(), |(_, label)| label.clone());
         let left: u64 = step.left.values().sum();
         step.moved_on = step
             .reached
             .saturating_sub(step.waiting + step.completed + left);
-        step.drop_off = (step.reached > 0).then(|| left as f64 / step.reached as f64);
+        let dropped = left - step.left.get("goal").copied().unwrap_or(0);
+        step.drop_off = (step.reached > 0).then(|| dropped as f64 / step.reached as f64);
     }
     Ok(flow)
+}
+
+/// A step's kind as its YAML key names it.
+fn action_name(action: crate::journey::Action) -> &'static str {
+    use crate::journey::Action;
+    match action {
+        Action::Send => "send",
+        Action::Wait => "wait",
+        Action::WaitFor => "wait_for",
+        Action::Branch => "branch",
+        Action::Split => "split",
+        Action::Update => "update",
+        Action::Exit => "exit",
+    }
 }
 
 /// Rows in the declared order first, then any others by name.

@@ -302,7 +302,7 @@ fn flow(flow: &[StepFlow], out: &mut String) {
             .iter()
             .map(|(reason, count)| format!("{} {}", reason.replace('_', " "), grouped(*count)))
             .collect();
-        let mut row = vec![step.step.clone()];
+        let mut row = vec![step.label.clone()];
         row.extend(
             [
                 step.reached,
@@ -331,11 +331,29 @@ fn human(report: &Report) -> String {
         );
         return out;
     }
-    for (index, item) in sections.into_iter().enumerate() {
+    // A campaign with no occurrence in the period would be a table of
+    // zeros; one line names them all instead.
+    let (idle, active): (Vec<&Section>, Vec<&Section>) =
+        sections.into_iter().partition(|section| section.is_idle());
+    for (index, item) in active.into_iter().enumerate() {
         if index > 0 {
             out.push('\n');
         }
         section(item, currency, &mut out);
+    }
+    if !idle.is_empty() {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        let names: Vec<String> = idle
+            .iter()
+            .map(|section| format!("{} {}", section.kind, section.name))
+            .collect();
+        let _ = writeln!(
+            out,
+            "Nothing planned in the period for: {}",
+            names.join(", ")
+        );
     }
     out
 }
