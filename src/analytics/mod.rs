@@ -31,7 +31,7 @@ use serde::Serialize;
 use crate::campaign::{Goal, Schedule};
 use crate::compiler::Compilation;
 use crate::duration::Duration;
-use crate::store::analytics::MessageFacts;
+use crate::store::analytics::{GoalEvent, GoalQuery, MessageFacts, Reported};
 use crate::store::{Store, StoreError};
 
 use self::stats::{Interval, NotRun, Test};
@@ -570,13 +570,12 @@ impl Groups {
 
 impl Funnel {
     /// Counts one message.
-    fn count(&mut self, message: &MessageFacts, planned: bool, cost: f64) {
+    fn count(&mut self, message: &MessageFacts<'_>, planned: bool, cost: f64) {
         self.planned += u64::from(planned);
         let sent = message.state == "sent";
         self.sent += u64::from(sent);
-        self.failed += u64::from(
-            matches!(message.state.as_str(), "failed" | "dead") || (sent && message.failed),
-        );
+        self.failed +=
+            u64::from(matches!(message.state, "failed" | "dead") || (sent && message.failed));
         if !sent {
             return;
         }
@@ -617,36 +616,76 @@ struct Tally {
     steps: Groups,
     skipped: BTreeMap<String, u64>,
     days: BTreeMap<String, Day>,
+    /// The local days of the last send and of the last conversion: the
+    /// date is computed once per day met, not per message.
+    send_day: LocalDay,
+    conversion_day: LocalDay,
+    /// The receipts of the contact being read, and buffers reused from
+    /// one contact to the next.
+    receipts: Vec<Receipt>,
+    times: Vec<i64>,
+    seen: [Vec<usize>; 3],
+}
+
+/// A local date and the unix seconds `[start, end)` it covers.
+#[derive(Default)]
+struct LocalDay {
+    start: i64,
+    end: i64,
+    date: String,
+}
+
+impl LocalDay {
+    /// The local date of `at`, computed only when `at` is outside the day
+    /// it holds.
+    fn of(&mut self, context: &Context<'_>, at: i64) -> &str {
+        if !(self.start <= at && at < self.end) {
+            (self.date, self.start, self.end) = context.local_day(at);
+        }
+        &self.date
+    }
+}
+
+/// The day of `date` in `days`, added when new.
+fn day<'a>(days: &'a mut BTreeMap<String, Day>, date: &str) -> &'a mut Day {
+    if !days.contains_key(date) {
+        days.insert(
+            date.to_string(),
+            Day {
+                date: date.to_string(),
+                sent: 0,
+                conversions: 0,
+                revenue: 0.0,
+            },
+        );
+    }
+    days.get_mut(date).expect("just inserted")
 }
 
 impl Tally {
-    fn day(&mut self, date: String) -> &mut Day {
-        self.days.entry(date.clone()).or_insert_with(|| Day {
-            date,
-            sent: 0,
-            conversions: 0,
-            revenue: 0.0,
-        })
-    }
-
-    /// Counts one message in every group it belongs to; its receipt when
-    /// it reached the contact.
-    fn count(&mut self, context: &Context<'_>, message: &MessageFacts) -> Option<Receipt> {
+    /// Counts one message in every group it belongs to; keeps its receipt
+    /// when it reached the contact.
+    fn count(&mut self, context: &Context<'_>, message: &MessageFacts<'_>) {
         if message.state == "skipped" {
-            let reason = message.reason.clone().unwrap_or_else(|| "unknown".into());
-            *self.skipped.entry(reason).or_default() += 1;
+            let reason = message.reason.unwrap_or("unknown");
+            match self.skipped.get_mut(reason) {
+                Some(count) => *count += 1,
+                None => {
+                    self.skipped.insert(reason.to_string(), 1);
+                }
+            }
         }
         if message.channel.is_empty() {
             // The planner's record of a contact that got nothing: counted
             // by reason above, and in no channel's funnel.
-            return None;
+            return;
         }
         let planned = message.planned;
         let sent = message.state == "sent";
         let cost = if sent { message.cost } else { 0.0 };
-        let channel = self.channels.of(&message.channel);
-        let variant = message.variant.as_deref().map(|v| self.variants.of(v));
-        let step = message.step.as_deref().map(|s| self.steps.of(s));
+        let channel = self.channels.of(message.channel);
+        let variant = message.variant.map(|v| self.variants.of(v));
+        let step = message.step.map(|s| self.steps.of(s));
         self.totals.count(message, planned, cost);
         self.channels.funnels[channel].count(message, planned, cost);
         if let Some(variant) = variant {
@@ -656,57 +695,72 @@ impl Tally {
             self.steps.funnels[step].count(message, planned, cost);
         }
         if !sent {
-            return None;
+            return;
         }
-        self.day(context.local_date(message.send_at)).sent += 1;
-        (!message.failed).then(|| Receipt {
-            at: message.delivered_at.unwrap_or(message.send_at),
-            channel,
-            variant,
-            step,
-        })
+        day(&mut self.days, self.send_day.of(context, message.send_at)).sent += 1;
+        if !message.failed {
+            self.receipts.push(Receipt {
+                at: message.delivered_at.unwrap_or(message.send_at),
+                channel,
+                variant,
+                step,
+            });
+        }
     }
 
-    /// Counts a contact's receipts as recipients and credits its
-    /// conversion, if any, to the last message it received before it.
-    fn attribute(
+    /// Counts the receipts of the contact just read as recipients and
+    /// credits its conversion, if any (from its `goals`, by time), to the
+    /// last message it received before it.
+    fn attribute(&mut self, context: &Context<'_>, goal: Option<&Goal>, goals: &[GoalEvent]) {
+        let mut receipts = std::mem::take(&mut self.receipts);
+        if !receipts.is_empty() {
+            self.credit(context, goal, &mut receipts, goals);
+        }
+        receipts.clear();
+        self.receipts = receipts;
+    }
+
+    fn credit(
         &mut self,
         context: &Context<'_>,
         goal: Option<&Goal>,
-        contact: &str,
-        mut receipts: Vec<Receipt>,
-    ) -> Result<(), StoreError> {
-        if receipts.is_empty() {
-            return Ok(());
-        }
+        receipts: &mut [Receipt],
+        goals: &[GoalEvent],
+    ) {
         receipts.sort_by_key(|receipt| receipt.at);
         self.totals.recipients += 1;
-        let mut seen = (Vec::new(), Vec::new(), Vec::new());
-        for receipt in &receipts {
-            if !seen.0.contains(&receipt.channel) {
-                seen.0.push(receipt.channel);
+        for seen in &mut self.seen {
+            seen.clear();
+        }
+        for receipt in receipts.iter() {
+            if !self.seen[0].contains(&receipt.channel) {
+                self.seen[0].push(receipt.channel);
                 self.channels.funnels[receipt.channel].recipients += 1;
             }
             if let Some(variant) = receipt.variant
-                && !seen.1.contains(&variant)
+                && !self.seen[1].contains(&variant)
             {
-                seen.1.push(variant);
+                self.seen[1].push(variant);
                 self.variants.funnels[variant].recipients += 1;
             }
             if let Some(step) = receipt.step
-                && !seen.2.contains(&step)
+                && !self.seen[2].contains(&step)
             {
-                seen.2.push(step);
+                self.seen[2].push(step);
                 self.steps.funnels[step].recipients += 1;
             }
         }
-        let Some(goal) = goal else { return Ok(()) };
-        let times: Vec<i64> = receipts.iter().map(|r| r.at).collect();
-        let Some(event) = context.first_conversion(contact, goal, &times)? else {
-            return Ok(());
+        let Some(goal) = goal else { return };
+        if goals.is_empty() {
+            return;
+        }
+        self.times.clear();
+        self.times.extend(receipts.iter().map(|r| r.at));
+        let Some(event) = context.first_conversion(goal, &self.times, goals) else {
+            return;
         };
         let Some(credited) = receipts.iter().rev().find(|r| r.at <= event.at) else {
-            return Ok(());
+            return;
         };
         let amount = event.amount.unwrap_or(0.0);
         self.totals.convert(amount);
@@ -717,19 +771,29 @@ impl Tally {
         if let Some(step) = credited.step {
             self.steps.funnels[step].convert(amount);
         }
-        let day = self.day(context.local_date(event.at));
+        let day = day(&mut self.days, self.conversion_day.of(context, event.at));
         day.conversions += 1;
         day.revenue += amount;
-        Ok(())
     }
 }
 
 impl Context<'_> {
-    fn local_date(&self, at: i64) -> String {
-        Timestamp::from_second(at).map_or_else(
-            |_| at.to_string(),
-            |at| at.to_zoned_datetime(self.zone.clone()).date().to_string(),
-        )
+    /// The local date of `at` in the project's zone, with the unix seconds
+    /// `[start, end)` of that day (just `at` where the zone gives none).
+    fn local_day(&self, at: i64) -> (String, i64, i64) {
+        let Ok(timestamp) = Timestamp::from_second(at) else {
+            return (at.to_string(), at, at + 1);
+        };
+        let date = timestamp.to_zoned_datetime(self.zone.clone()).date();
+        let start_of = |day: Date| {
+            day.to_zoned_datetime(self.zone.clone())
+                .ok()
+                .map(|start| start.timestamp().as_second())
+        };
+        match (start_of(date), date.tomorrow().ok().and_then(start_of)) {
+            (Some(start), Some(end)) if start <= at && at < end => (date.to_string(), start, end),
+            _ => (date.to_string(), at, at + 1),
+        }
     }
 
     /// The funnel, per channel, variant and step, conversions and days of
@@ -743,29 +807,20 @@ impl Context<'_> {
         goal: Option<&Goal>,
     ) -> Result<Section, StoreError> {
         let mut tally = Tally::default();
-        let mut contact: Option<(String, Vec<Receipt>)> = None;
-        let mut failure: Option<StoreError> = None;
-        self.store
-            .each_reported_message(kind, name, self.from, self.until, |message| {
-                if failure.is_some() {
-                    return;
-                }
-                if let Some((id, receipts)) = contact.take_if(|(id, _)| *id != message.contact_id)
-                    && let Err(error) = tally.attribute(self, goal, &id, receipts)
-                {
-                    failure = Some(error);
-                    return;
-                }
-                let receipt = tally.count(self, &message);
-                let (_, receipts) = contact.get_or_insert_with(|| (message.contact_id, Vec::new()));
-                receipts.extend(receipt);
-            })?;
-        if let Some(error) = failure {
-            return Err(error);
-        }
-        if let Some((id, receipts)) = contact {
-            tally.attribute(self, goal, &id, receipts)?;
-        }
+        let goals = goal.map(|goal| GoalQuery {
+            event: &goal.event,
+            until: self.now.as_second(),
+        });
+        self.store.each_reported_message(
+            kind,
+            name,
+            (self.from, self.until),
+            goals,
+            |reported| match reported {
+                Reported::Message(message) => tally.count(self, &message),
+                Reported::ContactEnd { goals, .. } => tally.attribute(self, goal, goals),
+            },
+        )?;
         let mut totals = tally.totals;
         totals.finish();
         Ok(Section {
@@ -789,15 +844,15 @@ impl Context<'_> {
         })
     }
 
-    /// The first goal event within the window after any of `receipts`
-    /// (sorted), not after now: one store lookup per run of overlapping
-    /// windows.
+    /// The first of a contact's `goals` (by time) within the window after
+    /// any of `receipts` (sorted), not after now; overlapping windows are
+    /// one run.
     fn first_conversion(
         &self,
-        contact: &str,
         goal: &Goal,
         receipts: &[i64],
-    ) -> Result<Option<crate::store::analytics::GoalEvent>, StoreError> {
+        goals: &[GoalEvent],
+    ) -> Option<GoalEvent> {
         let now = self.now.as_second();
         let mut index = 0;
         while index < receipts.len() {
@@ -811,14 +866,15 @@ impl Context<'_> {
             if start > now {
                 break;
             }
-            if let Some(event) =
-                self.store
-                    .first_goal_event(contact, &goal.event, start, end.min(now))?
+            let end = end.min(now);
+            if let Some(event) = goals
+                .iter()
+                .find(|event| start <= event.at && event.at <= end)
             {
-                return Ok(Some(event));
+                return Some(*event);
             }
         }
-        Ok(None)
+        None
     }
 
     /// The control group's conversions, followed from the moment each
@@ -830,16 +886,24 @@ impl Context<'_> {
         goal: Option<&Goal>,
         recipients: &Funnel,
     ) -> Result<Holdout, StoreError> {
-        let held = self
-            .store
-            .held_out_contacts(kind, name, self.from, self.until)?;
+        let mut held_out = 0;
         let mut conversions = 0;
-        if let Some(goal) = goal {
-            for (contact, at) in &held {
-                conversions += u64::from(self.first_conversion(contact, goal, &[*at])?.is_some());
-            }
-        }
-        let held_out = held.len() as u64;
+        let goals = goal.map(|goal| GoalQuery {
+            event: &goal.event,
+            until: self.now.as_second(),
+        });
+        self.store.each_held_out_contact(
+            kind,
+            name,
+            (self.from, self.until),
+            goals,
+            |_, at, events| {
+                held_out += 1;
+                if let Some(goal) = goal {
+                    conversions += u64::from(self.first_conversion(goal, &[at], events).is_some());
+                }
+            },
+        )?;
         let rate = (held_out > 0).then(|| conversions as f64 / held_out as f64);
         let lift = recipients.conversion_rate.zip(rate).map(|(r, c)| r - c);
         Ok(Holdout {

@@ -12,7 +12,7 @@
 //! table per campaign. The queries are plain SQL a PostgreSQL backend runs
 //! as they are (with `properties->>'message_key'` for `json_extract`).
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
 use super::{Store, StoreError};
 
@@ -28,16 +28,17 @@ pub const FEEDBACK_EVENTS: [&str; 7] = [
     "email_clicked",
 ];
 
-/// One message with what feedback says about it.
+/// One message with what feedback says about it, borrowed from the row
+/// being read (the report turns it into counts at once).
 #[derive(Clone, Debug)]
-pub struct MessageFacts {
-    pub contact_id: String,
-    pub occurrence: String,
-    pub step: Option<String>,
-    pub channel: String,
-    pub variant: Option<String>,
-    pub state: String,
-    pub reason: Option<String>,
+pub struct MessageFacts<'a> {
+    pub contact_id: &'a str,
+    pub occurrence: &'a str,
+    pub step: Option<&'a str>,
+    pub channel: &'a str,
+    pub variant: Option<&'a str>,
+    pub state: &'a str,
+    pub reason: Option<&'a str>,
     /// An intent the plan wrote (a `skipped` row the planner wrote for an
     /// excluded contact has no provider and was never planned to go out).
     pub planned: bool,
@@ -57,6 +58,27 @@ pub struct MessageFacts {
     /// When the contact unsubscribed on the message's channel after it was
     /// sent and before any later message on that channel reached them.
     pub unsubscribed: bool,
+}
+
+/// What [`Store::each_reported_message`] hands over, in contact order.
+#[derive(Debug)]
+pub enum Reported<'a> {
+    /// One of the contact's messages.
+    Message(MessageFacts<'a>),
+    /// After a contact's last message: the contact's goal events (those of
+    /// the [`GoalQuery`], by time), empty without a goal.
+    ContactEnd {
+        contact_id: &'a str,
+        goals: &'a [GoalEvent],
+    },
+}
+
+/// Which goal events to hand over with each contact: those of type `event`
+/// at or before `until` (unix seconds; the report's now).
+#[derive(Clone, Copy, Debug)]
+pub struct GoalQuery<'a> {
+    pub event: &'a str,
+    pub until: i64,
 }
 
 /// A campaign occurrence's run record.
@@ -98,16 +120,20 @@ impl Store {
     /// (unix seconds) to `each`, with its feedback, in contact order (the
     /// report attributes one contact at a time), straight from the
     /// `outbox_by_source_contact` index: no sort, and the period is checked
-    /// in the index before any row is read.
+    /// in the index before any row is read. After a contact's last message
+    /// comes [`Reported::ContactEnd`] with its `goal` events, merged from
+    /// a second stream in the same contact order (see [`GoalMerge`]).
     pub fn each_reported_message(
         &self,
         kind: &str,
         name: &str,
-        from: i64,
-        until: i64,
-        mut each: impl FnMut(MessageFacts),
+        (from, until): (i64, i64),
+        goal: Option<GoalQuery<'_>>,
+        mut each: impl FnMut(Reported<'_>),
     ) -> Result<(), StoreError> {
         self.run(|| {
+            let mut goal_statement = self.goal_statement(goal)?;
+            let mut goals = GoalMerge::new(goal_statement.as_mut(), goal)?;
             // The feedback is looked up per message through the partial
             // `events_by_message` index: the `IS NOT NULL` lets SQLite use a
             // partial index, and `+o.key` drops the column's TEXT affinity,
@@ -141,20 +167,37 @@ impl Store {
                  ORDER BY o.contact_id",
             )?;
             let mut rows = statement.query(params![kind, name, from, until])?;
+            // The contact whose messages are being read, and its goal events.
+            let mut contact = String::new();
+            let mut started = false;
+            let mut contact_goals = Vec::new();
             while let Some(row) = rows.next()? {
-                let feedback: Option<String> = row.get(10)?;
+                let contact_id = row.get_ref(0)?.as_str()?;
+                if !started || contact_id != contact {
+                    if started {
+                        each(Reported::ContactEnd {
+                            contact_id: &contact,
+                            goals: &contact_goals,
+                        });
+                    }
+                    started = true;
+                    contact.clear();
+                    contact.push_str(contact_id);
+                    goals.of(&contact, &mut contact_goals)?;
+                }
+                let feedback = row.get_ref(10)?.as_str_or_null()?;
                 let feedback: Vec<Option<i64>> = feedback
-                    .and_then(|text| serde_json::from_str(&text).ok())
+                    .and_then(|text| serde_json::from_str(text).ok())
                     .unwrap_or_default();
                 let flag = |index: usize| feedback.get(index).copied().flatten().unwrap_or(0) > 0;
-                each(MessageFacts {
-                    contact_id: row.get(0)?,
-                    occurrence: row.get(1)?,
-                    step: row.get(2)?,
-                    channel: row.get(3)?,
-                    variant: row.get(4)?,
-                    state: row.get(5)?,
-                    reason: row.get(6)?,
+                each(Reported::Message(MessageFacts {
+                    contact_id,
+                    occurrence: row.get_ref(1)?.as_str()?,
+                    step: row.get_ref(2)?.as_str_or_null()?,
+                    channel: row.get_ref(3)?.as_str()?,
+                    variant: row.get_ref(4)?.as_str_or_null()?,
+                    state: row.get_ref(5)?.as_str()?,
+                    reason: row.get_ref(6)?.as_str_or_null()?,
                     cost: row.get(7)?,
                     send_at: row.get(8)?,
                     planned: row.get(9)?,
@@ -165,35 +208,66 @@ impl Store {
                     bounced: flag(4),
                     complained: flag(5),
                     unsubscribed: row.get(11)?,
+                }));
+            }
+            if started {
+                each(Reported::ContactEnd {
+                    contact_id: &contact,
+                    goals: &contact_goals,
                 });
             }
             Ok(())
         })
     }
 
-    /// The contacts held out of `kind`/`name` in `[from, until)` (the
+    /// Hands each contact held out of `kind`/`name` in `[from, until)` (the
     /// planner's `skipped` rows with reason `held_out`, found through
-    /// `outbox_by_origin`), each with the moment it was first held out
-    /// (the occurrence, unix seconds), in contact order.
-    pub fn held_out_contacts(
+    /// `outbox_by_origin`) to `each`, in contact order, with the moment it
+    /// was first held out (the occurrence, unix seconds) and its `goal`
+    /// events, merged as in [`Store::each_reported_message`].
+    pub fn each_held_out_contact(
         &self,
         kind: &str,
         name: &str,
-        from: i64,
-        until: i64,
-    ) -> Result<Vec<(String, i64)>, StoreError> {
+        (from, until): (i64, i64),
+        goal: Option<GoalQuery<'_>>,
+        mut each: impl FnMut(&str, i64, &[GoalEvent]),
+    ) -> Result<(), StoreError> {
         self.run(|| {
+            let mut goal_statement = self.goal_statement(goal)?;
+            let mut goals = GoalMerge::new(goal_statement.as_mut(), goal)?;
             let mut statement = self.connection.prepare_cached(
                 "SELECT contact_id, min(send_at) FROM outbox
                  WHERE kind = ?1 AND name = ?2 AND state = 'skipped' AND reason = 'held_out'
                    AND send_at >= ?3 AND send_at < ?4
                  GROUP BY contact_id ORDER BY contact_id",
             )?;
-            let rows = statement.query_map(params![kind, name, from, until], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })?;
-            rows.collect()
+            let mut rows = statement.query(params![kind, name, from, until])?;
+            let mut contact_goals = Vec::new();
+            while let Some(row) = rows.next()? {
+                let contact = row.get_ref(0)?.as_str()?;
+                goals.of(contact, &mut contact_goals)?;
+                each(contact, row.get(1)?, &contact_goals);
+            }
+            Ok(())
         })
+    }
+
+    /// The statement of a goal stream: every `event` up to a moment, in
+    /// contact order then time, one range of `events_by_type_contact`.
+    fn goal_statement(
+        &self,
+        goal: Option<GoalQuery<'_>>,
+    ) -> rusqlite::Result<Option<rusqlite::CachedStatement<'_>>> {
+        goal.map(|_| {
+            self.connection.prepare_cached(
+                "SELECT contact_id, at, json_extract(properties, '$.amount')
+                 FROM events INDEXED BY events_by_type_contact
+                 WHERE event = ?1 AND at <= ?2
+                 ORDER BY contact_id, at",
+            )
+        })
+        .transpose()
     }
 
     /// The run records of `campaign`'s occurrences enqueued in `[from, until)`.
@@ -232,40 +306,6 @@ impl Store {
                 )?
                 .query_row(params![kind, name], |row| row.get::<_, i64>(0))
                 .map(|count| count.max(0) as u64)
-        })
-    }
-
-    /// `contact`'s first `event` in `[from, until]` (unix seconds), with its
-    /// `amount` property.
-    pub fn first_goal_event(
-        &self,
-        contact: &str,
-        event: &str,
-        from: i64,
-        until: i64,
-    ) -> Result<Option<GoalEvent>, StoreError> {
-        self.run(|| {
-            self.connection
-                .prepare_cached(
-                    "SELECT at, json_extract(properties, '$.amount') FROM events
-                     WHERE contact_id = ?1 AND event = ?2 AND at >= ?3 AND at <= ?4
-                     ORDER BY at LIMIT 1",
-                )?
-                .query_row(params![contact, event, from, until], |row| {
-                    let amount = match row.get_ref(1)? {
-                        rusqlite::types::ValueRef::Integer(value) => Some(value as f64),
-                        rusqlite::types::ValueRef::Real(value) => Some(value),
-                        rusqlite::types::ValueRef::Text(text) => std::str::from_utf8(text)
-                            .ok()
-                            .and_then(|text| text.trim().parse().ok()),
-                        _ => None,
-                    };
-                    Ok(GoalEvent {
-                        at: row.get(0)?,
-                        amount,
-                    })
-                })
-                .optional()
         })
     }
 
@@ -324,5 +364,87 @@ impl Store {
             })?;
             rows.collect()
         })
+    }
+}
+
+/// The goal events of one type, read in contact order beside a stream of
+/// contacts in the same order (a merge join): one pass over one index
+/// range instead of a lookup per contact, whose statement SQLite would
+/// also re-prepare at every binding once `ANALYZE` has run (with STAT4, a
+/// plan that depends on the bound values is re-planned for each). Both
+/// sides order contact ids by SQLite's BINARY collation, byte by byte, as
+/// Rust orders strings.
+struct GoalMerge<'s> {
+    rows: Option<rusqlite::Rows<'s>>,
+    /// The next goal event not yet handed out, and its contact.
+    head: Option<GoalEvent>,
+    head_contact: String,
+}
+
+impl<'s> GoalMerge<'s> {
+    fn new(
+        statement: Option<&'s mut rusqlite::CachedStatement<'_>>,
+        goal: Option<GoalQuery<'_>>,
+    ) -> rusqlite::Result<Self> {
+        let rows = match (statement, goal) {
+            (Some(statement), Some(goal)) => {
+                Some(statement.query(params![goal.event, goal.until])?)
+            }
+            _ => None,
+        };
+        Ok(GoalMerge {
+            rows,
+            head: None,
+            head_contact: String::new(),
+        })
+    }
+
+    /// Puts `contact`'s goal events, by time, into `out`; contacts are
+    /// asked for in ascending order, and the events of contacts skipped
+    /// over (nothing to attribute them to) are passed by.
+    fn of(&mut self, contact: &str, out: &mut Vec<GoalEvent>) -> rusqlite::Result<()> {
+        out.clear();
+        loop {
+            let head = match self.head {
+                Some(head) => head,
+                None => {
+                    let Some(rows) = &mut self.rows else {
+                        return Ok(());
+                    };
+                    let Some(row) = rows.next()? else {
+                        self.rows = None;
+                        return Ok(());
+                    };
+                    self.head_contact.clear();
+                    self.head_contact.push_str(row.get_ref(0)?.as_str()?);
+                    let head = GoalEvent {
+                        at: row.get(1)?,
+                        amount: amount(row.get_ref(2)?),
+                    };
+                    self.head = Some(head);
+                    head
+                }
+            };
+            match self.head_contact.as_str().cmp(contact) {
+                std::cmp::Ordering::Less => self.head = None,
+                std::cmp::Ordering::Equal => {
+                    out.push(head);
+                    self.head = None;
+                }
+                std::cmp::Ordering::Greater => return Ok(()),
+            }
+        }
+    }
+}
+
+/// A goal event's `amount` property: a JSON number, or a string holding one.
+fn amount(value: rusqlite::types::ValueRef<'_>) -> Option<f64> {
+    match value {
+        rusqlite::types::ValueRef::Integer(value) => Some(value as f64),
+        rusqlite::types::ValueRef::Real(value) => Some(value),
+        rusqlite::types::ValueRef::Text(text) => std::str::from_utf8(text)
+            .ok()
+            .and_then(|text| text.trim().parse().ok()),
+        _ => None,
     }
 }

@@ -385,6 +385,16 @@ CREATE INDEX outbox_sent_with_provider_id ON outbox (provider, updated_at)
 CREATE INDEX journey_log_by_step ON journey_log (journey, step, enrolment);
 ",
     },
+    Migration {
+        version: 11,
+        description: "events by type and contact, for the report's conversions",
+        sql: "
+-- `herald report` reads a goal's events in contact order, beside the
+-- campaign's messages in the same order (a merge join): one range of this
+-- index per goal, instead of one lookup per contact.
+CREATE INDEX events_by_type_contact ON events (event, contact_id, at);
+",
+    },
 ];
 
 /// The indexes an import into an empty store drops and builds after its
