@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use herald::analytics::{ReportRequest, report};
-use herald::store::Store;
-use rusqlite::{Connection, params};
+use herald::store::{EventRecord, Store};
+use rusqlite::params;
 
 const SEND_AT: i64 = 1_773_133_200; // 2026-03-10T09:00:00Z, the fixture's spring_sale
 const OCCURRENCE: &str = "2026-03-10T09:00:00Z";
@@ -28,7 +28,7 @@ fn main() {
     let directory = root.join(format!("target/bench-report/{deliveries}"));
     let path = directory.join("herald.db");
     if !path.is_file() {
-        generate(&directory, &project, deliveries);
+        generate(&directory, &project, &compilation, deliveries);
     }
     let store =
         Store::open_with_catalog(&path, compilation.filters.catalog.clone()).expect("store");
@@ -56,8 +56,16 @@ fn main() {
 }
 
 /// A store with `deliveries` sent and delivered messages of `spring_sale`
-/// and a purchase for every fifth contact, a day after the send.
-fn generate(directory: &PathBuf, project: &Path, deliveries: u64) {
+/// and a purchase for every fifth contact, a day after the send. The
+/// outbox rows are written as the runner leaves them; the events go
+/// through the store as `herald serve` and the event ingestion store them
+/// (which sums the feedback up on each message's row).
+fn generate(
+    directory: &PathBuf,
+    project: &Path,
+    compilation: &herald::compiler::Compilation,
+    deliveries: u64,
+) {
     std::fs::create_dir_all(directory).expect("bench directory");
     for entry in std::fs::read_dir(project).expect("fixture") {
         let entry = entry.expect("entry");
@@ -80,7 +88,12 @@ fn generate(directory: &PathBuf, project: &Path, deliveries: u64) {
     ]);
     assert_eq!(status, 0, "the store is created");
     let started = Instant::now();
-    let connection = Connection::open(directory.join("herald.db")).expect("store");
+    let store = Store::open_with_catalog(
+        &directory.join("herald.db"),
+        compilation.filters.catalog.clone(),
+    )
+    .expect("store");
+    let connection = store.connection();
     connection
         .execute_batch(
             "PRAGMA synchronous = OFF; PRAGMA cache_size = -1000000; PRAGMA foreign_keys = OFF;
@@ -96,9 +109,18 @@ fn generate(directory: &PathBuf, project: &Path, deliveries: u64) {
                  ?7, ?7, ?7, ?7)",
             )
             .expect("insert message");
-        let mut event = connection
-            .prepare("INSERT INTO events (id, contact_id, event, at, properties) VALUES (?1, ?2, ?3, ?4, ?5)")
-            .expect("insert event");
+        let event = |id: u64, contact: &str, name: &str, at: i64, properties: &str| {
+            let added = store
+                .add_event(&EventRecord {
+                    id: &format!("e{id:010}"),
+                    contact,
+                    event: name,
+                    at,
+                    properties,
+                })
+                .expect("event");
+            assert!(added);
+        };
         let contacts = deliveries / 2;
         let mut events = 0u64;
         for index in 0..contacts {
@@ -113,27 +135,23 @@ fn generate(directory: &PathBuf, project: &Path, deliveries: u64) {
                     .expect("message");
                 events += 1;
                 let properties = format!("{{\"message_key\":\"{key}\"}}");
-                event
-                    .execute(params![
-                        format!("e{events:010}"),
-                        contact,
-                        "message_delivered",
-                        SEND_AT + 60,
-                        properties
-                    ])
-                    .expect("feedback");
+                event(
+                    events,
+                    &contact,
+                    "message_delivered",
+                    SEND_AT + 60,
+                    &properties,
+                );
             }
             if index % 5 == 0 {
                 events += 1;
-                event
-                    .execute(params![
-                        format!("e{events:010}"),
-                        contact,
-                        "purchase",
-                        SEND_AT + 86_400,
-                        "{\"amount\":1000}"
-                    ])
-                    .expect("purchase");
+                event(
+                    events,
+                    &contact,
+                    "purchase",
+                    SEND_AT + 86_400,
+                    "{\"amount\":1000}",
+                );
             }
         }
     }

@@ -12,6 +12,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use common::{copy, herald};
+use herald::store::{EventRecord, Store};
 use rusqlite::{Connection, params};
 use serde_json::Value;
 
@@ -30,8 +31,12 @@ const NOW: &str = "2026-04-30T00:00:00Z";
 const REFERENCE_P: f64 = 0.000_647_337_801_014_456_6;
 const REFERENCE_CHI2: f64 = 11.634_671_320_535_196;
 
+/// Writes the outbox, goal events and journey tables directly, as the
+/// runner would have left them, and the delivery feedback through the
+/// store, as `herald serve` records it (which also sums it up on the
+/// message's outbox row).
 struct Generator {
-    connection: Connection,
+    store: Store,
     event: u64,
 }
 
@@ -54,7 +59,8 @@ impl Generator {
             None => format!("{kind}/{name}/{occurrence}/{contact}/{channel}"),
         };
         let reason = (state == "skipped").then_some("consent_revoked");
-        self.connection
+        self.store
+            .connection()
             .execute(
                 "INSERT INTO outbox (key, kind, name, occurrence, step, contact_id, channel,
                  provider, variant, payload, cost, state, reason, send_at, not_before,
@@ -72,7 +78,8 @@ impl Generator {
 
     fn event(&mut self, contact: &str, event: &str, at: i64, properties: Value) {
         self.event += 1;
-        self.connection
+        self.store
+            .connection()
             .execute(
                 "INSERT INTO events (id, contact_id, event, at, properties)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -88,17 +95,24 @@ impl Generator {
     }
 
     fn feedback(&mut self, contact: &str, key: &str, event: &str, at: i64) {
-        self.event(
-            contact,
-            event,
-            at,
-            serde_json::json!({ "message_key": key }),
-        );
+        self.event += 1;
+        let added = self
+            .store
+            .add_event(&EventRecord {
+                id: &format!("e{}", self.event),
+                contact,
+                event,
+                at,
+                properties: &serde_json::json!({ "message_key": key }).to_string(),
+            })
+            .unwrap();
+        assert!(added);
     }
 
     /// A line of `journey_log` for the cart journey.
     fn log(&self, enrolment: &str, contact: &str, at: i64, step: &str, kind: &str, detail: &str) {
-        self.connection
+        self.store
+            .connection()
             .execute(
                 "INSERT INTO journey_log (enrolment, journey, contact_id, at, step, kind, detail)
                  VALUES (?1, 'cart', ?2, ?3, ?4, ?5, ?6)",
@@ -121,7 +135,8 @@ impl Generator {
         ended: Option<(i64, i64)>,
     ) {
         let converted = ended.map(|(at, _)| at).filter(|&at| at > 0);
-        self.connection
+        self.store
+            .connection()
             .execute(
                 "INSERT INTO enrolments (id, journey, contact_id, step, step_at, status,
                  entered_at, converted_at, ended_at, exit_reason)
@@ -165,21 +180,21 @@ fn fill() -> tempfile::TempDir {
     copy(Path::new("tests/report/project"), dir.path());
     let (_, stderr, code) = herald(dir.path(), &["contacts", "import", "contacts.csv"]);
     assert_eq!(code, 0, "{stderr}");
-    let connection = Connection::open(dir.path().join("herald.db")).unwrap();
+    let catalog = herald::compile(dir.path()).unwrap().filters.catalog;
+    let store = Store::open_with_catalog(&dir.path().join("herald.db"), catalog).unwrap();
     // The generator writes the tables the report reads, not the contacts
     // behind them (the suppressions reference contacts).
-    connection
+    store
+        .connection()
         .execute_batch("PRAGMA foreign_keys = OFF; BEGIN")
         .unwrap();
-    let mut generator = Generator {
-        connection,
-        event: 0,
-    };
+    let mut generator = Generator { store, event: 0 };
     spring_sale(&mut generator);
     winback(&mut generator);
     cart(&mut generator);
     generator
-        .connection
+        .store
+        .connection()
         .execute_batch("COMMIT; PRAGMA wal_checkpoint(TRUNCATE)")
         .unwrap();
     dir
@@ -238,7 +253,8 @@ fn spring_sale(g: &mut Generator) {
                 g.purchase(&contact, SPRING + 8 * DAY, 700.0);
             }
             if variant == "b" && i % 1000 == 1 {
-                g.connection
+                g.store
+                    .connection()
                     .execute(
                         "INSERT INTO suppressions (contact_id, channel, reason, at)
                          VALUES (?1, 'email', 'unsubscribed', ?2)",
@@ -272,7 +288,8 @@ fn spring_sale(g: &mut Generator) {
             SPRING,
         );
     }
-    g.connection
+    g.store
+        .connection()
         .execute(
             "INSERT INTO campaign_runs (campaign, occurrence, enqueued_at, planned, held_out,
              excluded, cost) VALUES ('spring_sale', ?1, ?2, 21130, 0, '{\"no_consent\": 12}', 0)",
@@ -297,7 +314,8 @@ fn winback(g: &mut Generator) {
         let contact = format!("h{i:05}");
         // As the runner records a held-out contact: a `skipped` row with
         // no channel or provider and reason `held_out`.
-        g.connection
+        g.store
+            .connection()
             .execute(
                 "INSERT INTO outbox (key, kind, name, occurrence, contact_id, channel, provider,
                  payload, state, reason, send_at, not_before, created_at, updated_at)
@@ -318,7 +336,8 @@ fn winback(g: &mut Generator) {
             g.purchase(&contact, WINBACK - DAY, 2000.0);
         }
     }
-    g.connection
+    g.store
+        .connection()
         .execute(
             "INSERT INTO campaign_runs (campaign, occurrence, enqueued_at, planned, held_out,
              excluded, cost) VALUES ('winback', ?1, ?2, 9000, 1000, '{\"held_out\": 1000}', 0)",

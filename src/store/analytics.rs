@@ -1,16 +1,30 @@
 //! What `herald report` reads: one campaign's or journey's messages in a
 //! period with the delivery feedback about each, its held-out contacts, its
-//! run records, a contact's first goal event in a window, and how far a
-//! journey's enrolments got.
+//! run records, the goal events of its contacts, and how far a journey's
+//! enrolments got; and the feedback summary that makes the first cheap.
 //!
-//! Every read goes through an index ([`super::schema`] version 8):
-//! the messages through `outbox_by_source_contact (kind, name, contact_id,
-//! send_at)`, the feedback
-//! about each message through `events_by_message` (the `message_key`
-//! property), goal events through `events_by_contact (contact_id, event,
-//! at)`, unsubscribes through the suppressions' key. Nothing scans a whole
-//! table per campaign. The queries are plain SQL a PostgreSQL backend runs
-//! as they are (with `properties->>'message_key'` for `json_extract`).
+//! Every read goes through an index, and a campaign of N messages costs
+//! one pass over index ranges, not N lookups:
+//! - the messages through `outbox_by_source_contact (kind, name,
+//!   contact_id, send_at)`, in contact order;
+//! - the goal events through `events_by_type_contact (event, contact_id,
+//!   at)` (schema version 11), read in the same contact order beside the
+//!   messages and merge-joined with them in Rust ([`GoalMerge`]), as with
+//!   the held-out contacts;
+//! - the delivery feedback about each message from its own outbox row: the
+//!   first moment it arrived, was opened, clicked, failed, bounced or drew
+//!   a complaint, which [`Store::add_event`] keeps up to date as each
+//!   feedback event is stored (schema version 12, which also filled it in
+//!   from the events stored before). The events stay the record; the
+//!   summary is what a per-message join through `events_by_message` would
+//!   compute, at the cost of one primary-key update per feedback event
+//!   instead of an index lookup per message and per report;
+//! - unsubscribes through the suppressions' key.
+//!
+//! The queries are plain SQL a PostgreSQL backend runs as they are (with
+//! `properties->>'message_key'` for `json_extract` and without the
+//! `INDEXED BY` hints); a merge join in the application is what either
+//! backend's planner would do with both sides sorted on the same key.
 
 use rusqlite::params;
 
@@ -134,27 +148,12 @@ impl Store {
         self.run(|| {
             let mut goal_statement = self.goal_statement(goal)?;
             let mut goals = GoalMerge::new(goal_statement.as_mut(), goal)?;
-            // The feedback is looked up per message through the partial
-            // `events_by_message` index: the `IS NOT NULL` lets SQLite use a
-            // partial index, and `+o.key` drops the column's TEXT affinity,
-            // without which the comparison cannot use an index on an
-            // expression (every message would scan the whole index). One
-            // sub-select gathers every fact; one per fact would look the
-            // same rows up six times.
             let mut statement = self.connection.prepare_cached(
                 "SELECT o.contact_id, o.occurrence, o.step, o.channel, o.variant, o.state,
                    o.reason, o.cost, o.send_at, o.state != 'skipped' OR o.provider != '',
-                   (SELECT json_array(
-                      min(CASE WHEN e.event IN ('message_delivered', 'message_read',
-                        'email_opened', 'email_clicked') THEN e.at END),
-                      max(e.event IN ('message_read', 'email_opened', 'email_clicked')),
-                      max(e.event = 'email_clicked'),
-                      max(e.event IN ('message_failed', 'email_bounced')),
-                      max(e.event = 'email_bounced'),
-                      max(e.event = 'email_complained'))
-                    FROM events AS e
-                    WHERE json_extract(e.properties, '$.message_key') IS NOT NULL
-                      AND json_extract(e.properties, '$.message_key') = +o.key),
+                   o.delivered_at, o.opened_at IS NOT NULL, o.clicked_at IS NOT NULL,
+                   o.failed_at IS NOT NULL, o.bounced_at IS NOT NULL,
+                   o.complained_at IS NOT NULL,
                    EXISTS (SELECT 1 FROM suppressions AS s
                      WHERE s.contact_id = o.contact_id AND s.channel IN (o.channel, '*')
                        AND s.reason = 'unsubscribed' AND s.at >= o.send_at
@@ -185,11 +184,6 @@ impl Store {
                     contact.push_str(contact_id);
                     goals.of(&contact, &mut contact_goals)?;
                 }
-                let feedback = row.get_ref(10)?.as_str_or_null()?;
-                let feedback: Vec<Option<i64>> = feedback
-                    .and_then(|text| serde_json::from_str(text).ok())
-                    .unwrap_or_default();
-                let flag = |index: usize| feedback.get(index).copied().flatten().unwrap_or(0) > 0;
                 each(Reported::Message(MessageFacts {
                     contact_id,
                     occurrence: row.get_ref(1)?.as_str()?,
@@ -201,13 +195,13 @@ impl Store {
                     cost: row.get(7)?,
                     send_at: row.get(8)?,
                     planned: row.get(9)?,
-                    delivered_at: feedback.first().copied().flatten(),
-                    opened: flag(1),
-                    clicked: flag(2),
-                    failed: flag(3),
-                    bounced: flag(4),
-                    complained: flag(5),
-                    unsubscribed: row.get(11)?,
+                    delivered_at: row.get(10)?,
+                    opened: row.get(11)?,
+                    clicked: row.get(12)?,
+                    failed: row.get(13)?,
+                    bounced: row.get(14)?,
+                    complained: row.get(15)?,
+                    unsubscribed: row.get(16)?,
                 }));
             }
             if started {
@@ -218,6 +212,48 @@ impl Store {
             }
             Ok(())
         })
+    }
+
+    /// Sums a feedback event up on the outbox row of the message its
+    /// `message_key` property names (schema version 12): the first moment
+    /// of each fact it shows. Other events, and feedback naming no
+    /// message, change nothing. Called with every event stored.
+    pub(super) fn summarise_feedback(
+        &self,
+        event: &str,
+        at: i64,
+        properties: &str,
+    ) -> rusqlite::Result<()> {
+        if !FEEDBACK_EVENTS.contains(&event) {
+            return Ok(());
+        }
+        let properties: serde_json::Value =
+            serde_json::from_str(properties).unwrap_or(serde_json::Value::Null);
+        let Some(key) = properties.get("message_key").and_then(|key| key.as_str()) else {
+            return Ok(());
+        };
+        // The same facts as migration 12's backfill.
+        self.connection
+            .prepare_cached(
+                "UPDATE outbox SET
+                   delivered_at = CASE WHEN ?2 IN ('message_delivered', 'message_read',
+                       'email_opened', 'email_clicked')
+                     AND (delivered_at IS NULL OR ?3 < delivered_at) THEN ?3 ELSE delivered_at END,
+                   opened_at = CASE WHEN ?2 IN ('message_read', 'email_opened', 'email_clicked')
+                     AND (opened_at IS NULL OR ?3 < opened_at) THEN ?3 ELSE opened_at END,
+                   clicked_at = CASE WHEN ?2 = 'email_clicked'
+                     AND (clicked_at IS NULL OR ?3 < clicked_at) THEN ?3 ELSE clicked_at END,
+                   failed_at = CASE WHEN ?2 IN ('message_failed', 'email_bounced')
+                     AND (failed_at IS NULL OR ?3 < failed_at) THEN ?3 ELSE failed_at END,
+                   bounced_at = CASE WHEN ?2 = 'email_bounced'
+                     AND (bounced_at IS NULL OR ?3 < bounced_at) THEN ?3 ELSE bounced_at END,
+                   complained_at = CASE WHEN ?2 = 'email_complained'
+                     AND (complained_at IS NULL OR ?3 < complained_at) THEN ?3
+                     ELSE complained_at END
+                 WHERE key = ?1",
+            )?
+            .execute(params![key, event, at])?;
+        Ok(())
     }
 
     /// Hands each contact held out of `kind`/`name` in `[from, until)` (the

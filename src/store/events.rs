@@ -29,9 +29,11 @@ pub struct StoredEvent {
 
 impl Store {
     /// Adds an event unless its id is taken; returns whether it was added.
+    /// A delivery feedback event is also summed up on the outbox row of
+    /// the message it names (what `herald report` reads).
     pub fn add_event(&self, event: &EventRecord<'_>) -> Result<bool, StoreError> {
         self.run(|| {
-            Ok(self
+            let added = self
                 .connection
                 .prepare_cached(
                     "INSERT INTO events (id, contact_id, event, at, properties)
@@ -44,7 +46,11 @@ impl Store {
                     event.at,
                     event.properties
                 ])?
-                > 0)
+                > 0;
+            if added {
+                self.summarise_feedback(event.event, event.at, event.properties)?;
+            }
+            Ok(added)
         })
     }
 
@@ -70,17 +76,12 @@ impl Store {
     /// Inserts or replaces an event of a contact (for fixtures and benchmarks).
     pub fn put_event(&self, contact_id: &str, event: &Event) -> Result<(), StoreError> {
         self.run(|| {
+            let properties = serde_json::Value::Object(event.properties.clone()).to_string();
             self.connection.execute(
                 "INSERT OR REPLACE INTO events (id, contact_id, event, at, properties) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    event.id,
-                    contact_id,
-                    event.event,
-                    event.at,
-                    serde_json::Value::Object(event.properties.clone()).to_string()
-                ],
+                params![event.id, contact_id, event.event, event.at, properties],
             )?;
-            Ok(())
+            self.summarise_feedback(&event.event, event.at, &properties)
         })
     }
 

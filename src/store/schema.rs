@@ -395,6 +395,41 @@ CREATE INDEX journey_log_by_step ON journey_log (journey, step, enrolment);
 CREATE INDEX events_by_type_contact ON events (event, contact_id, at);
 ",
     },
+    Migration {
+        version: 12,
+        description: "each message's delivery feedback summed up on its outbox row",
+        sql: "
+-- What the delivery feedback says about a message, on its outbox row: the
+-- first moment of each fact, kept up to date as each feedback event is
+-- stored (`Store::add_event`), so `herald report` reads it with the message
+-- instead of looking its events up message by message. Arrived (delivered,
+-- read, opened or clicked), opened (read, opened or clicked), clicked,
+-- failed (failed or bounced), bounced, complained.
+ALTER TABLE outbox ADD COLUMN delivered_at INTEGER;
+ALTER TABLE outbox ADD COLUMN opened_at INTEGER;
+ALTER TABLE outbox ADD COLUMN clicked_at INTEGER;
+ALTER TABLE outbox ADD COLUMN failed_at INTEGER;
+ALTER TABLE outbox ADD COLUMN bounced_at INTEGER;
+ALTER TABLE outbox ADD COLUMN complained_at INTEGER;
+-- The feedback stored before this version, through `events_by_message`.
+UPDATE outbox SET delivered_at = f.delivered_at, opened_at = f.opened_at,
+    clicked_at = f.clicked_at, failed_at = f.failed_at, bounced_at = f.bounced_at,
+    complained_at = f.complained_at
+FROM (SELECT json_extract(properties, '$.message_key') AS key,
+        min(CASE WHEN event IN ('message_delivered', 'message_read', 'email_opened',
+            'email_clicked') THEN at END) AS delivered_at,
+        min(CASE WHEN event IN ('message_read', 'email_opened', 'email_clicked')
+            THEN at END) AS opened_at,
+        min(CASE WHEN event = 'email_clicked' THEN at END) AS clicked_at,
+        min(CASE WHEN event IN ('message_failed', 'email_bounced') THEN at END) AS failed_at,
+        min(CASE WHEN event = 'email_bounced' THEN at END) AS bounced_at,
+        min(CASE WHEN event = 'email_complained' THEN at END) AS complained_at
+    FROM events
+    WHERE json_extract(properties, '$.message_key') IS NOT NULL
+    GROUP BY 1) AS f
+WHERE outbox.key = f.key;
+",
+    },
 ];
 
 /// The indexes an import into an empty store drops and builds after its
