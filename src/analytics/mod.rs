@@ -21,7 +21,7 @@
 pub mod html;
 pub mod stats;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -542,17 +542,17 @@ struct Receipt {
 struct Groups {
     names: Vec<String>,
     funnels: Vec<Funnel>,
-    index: HashMap<String, usize>,
 }
 
 impl Groups {
+    /// The group's index. A section has a few channels and variants and at
+    /// most tens of steps: a scan of their names beats hashing each name.
     fn of(&mut self, name: &str) -> usize {
-        if let Some(&index) = self.index.get(name) {
+        if let Some(index) = self.names.iter().position(|known| known == name) {
             return index;
         }
         self.names.push(name.to_string());
         self.funnels.push(Funnel::default());
-        self.index.insert(name.to_string(), self.names.len() - 1);
         self.names.len() - 1
     }
 

@@ -47,7 +47,6 @@ pub const FEEDBACK_EVENTS: [&str; 7] = [
 #[derive(Clone, Debug)]
 pub struct MessageFacts<'a> {
     pub contact_id: &'a str,
-    pub occurrence: &'a str,
     pub step: Option<&'a str>,
     pub channel: &'a str,
     pub variant: Option<&'a str>,
@@ -148,14 +147,22 @@ impl Store {
         self.run(|| {
             let mut goal_statement = self.goal_statement(goal)?;
             let mut goals = GoalMerge::new(goal_statement.as_mut(), goal)?;
+            // The feedback facts come as one number, a bit each (every
+            // column read costs a few calls into SQLite).
+            // `+s.channel`: a contact's few suppressions are read through
+            // the key's first column and compared; as an index constraint
+            // the IN list would be built into a temporary b-tree for every
+            // message.
             let mut statement = self.connection.prepare_cached(
-                "SELECT o.contact_id, o.occurrence, o.step, o.channel, o.variant, o.state,
-                   o.reason, o.cost, o.send_at, o.state != 'skipped' OR o.provider != '',
-                   o.delivered_at, o.opened_at IS NOT NULL, o.clicked_at IS NOT NULL,
-                   o.failed_at IS NOT NULL, o.bounced_at IS NOT NULL,
-                   o.complained_at IS NOT NULL,
+                "SELECT o.contact_id, o.step, o.channel, o.variant, o.state, o.reason, o.cost,
+                   o.send_at, o.state != 'skipped' OR o.provider != '', o.delivered_at,
+                   CASE WHEN o.opened_at IS NULL THEN 0 ELSE 1 END
+                     + CASE WHEN o.clicked_at IS NULL THEN 0 ELSE 2 END
+                     + CASE WHEN o.failed_at IS NULL THEN 0 ELSE 4 END
+                     + CASE WHEN o.bounced_at IS NULL THEN 0 ELSE 8 END
+                     + CASE WHEN o.complained_at IS NULL THEN 0 ELSE 16 END,
                    EXISTS (SELECT 1 FROM suppressions AS s
-                     WHERE s.contact_id = o.contact_id AND s.channel IN (o.channel, '*')
+                     WHERE s.contact_id = o.contact_id AND +s.channel IN (o.channel, '*')
                        AND s.reason = 'unsubscribed' AND s.at >= o.send_at
                        AND NOT EXISTS (SELECT 1 FROM outbox AS later
                          WHERE later.contact_id = o.contact_id AND later.send_at > o.send_at
@@ -184,24 +191,25 @@ impl Store {
                     contact.push_str(contact_id);
                     goals.of(&contact, &mut contact_goals)?;
                 }
+                let facts: i64 = row.get(10)?;
+                let fact = |bit: i64| facts & bit != 0;
                 each(Reported::Message(MessageFacts {
                     contact_id,
-                    occurrence: row.get_ref(1)?.as_str()?,
-                    step: row.get_ref(2)?.as_str_or_null()?,
-                    channel: row.get_ref(3)?.as_str()?,
-                    variant: row.get_ref(4)?.as_str_or_null()?,
-                    state: row.get_ref(5)?.as_str()?,
-                    reason: row.get_ref(6)?.as_str_or_null()?,
-                    cost: row.get(7)?,
-                    send_at: row.get(8)?,
-                    planned: row.get(9)?,
-                    delivered_at: row.get(10)?,
-                    opened: row.get(11)?,
-                    clicked: row.get(12)?,
-                    failed: row.get(13)?,
-                    bounced: row.get(14)?,
-                    complained: row.get(15)?,
-                    unsubscribed: row.get(16)?,
+                    step: row.get_ref(1)?.as_str_or_null()?,
+                    channel: row.get_ref(2)?.as_str()?,
+                    variant: row.get_ref(3)?.as_str_or_null()?,
+                    state: row.get_ref(4)?.as_str()?,
+                    reason: row.get_ref(5)?.as_str_or_null()?,
+                    cost: row.get(6)?,
+                    send_at: row.get(7)?,
+                    planned: row.get(8)?,
+                    delivered_at: row.get(9)?,
+                    opened: fact(1),
+                    clicked: fact(2),
+                    failed: fact(4),
+                    bounced: fact(8),
+                    complained: fact(16),
+                    unsubscribed: row.get(11)?,
                 }));
             }
             if started {
