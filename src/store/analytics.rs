@@ -7,8 +7,8 @@
 //! one pass over index ranges, not N lookups:
 //! - the messages through `outbox_by_source_contact (kind, name,
 //!   contact_id, send_at)`, in contact order;
-//! - the goal events through `events_by_type_contact (event, contact_id,
-//!   at)` (schema version 11), read in the same contact order beside the
+//! - the goal events through `events_by_type_contact (event, contact_id)`
+//!   (schema version 11), read in the same contact order beside the
 //!   messages and merge-joined with them in Rust ([`GoalMerge`]), as with
 //!   the held-out contacts;
 //! - the delivery feedback about each message from its own outbox row: the
@@ -298,7 +298,7 @@ impl Store {
     }
 
     /// The statement of a goal stream: every `event` up to a moment, in
-    /// contact order then time, one range of `events_by_type_contact`.
+    /// contact order, one range of `events_by_type_contact`.
     fn goal_statement(
         &self,
         goal: Option<GoalQuery<'_>>,
@@ -308,7 +308,7 @@ impl Store {
                 "SELECT contact_id, at, json_extract(properties, '$.amount')
                  FROM events INDEXED BY events_by_type_contact
                  WHERE event = ?1 AND at <= ?2
-                 ORDER BY contact_id, at",
+                 ORDER BY contact_id",
             )
         })
         .transpose()
@@ -443,20 +443,24 @@ impl<'s> GoalMerge<'s> {
         })
     }
 
-    /// Puts `contact`'s goal events, by time, into `out`; contacts are
-    /// asked for in ascending order, and the events of contacts skipped
-    /// over (nothing to attribute them to) are passed by.
+    /// Puts `contact`'s goal events, by time (those at the same moment in
+    /// the order they were stored), into `out`; contacts are asked for in
+    /// ascending order, and the events of contacts skipped over (nothing
+    /// to attribute them to) are passed by.
     fn of(&mut self, contact: &str, out: &mut Vec<GoalEvent>) -> rusqlite::Result<()> {
         out.clear();
+        let sorted = |out: &mut Vec<GoalEvent>| out.sort_by_key(|event| event.at);
         loop {
             let head = match self.head {
                 Some(head) => head,
                 None => {
                     let Some(rows) = &mut self.rows else {
+                        sorted(out);
                         return Ok(());
                     };
                     let Some(row) = rows.next()? else {
                         self.rows = None;
+                        sorted(out);
                         return Ok(());
                     };
                     self.head_contact.clear();
@@ -475,7 +479,10 @@ impl<'s> GoalMerge<'s> {
                     out.push(head);
                     self.head = None;
                 }
-                std::cmp::Ordering::Greater => return Ok(()),
+                std::cmp::Ordering::Greater => {
+                    sorted(out);
+                    return Ok(());
+                }
             }
         }
     }

@@ -391,8 +391,11 @@ CREATE INDEX journey_log_by_step ON journey_log (journey, step, enrolment);
         sql: "
 -- `herald report` reads a goal's events in contact order, beside the
 -- campaign's messages in the same order (a merge join): one range of this
--- index per goal, instead of one lookup per contact.
-CREATE INDEX events_by_type_contact ON events (event, contact_id, at);
+-- index per goal, instead of one lookup per contact. Without `at`, so a
+-- lookup of one contact's events in a time window (segments, journeys)
+-- keeps `events_by_contact`, which has it; the report reads each event's
+-- row anyway (for its amount), and orders a contact's few events itself.
+CREATE INDEX events_by_type_contact ON events (event, contact_id);
 ",
     },
     Migration {
