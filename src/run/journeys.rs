@@ -61,7 +61,7 @@ use crate::template::{Templates, contact_value, vars_value};
 /// Events and timers handled per batch read from the store.
 const BATCH: usize = 256;
 /// Units of work per commit.
-const COMMIT_EVERY: usize = 128;
+const COMMIT_EVERY: usize = 1024;
 /// Steps one enrolment may take without waiting before it is stopped (a
 /// loop without a wait, which `check` warns about).
 const MAX_STEPS: usize = 1_000;
@@ -199,6 +199,7 @@ pub fn advance_with_links(
     let Some(mut engine) = Engine::new(compilation, store, now, links) else {
         return Ok(Advanced::default());
     };
+    store.tune_for_merging()?;
     store.set_durability(Durability::Deferred)?;
     store.begin()?;
     let result = engine.tick(&removed);

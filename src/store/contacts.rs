@@ -440,9 +440,8 @@ impl Store {
         let sql = format!("SELECT {} FROM contacts WHERE id = ?1", columns.join(", "));
         let contact = self.run(|| {
             self.connection
-                .query_row(&sql, [id], |row| {
-                    read_attributes(id.to_string(), row, 0, &names)
-                })
+                .prepare_cached(&sql)?
+                .query_row([id], |row| read_attributes(id.to_string(), row, 0, &names))
                 .optional()
         })?;
         let Some(mut contact) = contact else {
