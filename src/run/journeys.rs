@@ -148,21 +148,17 @@ pub fn removed_steps(
     store: &Store,
 ) -> Result<Vec<RemovedWaiting>, StoreError> {
     let mut removed = Vec::new();
-    for count in store.waiting_by_step(i64::MIN)? {
-        let Some(machine) = compilation
-            .journeys
-            .iter()
-            .find(|m| m.journey == count.journey)
-        else {
+    for (journey, step) in store.active_steps()? {
+        let Some(machine) = compilation.journeys.iter().find(|m| m.journey == journey) else {
             continue;
         };
-        if machine.states.iter().any(|state| state.key == count.step) {
+        if machine.states.iter().any(|state| state.key == step) {
             continue;
         }
         removed.push(RemovedWaiting {
-            journey: count.journey,
-            step: count.step,
-            waiting: count.waiting,
+            waiting: store.waiting_at(&journey, &step)?,
+            journey,
+            step,
             policy: machine.on_removed_step,
         });
     }

@@ -206,14 +206,18 @@ impl Store {
         })
     }
 
-    /// Writes an enrolment's new position and state.
+    /// Writes an enrolment's new position and state (its contact, entry
+    /// time and trigger are fixed when it is inserted).
     pub fn update_enrolment(&self, enrolment: &Enrolment) -> Result<(), StoreError> {
         self.run(|| {
             self.connection
                 .prepare_cached(
-                    "UPDATE enrolments SET contact_id = ?3, step = ?4, step_index = ?5,
-                     step_at = ?6, status = ?7, entered_at = ?8, wake_at = ?9, waiting_for = ?10,
-                     trigger = ?11, last_message = ?12, converted_at = ?13,
+                    // Who, when it entered and why never change: leaving them
+                    // out of the SET spares `enrolments_by_contact` a delete
+                    // and insert at every step (SQLite rewrites the indexes
+                    // of every column set, changed or not).
+                    "UPDATE enrolments SET step = ?4, step_index = ?5, step_at = ?6, status = ?7,
+                     wake_at = ?9, waiting_for = ?10, last_message = ?12, converted_at = ?13,
                      converted_message = ?14, ended_at = ?15, exit_reason = ?16
                      WHERE id = ?1 AND journey = ?2",
                 )?
@@ -314,6 +318,66 @@ impl Store {
                 })
             })?;
             rows.collect()
+        })
+    }
+
+    /// The distinct steps active enrolments stand at, as `(journey, step)`
+    /// (`""` for an enrolment at no step), in order. A skip-scan of
+    /// `enrolments_by_step`: one index seek per distinct step, so a tick
+    /// that looks for removed steps does not count a million waiting
+    /// contacts first.
+    pub fn active_steps(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.run(|| {
+            let mut next_journey = self.connection.prepare_cached(
+                "SELECT journey, step FROM enrolments INDEXED BY enrolments_by_step
+                 WHERE status = 'active' AND journey > ?1 ORDER BY journey, step LIMIT 1",
+            )?;
+            let mut next_step = self.connection.prepare_cached(
+                "SELECT step FROM enrolments INDEXED BY enrolments_by_step
+                 WHERE status = 'active' AND journey = ?1 AND step > ?2
+                 ORDER BY step LIMIT 1",
+            )?;
+            let mut steps = Vec::new();
+            // Every journey name is greater than the empty string.
+            let mut journey = String::new();
+            while let Some((name, first)) = next_journey
+                .query_row([&journey], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, Option<String>>(1)?))
+                })
+                .optional()?
+            {
+                journey = name;
+                // NULL sorts first; any step id is greater than the empty string.
+                let mut step = first.unwrap_or_default();
+                loop {
+                    steps.push((journey.clone(), step.clone()));
+                    match next_step
+                        .query_row(params![journey, step], |row| row.get::<_, String>(0))
+                        .optional()?
+                    {
+                        Some(next) => step = next,
+                        None => break,
+                    }
+                }
+            }
+            Ok(steps)
+        })
+    }
+
+    /// How many active enrolments of `journey` stand at `step` (`""` for
+    /// none), through `enrolments_by_step`.
+    pub fn waiting_at(&self, journey: &str, step: &str) -> Result<u64, StoreError> {
+        self.run(|| {
+            self.connection
+                .prepare_cached(
+                    "SELECT count(*) FROM enrolments INDEXED BY enrolments_by_step
+                     WHERE status = 'active' AND journey = ?1 AND step IS ?2",
+                )?
+                .query_row(
+                    params![journey, Some(step).filter(|step| !step.is_empty())],
+                    |row| row.get::<_, i64>(0),
+                )
+                .map(|count| count.max(0) as u64)
         })
     }
 
