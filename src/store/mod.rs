@@ -362,7 +362,7 @@ impl Store {
     pub fn tune_for_merging(&self) -> Result<(), StoreError> {
         self.run(|| {
             self.connection
-                .execute_batch("PRAGMA cache_size = -65536")?;
+                .execute_batch("PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 8192")?;
             self.connection.set_prepared_statement_cache_capacity(64);
             // SQLite 3.54 weighs `column = ?` terms outside an index by their
             // bound value and then re-prepares the statement at every new
