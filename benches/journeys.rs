@@ -11,6 +11,8 @@
 //! `cargo bench --bench journeys` (`-- N` for another count of contacts).
 //! The stores are created afresh in `target/bench-journeys/`.
 
+mod support;
+
 use std::path::Path;
 use std::time::Instant;
 
@@ -58,20 +60,6 @@ steps:
       messages:
         email: {subject: \"Подарок\", text: \"Скидка на первый заказ.\"}
 ";
-
-/// Resident and peak memory of this process, in MB.
-fn memory() -> (u64, u64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<u64>().ok())
-            .map_or(0, |kb| kb / 1024)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
 
 fn project(directory: &Path) -> (herald::compiler::Compilation, Store) {
     let _ = std::fs::remove_dir_all(directory);
@@ -142,13 +130,17 @@ fn main() {
     }
     connection.execute_batch("COMMIT").expect("commit");
     let began = Instant::now();
+    let cpu = support::cpu_seconds();
     let mut now = start;
     let mut sent = 0;
     for hour in 0..=4 * 24 {
         let advanced = advance(&compilation, &store, now).expect("advance");
         sent += advanced.sent;
         if hour % 24 == 0 {
-            let (rss, peak) = memory();
+            let (rss, peak) = (
+                support::resident_kb() / 1024,
+                support::peak_memory_kb() / 1024,
+            );
             println!(
                 "  day {}: {:>7} messages so far, {:>6.1} s, RSS {rss} MB (peak {peak} MB)",
                 hour / 24,
@@ -161,9 +153,11 @@ fn main() {
             .expect("time");
     }
     let elapsed = began.elapsed().as_secs_f64();
+    let cpu = support::cpu_seconds() - cpu;
     assert_eq!(sent, 3 * count as u64, "every contact got three messages");
     println!(
-        "{count} contacts through a five-step journey in virtual time: {elapsed:.1} s ({:.0} contacts/s), {sent} messages",
+        "{count} contacts through a five-step journey in virtual time: {elapsed:.1} s \
+         ({:.0} contacts/s), CPU {cpu:.1} s, {sent} messages",
         count as f64 / elapsed
     );
 
@@ -204,12 +198,18 @@ fn main() {
         })
         .expect("progress");
     let began = Instant::now();
+    let cpu = support::cpu_seconds();
     let advanced = advance(&compilation, &store, start).expect("advance");
     let elapsed = began.elapsed().as_secs_f64();
+    let cpu = support::cpu_seconds() - cpu;
     assert_eq!(advanced.woken, due as u64);
-    let (rss, peak) = memory();
+    let (rss, peak) = (
+        support::resident_kb() / 1024,
+        support::peak_memory_kb() / 1024,
+    );
     println!(
-        "one tick over {waiting} waiting enrolments, {due} due: {elapsed:.2} s ({} messages), RSS {rss} MB (peak {peak} MB)",
+        "one tick over {waiting} waiting enrolments, {due} due: {elapsed:.2} s, CPU {cpu:.2} s \
+         ({} messages), RSS {rss} MB (peak {peak} MB)",
         advanced.sent
     );
 }

@@ -15,6 +15,8 @@
 //! Reported: contacts and messages per second, and peak memory (VmHWM,
 //! reset after set-up).
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -53,8 +55,8 @@ fn main() {
         generate(&path, manifest, count);
     }
     let store = Store::open_read_only(&path, compilation.filters.catalog.clone()).expect("store");
-    let set_up_peak = peak_memory_kb();
-    reset_peak_memory();
+    let set_up_peak = support::peak_memory_kb();
+    support::reset_peak_memory();
     let mut request = PlanRequest::new(now.parse().expect("now"));
     request.only = vec![occurrence.to_string()];
     let started = Instant::now();
@@ -89,7 +91,7 @@ fn main() {
         summary.skipped,
         summary.audience as f64 / elapsed,
         messages as f64 / elapsed,
-        peak_memory_kb() / 1024,
+        support::peak_memory_kb() / 1024,
         set_up_peak / 1024,
     );
 }
@@ -196,20 +198,4 @@ fn generate(path: &Path, manifest: &herald::model::Manifest, count: usize) {
         path.display(),
         started.elapsed().as_secs_f64()
     );
-}
-
-fn reset_peak_memory() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-fn peak_memory_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix("VmHWM:"))
-                .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
 }

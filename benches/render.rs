@@ -21,6 +21,8 @@
 //! less than 100%), peak memory (VmHWM, reset after set-up so that it shows
 //! the streaming and rendering), and how many text parts came from memory.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -72,14 +74,14 @@ fn main() {
         generate(&path, manifest, count);
     }
     let store = Store::open(&path, manifest).expect("store opens");
-    let set_up_peak = peak_memory_kb();
-    reset_peak_memory();
+    let set_up_peak = support::peak_memory_kb();
+    support::reset_peak_memory();
 
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let threads = option("--threads")
         .and_then(|threads| threads.parse().ok())
         .unwrap_or(cores);
-    let cpu_before = cpu_seconds();
+    let cpu_before = support::cpu_seconds();
     let started = Instant::now();
     // (messages, bytes of parts) per render thread.
     let mut totals = vec![(0usize, 0usize); threads];
@@ -101,7 +103,7 @@ fn main() {
         .iter()
         .fold((0, 0), |(m, b), (tm, tb)| (m + tm, b + tb));
     let elapsed = started.elapsed().as_secs_f64();
-    let cpu = cpu_seconds() - cpu_before;
+    let cpu = support::cpu_seconds() - cpu_before;
     assert_eq!(contacts, count, "the store holds {count} contacts");
     assert_eq!(messages, count * target.messages.len());
     let (conversions, remembered) = renderer.text_statistics();
@@ -115,7 +117,7 @@ fn main() {
         bytes / 1_000_000,
         messages as f64 / elapsed,
         100.0 * cpu / elapsed / cores as f64,
-        peak_memory_kb() / 1024,
+        support::peak_memory_kb() / 1024,
         set_up_peak / 1024,
     );
 }
@@ -331,41 +333,4 @@ fn generate(path: &Path, manifest: &herald::model::Manifest, count: usize) {
         path.display(),
         started.elapsed().as_secs_f64()
     );
-}
-
-/// Resets VmHWM to the current resident size (Linux `clear_refs` 5).
-fn reset_peak_memory() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-fn peak_memory_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix("VmHWM:"))
-                .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-/// User and system time of the process so far (`/proc/self/stat`, in
-/// USER_HZ = 100 ticks per second).
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or("", |(_, rest)| rest)
-        .split_whitespace()
-        .collect();
-    let ticks = |index: usize| {
-        fields
-            .get(index)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15 of the line.
-    (ticks(11) + ticks(12)) / 100.0
 }

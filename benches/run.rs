@@ -14,6 +14,8 @@
 #[path = "../tests/fakes/mod.rs"]
 mod fakes;
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -55,25 +57,8 @@ fn message(index: usize) -> Message {
     }
 }
 
-/// CPU time this process has used so far (user + system), from
-/// `/proc/self/stat`: on a shared machine, CPU per message says more than
-/// the wall clock. `None` where there is no procfs.
-fn cpu_time() -> Option<std::time::Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name (which may hold spaces), from field 3.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    // The kernel's USER_HZ is 100 on every Linux this runs on.
-    Some(std::time::Duration::from_millis(ticks * 10))
-}
-
-fn per_message(cpu: Option<std::time::Duration>, count: usize) -> String {
-    cpu.map_or("CPU time unknown".into(), |cpu| {
-        format!(
-            "{:.0} µs CPU a message",
-            cpu.as_secs_f64() * 1e6 / count as f64
-        )
-    })
+fn per_message(cpu: f64, count: usize) -> String {
+    format!("{:.0} µs CPU a message", cpu * 1e6 / count as f64)
 }
 
 fn main() {
@@ -138,7 +123,7 @@ fn main() {
     let clock = Clock::starting_at(jiff::Timestamp::from_second(now).expect("time"));
     let stop = AtomicBool::new(false);
     let started = Instant::now();
-    let cpu_before = cpu_time();
+    let cpu_before = support::cpu_seconds();
     let tally = deliver(
         &store,
         &runtime,
@@ -150,9 +135,7 @@ fn main() {
     )
     .expect("deliver");
     let run_time = started.elapsed();
-    let run_cpu = cpu_before
-        .zip(cpu_time())
-        .map(|(before, after)| after - before);
+    let run_cpu = support::cpu_seconds() - cpu_before;
     assert_eq!(tally.sent as usize, count, "{tally:?}");
     assert_eq!(fake.received().len(), count);
     if std::env::args().any(|argument| argument == "--runner-only") {
@@ -169,7 +152,7 @@ fn main() {
     let bare = runtime.block_on(fakes::webhook::WebhookFake::start(SECRET));
     let url = bare.server.url.clone();
     let started = Instant::now();
-    let cpu_before = cpu_time();
+    let cpu_before = support::cpu_seconds();
     runtime.block_on(async {
         let client = reqwest::Client::new();
         let permits = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
@@ -204,9 +187,7 @@ fn main() {
         while tasks.join_next().await.is_some() {}
     });
     let bare_time = started.elapsed();
-    let bare_cpu = cpu_before
-        .zip(cpu_time())
-        .map(|(before, after)| after - before);
+    let bare_cpu = support::cpu_seconds() - cpu_before;
     assert_eq!(bare.received().len(), count);
 
     let rate = |time: std::time::Duration| count as f64 / time.as_secs_f64();
@@ -227,12 +208,10 @@ fn main() {
         rate(bare_time),
         per_message(bare_cpu, count)
     );
-    if let (Some(run_cpu), Some(bare_cpu)) = (run_cpu, bare_cpu) {
-        println!(
-            "bare CPU / runner CPU: {:.2} (the rate ratio a quiet machine shows when both are CPU-bound)",
-            bare_cpu.as_secs_f64() / run_cpu.as_secs_f64()
-        );
-    }
+    println!(
+        "bare CPU / runner CPU: {:.2} (the rate ratio a quiet machine shows when both are CPU-bound)",
+        bare_cpu / run_cpu
+    );
     println!(
         "runner / bare: {:.2} (target >= 0.5), runner rate target >= 5000 msg/s",
         rate(run_time) / rate(bare_time)

@@ -122,7 +122,7 @@ fn unloaded(settings: &Settings, project: &Project, diagnostics: &Diagnostics) -
 
 pub(super) fn open_store(path: &Path, manifest: &Manifest) -> Result<Store, Error> {
     let store = Store::open(path, manifest)?;
-    store.tune_for_merging()?;
+    store.tune_for_batches()?;
     Ok(store)
 }
 

@@ -195,7 +195,7 @@ pub fn advance_with_links(
     let Some(mut engine) = Engine::new(compilation, store, now, links) else {
         return Ok(Advanced::default());
     };
-    store.tune_for_merging()?;
+    store.tune_for_batches()?;
     store.set_durability(Durability::Deferred)?;
     store.begin()?;
     let result = engine.tick(&removed);
