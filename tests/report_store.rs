@@ -137,6 +137,8 @@ fn goal_events_are_merged_with_the_contacts_they_belong_to() {
     purchase(&store, "p-d", "d", T + DAY, 4.0);
     message(&store, "spring_sale", "e", "email", T);
     purchase(&store, "p-e", "e", T + 3 * DAY, 5.0);
+    // At the same moment: in the order stored, whatever the amounts.
+    purchase(&store, "p-e-same", "e", T + 3 * DAY, 0.5);
     purchase(&store, "p-e-late", "e", T + 30 * DAY, 6.0);
     purchase(&store, "p-f", "f", T + DAY, 7.0);
     // Another campaign's contacts are not handed over.
@@ -155,7 +157,11 @@ fn goal_events_are_merged_with_the_contacts_they_belong_to() {
                 vec![goal(T + DAY, 3.0), goal(T + 2 * DAY, 2.0)]
             ),
             ("c".to_string(), vec![T], vec![]),
-            ("e".to_string(), vec![T], vec![goal(T + 3 * DAY, 5.0)]),
+            (
+                "e".to_string(),
+                vec![T],
+                vec![goal(T + 3 * DAY, 5.0), goal(T + 3 * DAY, 0.5)]
+            ),
         ]
     );
     // Nothing after `until`, and nothing at all for a contact alone.

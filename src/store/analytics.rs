@@ -7,8 +7,9 @@
 //! one pass over index ranges, not N lookups:
 //! - the messages through `outbox_by_source_contact (kind, name,
 //!   contact_id, send_at)`, in contact order;
-//! - the goal events through `events_by_type_contact (event, contact_id)`
-//!   (schema version 11), read in the same contact order beside the
+//! - the goal events from `events_by_type_contact (event, contact_id,
+//!   amount, at)` alone (schema version 13), in the same contact order as
+//!   the
 //!   messages and merge-joined with them in Rust ([`GoalMerge`]), as with
 //!   the held-out contacts;
 //! - the delivery feedback about each message from its own outbox row: the
@@ -305,7 +306,7 @@ impl Store {
     ) -> rusqlite::Result<Option<rusqlite::CachedStatement<'_>>> {
         goal.map(|_| {
             self.connection.prepare_cached(
-                "SELECT contact_id, at, json_extract(properties, '$.amount')
+                "SELECT contact_id, at, json_extract(properties, '$.amount'), rowid
                  FROM events INDEXED BY events_by_type_contact
                  WHERE event = ?1 AND at <= ?2
                  ORDER BY contact_id",
@@ -420,9 +421,11 @@ impl Store {
 /// Rust orders strings.
 struct GoalMerge<'s> {
     rows: Option<rusqlite::Rows<'s>>,
-    /// The next goal event not yet handed out, and its contact.
-    head: Option<GoalEvent>,
+    /// The next goal event not yet handed out, its contact and its rowid.
+    head: Option<(GoalEvent, i64)>,
     head_contact: String,
+    /// The current contact's events with their rowids, to be ordered.
+    found: Vec<(GoalEvent, i64)>,
 }
 
 impl<'s> GoalMerge<'s> {
@@ -440,6 +443,7 @@ impl<'s> GoalMerge<'s> {
             rows,
             head: None,
             head_contact: String::new(),
+            found: Vec::new(),
         })
     }
 
@@ -448,27 +452,34 @@ impl<'s> GoalMerge<'s> {
     /// ascending order, and the events of contacts skipped over (nothing
     /// to attribute them to) are passed by.
     fn of(&mut self, contact: &str, out: &mut Vec<GoalEvent>) -> rusqlite::Result<()> {
+        self.found.clear();
+        self.collect(contact)?;
+        // The index orders a contact's events by amount first.
+        self.found.sort_by_key(|(event, rowid)| (event.at, *rowid));
         out.clear();
-        let sorted = |out: &mut Vec<GoalEvent>| out.sort_by_key(|event| event.at);
+        out.extend(self.found.iter().map(|(event, _)| *event));
+        Ok(())
+    }
+
+    fn collect(&mut self, contact: &str) -> rusqlite::Result<()> {
         loop {
             let head = match self.head {
                 Some(head) => head,
                 None => {
                     let Some(rows) = &mut self.rows else {
-                        sorted(out);
                         return Ok(());
                     };
                     let Some(row) = rows.next()? else {
                         self.rows = None;
-                        sorted(out);
                         return Ok(());
                     };
                     self.head_contact.clear();
                     self.head_contact.push_str(row.get_ref(0)?.as_str()?);
-                    let head = GoalEvent {
+                    let event = GoalEvent {
                         at: row.get(1)?,
                         amount: amount(row.get_ref(2)?),
                     };
+                    let head = (event, row.get(3)?);
                     self.head = Some(head);
                     head
                 }
@@ -476,13 +487,10 @@ impl<'s> GoalMerge<'s> {
             match self.head_contact.as_str().cmp(contact) {
                 std::cmp::Ordering::Less => self.head = None,
                 std::cmp::Ordering::Equal => {
-                    out.push(head);
+                    self.found.push(head);
                     self.head = None;
                 }
-                std::cmp::Ordering::Greater => {
-                    sorted(out);
-                    return Ok(());
-                }
+                std::cmp::Ordering::Greater => return Ok(()),
             }
         }
     }
