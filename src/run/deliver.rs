@@ -162,6 +162,11 @@ pub fn deliver(
     stop: &AtomicBool,
     progress: &mut dyn FnMut(&Tally),
 ) -> Result<Tally, StoreError> {
+    // Every round touches the outbox's and the ledger's pages for hundreds
+    // of messages: with the default 2 MB of page cache part of them would
+    // be read again from the file each round (67–72 µs of CPU a message in
+    // the run benchmark without it, 59–69 µs with it).
+    store.tune_for_batches()?;
     let lease_seconds = options.lease.as_secs_f64().max(1.0);
     let mut lanes: BTreeMap<&str, Lane> = routes
         .iter()
