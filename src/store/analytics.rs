@@ -158,9 +158,8 @@ impl Store {
                  ORDER BY contact_id",
             )?;
             let mut unsubscribers = Unsubscribers {
-                rows: unsubscribers.query([])?,
+                rows: Some(unsubscribers.query([])?),
                 head: None,
-                done: false,
             };
             // `+s.channel`: a contact's few suppressions are read through
             // the key's first column and compared; as an index constraint
@@ -439,38 +438,6 @@ impl Store {
 /// plan that depends on the bound values is re-planned for each). Both
 /// sides order contact ids by SQLite's BINARY collation, byte by byte, as
 /// Rust orders strings.
-/// The contacts who ever unsubscribed, in contact order, asked about in
-/// ascending order.
-struct Unsubscribers<'s> {
-    rows: rusqlite::Rows<'s>,
-    head: Option<String>,
-    done: bool,
-}
-
-impl Unsubscribers<'_> {
-    fn include(&mut self, contact: &str) -> rusqlite::Result<bool> {
-        loop {
-            if let Some(head) = &self.head {
-                match head.as_str().cmp(contact) {
-                    std::cmp::Ordering::Equal => return Ok(true),
-                    std::cmp::Ordering::Greater => return Ok(false),
-                    std::cmp::Ordering::Less => {}
-                }
-            }
-            if self.done {
-                return Ok(false);
-            }
-            match self.rows.next()? {
-                Some(row) => self.head = Some(row.get(0)?),
-                None => {
-                    self.head = None;
-                    self.done = true;
-                }
-            }
-        }
-    }
-}
-
 struct GoalMerge<'s> {
     rows: Option<rusqlite::Rows<'s>>,
     /// The next goal event not yet handed out, its contact and its rowid.
@@ -543,6 +510,42 @@ impl<'s> GoalMerge<'s> {
                     self.head = None;
                 }
                 std::cmp::Ordering::Greater => return Ok(()),
+            }
+        }
+    }
+}
+
+/// The contacts who ever unsubscribed, read in contact order beside the
+/// messages as [`GoalMerge`] reads goal events: whether a message led to an
+/// unsubscribe is looked up only for them.
+struct Unsubscribers<'s> {
+    /// `None` once the stream has ended.
+    rows: Option<rusqlite::Rows<'s>>,
+    /// The next contact not yet passed by.
+    head: Option<String>,
+}
+
+impl Unsubscribers<'_> {
+    /// Whether `contact` ever unsubscribed; contacts are asked about in
+    /// ascending order.
+    fn include(&mut self, contact: &str) -> rusqlite::Result<bool> {
+        loop {
+            if let Some(head) = &self.head {
+                match head.as_str().cmp(contact) {
+                    std::cmp::Ordering::Equal => return Ok(true),
+                    std::cmp::Ordering::Greater => return Ok(false),
+                    std::cmp::Ordering::Less => {}
+                }
+            }
+            let Some(rows) = &mut self.rows else {
+                return Ok(false);
+            };
+            match rows.next()? {
+                Some(row) => self.head = Some(row.get(0)?),
+                None => {
+                    self.head = None;
+                    self.rows = None;
+                }
             }
         }
     }

@@ -325,9 +325,8 @@ impl Store {
     /// (`""` for an enrolment at no step), in order. A skip-scan of
     /// `enrolments_by_step` (which the planner picks for these queries; a
     /// store opened for inspection may predate it, so it is not forced):
-    /// one index seek per distinct step, so a tick
-    /// that looks for removed steps does not count a million waiting
-    /// contacts first.
+    /// one index seek per distinct step, so a tick that looks for removed
+    /// steps does not count a million waiting contacts first.
     pub fn active_steps(&self) -> Result<Vec<(String, String)>, StoreError> {
         self.run(|| {
             let mut next_journey = self.connection.prepare_cached(
