@@ -425,6 +425,11 @@ pub enum Command {
         /// Exit 1 when a finished campaign missed a KPI target.
         #[arg(long)]
         check_kpi: bool,
+        /// Read each campaign's and journey's messages in N ranges of
+        /// contacts at once, on a connection and thread each (default: one
+        /// per core, at most 4).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+        threads: Option<u16>,
     },
     /// Re-check the project and re-render previews on every save.
     ///

@@ -237,13 +237,38 @@ fn conversions_over_overlapping_windows_at_the_edges_of_the_merge() {
     held_out(&store, "winback", "zz", WINBACK);
     purchase(&store, "8", "zz", WINBACK + 15 * DAY, 1.0);
 
+    // The contacts themselves: the report reads ranges of them at once.
+    for contact in ["a1", "a2", "a3", "a4", "a5", "zz"] {
+        store
+            .connection()
+            .execute("INSERT INTO contacts (id) VALUES (?1)", [contact])
+            .unwrap();
+    }
+
     let request = ReportRequest {
         names: vec!["spring_sale".into(), "winback".into()],
         from: None,
         to: None,
         now: NOW.parse().unwrap(),
+        threads: Some(1),
     };
     let result = report(&compilation, &store, &request).unwrap();
+    // Read in 2 to 7 ranges of contacts (up to one contact each, the
+    // boundaries falling on contacts with messages, with goal events only,
+    // and the last), the report is the one pass's.
+    let whole = serde_json::to_value(&result).unwrap();
+    for threads in 2..=7 {
+        let request = ReportRequest {
+            threads: Some(threads),
+            ..request.clone()
+        };
+        let split = report(&compilation, &store, &request).unwrap();
+        assert_eq!(
+            serde_json::to_value(&split).unwrap(),
+            whole,
+            "{threads} ranges"
+        );
+    }
     let spring = result.campaigns.iter().find(|c| c.name == "spring_sale");
     let spring = spring.unwrap();
     assert_eq!(spring.totals.recipients, 4);

@@ -31,7 +31,7 @@ use serde::Serialize;
 use crate::campaign::{Goal, Schedule};
 use crate::compiler::Compilation;
 use crate::duration::Duration;
-use crate::store::analytics::{GoalEvent, GoalQuery, MessageFacts, Reported};
+use crate::store::analytics::{ContactRange, GoalEvent, GoalQuery, MessageFacts, Reported};
 use crate::store::{Store, StoreError};
 
 use self::stats::{Interval, NotRun, Test};
@@ -50,6 +50,9 @@ pub struct ReportRequest {
     pub to: Option<Timestamp>,
     /// Goal events after this moment are not counted yet.
     pub now: Timestamp,
+    /// How many ranges of contacts each section is read in at once, on a
+    /// connection and thread each (`None`: one per core, at most 4).
+    pub threads: Option<usize>,
 }
 
 /// The whole report.
@@ -253,6 +256,7 @@ pub fn report(
         from,
         until,
         now: request.now,
+        boundaries: store.contact_boundaries(request.threads.unwrap_or_else(default_threads))?,
     };
     let mut campaigns = Vec::new();
     for campaign in compilation.campaigns.iter().filter(|c| wanted(&c.name)) {
@@ -526,6 +530,19 @@ struct Context<'a> {
     from: i64,
     until: i64,
     now: Timestamp,
+    /// The contact ids that cut the contacts into ranges of about equal
+    /// size, read at once on a connection and thread each (none: in one
+    /// pass).
+    boundaries: Vec<String>,
+}
+
+/// How many ranges of contacts a section is read in at once by default:
+/// one per core, at most four (beyond that the disk, not the cores, sets
+/// the pace).
+fn default_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(4)
 }
 
 /// A received message, for attribution.
@@ -545,6 +562,14 @@ struct Groups {
 }
 
 impl Groups {
+    /// Adds `other`'s funnels to the groups of the same name.
+    fn merge(&mut self, other: Groups) {
+        for (name, funnel) in other.names.iter().zip(&other.funnels) {
+            let index = self.of(name);
+            self.funnels[index].add(funnel);
+        }
+    }
+
     /// The group's index. A section has a few channels and variants and at
     /// most tens of steps: a scan of their names beats hashing each name.
     fn of(&mut self, name: &str) -> usize {
@@ -569,6 +594,23 @@ impl Groups {
 }
 
 impl Funnel {
+    /// Adds `other`'s counts and money (the rates come at [`Funnel::finish`]).
+    fn add(&mut self, other: &Funnel) {
+        self.planned += other.planned;
+        self.sent += other.sent;
+        self.delivered += other.delivered;
+        self.opened += other.opened;
+        self.clicked += other.clicked;
+        self.failed += other.failed;
+        self.bounced += other.bounced;
+        self.complained += other.complained;
+        self.unsubscribed += other.unsubscribed;
+        self.recipients += other.recipients;
+        self.conversions += other.conversions;
+        self.revenue += other.revenue;
+        self.cost += other.cost;
+    }
+
     /// Counts one message.
     fn count(&mut self, message: &MessageFacts<'_>, planned: bool, cost: f64) {
         self.planned += u64::from(planned);
@@ -663,6 +705,23 @@ fn day<'a>(days: &'a mut BTreeMap<String, Day>, date: &str) -> &'a mut Day {
 }
 
 impl Tally {
+    /// Adds the tally of other contacts.
+    fn merge(&mut self, other: Tally) {
+        self.totals.add(&other.totals);
+        self.channels.merge(other.channels);
+        self.variants.merge(other.variants);
+        self.steps.merge(other.steps);
+        for (reason, count) in other.skipped {
+            *self.skipped.entry(reason).or_default() += count;
+        }
+        for (date, other) in other.days {
+            let day = day(&mut self.days, &date);
+            day.sent += other.sent;
+            day.conversions += other.conversions;
+            day.revenue += other.revenue;
+        }
+    }
+
     /// Counts one message in every group it belongs to; keeps its receipt
     /// when it reached the contact.
     fn count(&mut self, context: &Context<'_>, message: &MessageFacts<'_>) {
@@ -806,21 +865,11 @@ impl Context<'_> {
         name: &str,
         goal: Option<&Goal>,
     ) -> Result<Section, StoreError> {
-        let mut tally = Tally::default();
-        let goals = goal.map(|goal| GoalQuery {
-            event: &goal.event,
-            until: self.now.as_second(),
-        });
-        self.store.each_reported_message(
-            kind,
-            name,
-            (self.from, self.until),
-            goals,
-            |reported| match reported {
-                Reported::Message(message) => tally.count(self, &message),
-                Reported::ContactEnd { goals, .. } => tally.attribute(self, goal, goals),
-            },
-        )?;
+        let tally = if self.boundaries.is_empty() {
+            self.tally(kind, name, goal, ContactRange::ALL)?
+        } else {
+            self.tally_in_ranges(kind, name, goal)?
+        };
         let mut totals = tally.totals;
         totals.finish();
         Ok(Section {
@@ -841,6 +890,94 @@ impl Context<'_> {
             holdout: None,
             kpis: Vec::new(),
             daily: tally.days.into_values().collect(),
+        })
+    }
+
+    /// Adds up the messages of the contacts in `contacts`.
+    fn tally(
+        &self,
+        kind: &str,
+        name: &str,
+        goal: Option<&Goal>,
+        contacts: ContactRange<'_>,
+    ) -> Result<Tally, StoreError> {
+        let mut tally = Tally::default();
+        let goals = goal.map(|goal| GoalQuery {
+            event: &goal.event,
+            until: self.now.as_second(),
+        });
+        self.store.each_reported_message_of(
+            kind,
+            name,
+            (self.from, self.until),
+            contacts,
+            goals,
+            |reported| match reported {
+                Reported::Message(message) => tally.count(self, &message),
+                Reported::ContactEnd { goals, .. } => tally.attribute(self, goal, goals),
+            },
+        )?;
+        Ok(tally)
+    }
+
+    /// [`Context::tally`] of each range of contacts between the
+    /// boundaries, the first on this thread and each other on a connection
+    /// and thread of its own, added together: each contact is attributed
+    /// alone, so the ranges are independent and their sums are the whole.
+    /// A store that cannot be opened again is read on this thread alone.
+    ///
+    /// Each connection reads in its own transaction: a report of a store
+    /// that `herald serve` is writing to may see a feedback event in one
+    /// range that arrived after another range's reading began, as a single
+    /// pass would see it for the contacts it reaches later.
+    fn tally_in_ranges(
+        &self,
+        kind: &str,
+        name: &str,
+        goal: Option<&Goal>,
+    ) -> Result<Tally, StoreError> {
+        let mut stores = Vec::with_capacity(self.boundaries.len());
+        for _ in &self.boundaries {
+            match Store::open_read_only(self.store.path(), self.store.catalog().clone()) {
+                Ok(store) => stores.push(store),
+                Err(_) => return self.tally(kind, name, goal, ContactRange::ALL),
+            }
+        }
+        let (zone, from, until, now) = (self.zone, self.from, self.until, self.now);
+        let range = |index: usize| ContactRange {
+            from: index
+                .checked_sub(1)
+                .map_or("", |before| self.boundaries[before].as_str()),
+            until: self.boundaries.get(index).map(String::as_str),
+        };
+        std::thread::scope(|scope| {
+            let others: Vec<_> = stores
+                .into_iter()
+                .enumerate()
+                .map(|(index, store)| {
+                    let contacts = range(index + 1);
+                    scope.spawn(move || {
+                        let context = Context {
+                            store: &store,
+                            zone,
+                            from,
+                            until,
+                            now,
+                            boundaries: Vec::new(),
+                        };
+                        context.tally(kind, name, goal, contacts)
+                    })
+                })
+                .collect();
+            // The scope waits for the other threads if this one fails.
+            let mut whole = self.tally(kind, name, goal, range(0))?;
+            for other in others {
+                let other = other
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+                whole.merge(other);
+            }
+            Ok(whole)
         })
     }
 

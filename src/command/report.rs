@@ -22,6 +22,7 @@ pub struct Request {
     pub format: OutputFormat,
     pub html: Option<PathBuf>,
     pub check_kpi: bool,
+    pub threads: Option<usize>,
 }
 
 pub fn run(settings: &Settings, request: &Request) -> Result<i32, Error> {
@@ -70,6 +71,7 @@ pub fn run(settings: &Settings, request: &Request) -> Result<i32, Error> {
             from,
             to,
             now,
+            threads: request.threads,
         },
     )?;
     if let Some(file) = &request.html {

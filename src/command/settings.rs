@@ -276,6 +276,7 @@ impl Settings {
                 format,
                 html,
                 check_kpi,
+                threads,
             } => {
                 let bound = |flag: &str, text: Option<String>| {
                     text.map(|text| {
@@ -293,6 +294,7 @@ impl Settings {
                     format,
                     html,
                     check_kpi,
+                    threads: threads.map(usize::from),
                 })
             }
             cli::Command::Watch {

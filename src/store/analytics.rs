@@ -5,13 +5,14 @@
 //!
 //! Every read goes through an index, and a campaign of N messages costs
 //! one pass over index ranges, not N lookups:
-//! - the messages through `outbox_by_source_contact (kind, name,
-//!   contact_id, send_at)`, in contact order;
+//! - the messages from `outbox_by_source_contact (kind, name,
+//!   contact_id, send_at, …)` alone, in contact order: since schema
+//!   version 14 it holds every column the report reads, so no message's
+//!   row is looked up;
 //! - the goal events from `events_by_type_contact (event, contact_id,
 //!   amount, at)` alone (schema version 13), in the same contact order as
-//!   the
-//!   messages and merge-joined with them in Rust ([`GoalMerge`]), as with
-//!   the held-out contacts;
+//!   the messages and merge-joined with them in Rust ([`GoalMerge`]), as
+//!   with the held-out contacts;
 //! - the delivery feedback about each message from its own outbox row: the
 //!   first moment it arrived, was opened, clicked, failed, bounced or drew
 //!   a complaint, which [`Store::add_event`] keeps up to date as each
@@ -22,12 +23,17 @@
 //!   instead of an index lookup per message and per report;
 //! - unsubscribes through the suppressions' key.
 //!
+//! A contact's messages and goal events are attributed together and
+//! alone, so the report can read ranges of contacts
+//! ([`Store::contact_boundaries`], [`ContactRange`]) on separate
+//! connections at once and add the sums up.
+//!
 //! The queries are plain SQL a PostgreSQL backend runs as they are (with
 //! `properties->>'message_key'` for `json_extract` and without the
 //! `INDEXED BY` hints); a merge join in the application is what either
 //! backend's planner would do with both sides sorted on the same key.
 
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 
 use super::{Store, StoreError};
 
@@ -133,32 +139,47 @@ impl Store {
     /// Hands every message of `kind`/`name` planned for `[from, until)`
     /// (unix seconds) to `each`, with its feedback, in contact order (the
     /// report attributes one contact at a time), straight from the
-    /// `outbox_by_source_contact` index: no sort, and the period is checked
-    /// in the index before any row is read. After a contact's last message
+    /// `outbox_by_source_contact` index alone: no sort, no row read. After a contact's last message
     /// comes [`Reported::ContactEnd`] with its `goal` events, merged from
     /// a second stream in the same contact order (see [`GoalMerge`]).
     pub fn each_reported_message(
         &self,
         kind: &str,
         name: &str,
+        period: (i64, i64),
+        goal: Option<GoalQuery<'_>>,
+        each: impl FnMut(Reported<'_>),
+    ) -> Result<(), StoreError> {
+        self.each_reported_message_of(kind, name, period, ContactRange::ALL, goal, each)
+    }
+
+    /// [`Store::each_reported_message`] for the contacts in `contacts`
+    /// only (their goal events and unsubscribes too): a report reads
+    /// several ranges on separate connections at once.
+    pub fn each_reported_message_of(
+        &self,
+        kind: &str,
+        name: &str,
         (from, until): (i64, i64),
+        contacts: ContactRange<'_>,
         goal: Option<GoalQuery<'_>>,
         mut each: impl FnMut(Reported<'_>),
     ) -> Result<(), StoreError> {
         self.run(|| {
             let mut goal_statement = self.goal_statement(goal)?;
-            let mut goals = GoalMerge::new(goal_statement.as_mut(), goal)?;
+            let mut goals = GoalMerge::new(goal_statement.as_mut(), goal, contacts.from)?;
             // The feedback facts come as one number, a bit each (every
             // column read costs a few calls into SQLite). Whether a message
             // led to an unsubscribe is asked only for contacts who ever
             // unsubscribed (a third stream in contact order): asked for
             // every message, the lookup was a sixth of the report's time.
             let mut unsubscribers = self.connection.prepare_cached(
-                "SELECT contact_id FROM suppressions WHERE reason = 'unsubscribed'
+                "SELECT contact_id FROM suppressions
+                 WHERE reason = 'unsubscribed' AND contact_id >= ?1
                  ORDER BY contact_id",
             )?;
             let mut unsubscribers = Unsubscribers {
-                rows: Some(unsubscribers.query([])?),
+                rows: Some(unsubscribers.query([contacts.from])?),
                 head: None,
             };
             // `+s.channel`: a contact's few suppressions are read through
@@ -173,7 +194,12 @@ impl Store {
                          AND later.send_at <= s.at AND later.channel = ?2
                          AND later.state = 'sent'))",
             )?;
-            let mut statement = self.connection.prepare_cached(
+            let upper = if contacts.until.is_some() {
+                "AND o.contact_id < ?6"
+            } else {
+                ""
+            };
+            let mut statement = self.connection.prepare_cached(&format!(
                 "SELECT o.contact_id, o.step, o.channel, o.variant, o.state, o.reason, o.cost,
                    o.send_at, o.state != 'skipped' OR o.provider != '', o.delivered_at,
                    CASE WHEN o.opened_at IS NULL THEN 0 ELSE 1 END
@@ -182,10 +208,16 @@ impl Store {
                      + CASE WHEN o.bounced_at IS NULL THEN 0 ELSE 8 END
                      + CASE WHEN o.complained_at IS NULL THEN 0 ELSE 16 END
                  FROM outbox AS o INDEXED BY outbox_by_source_contact
-                 WHERE o.kind = ?1 AND o.name = ?2 AND o.send_at >= ?3 AND o.send_at < ?4
-                 ORDER BY o.contact_id",
-            )?;
-            let mut rows = statement.query(params![kind, name, from, until])?;
+                 WHERE o.kind = ?1 AND o.name = ?2 AND o.contact_id >= ?5 {upper}
+                   AND o.send_at >= ?3 AND o.send_at < ?4
+                 ORDER BY o.contact_id"
+            ))?;
+            let mut rows = match contacts.until {
+                Some(last) => {
+                    statement.query(params![kind, name, from, until, contacts.from, last])?
+                }
+                None => statement.query(params![kind, name, from, until, contacts.from])?,
+            };
             // The contact whose messages are being read, and its goal events.
             let mut contact = String::new();
             let mut started = false;
@@ -299,7 +331,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.run(|| {
             let mut goal_statement = self.goal_statement(goal)?;
-            let mut goals = GoalMerge::new(goal_statement.as_mut(), goal)?;
+            let mut goals = GoalMerge::new(goal_statement.as_mut(), goal, "")?;
             let mut statement = self.connection.prepare_cached(
                 "SELECT contact_id, min(send_at) FROM outbox
                  WHERE kind = ?1 AND name = ?2 AND state = 'skipped' AND reason = 'held_out'
@@ -327,11 +359,40 @@ impl Store {
             self.connection.prepare_cached(
                 "SELECT contact_id, at, json_extract(properties, '$.amount'), rowid
                  FROM events INDEXED BY events_by_type_contact
-                 WHERE event = ?1 AND at <= ?2
+                 WHERE event = ?1 AND contact_id >= ?3 AND at <= ?2
                  ORDER BY contact_id",
             )
         })
         .transpose()
+    }
+
+    /// The contact ids that cut the contacts, in id order, into `parts`
+    /// ranges of about equal size (fewer ids when there are fewer contacts
+    /// than parts; none for one part): a report reads the ranges on
+    /// separate connections at once. A count and a walk of the primary
+    /// key's index to each boundary (SQLite counts and skips whole pages).
+    pub fn contact_boundaries(&self, parts: usize) -> Result<Vec<String>, StoreError> {
+        self.run(|| {
+            let contacts: i64 = self
+                .connection
+                .prepare_cached("SELECT count(*) FROM contacts")?
+                .query_row([], |row| row.get(0))?;
+            let parts = i64::try_from(parts)
+                .unwrap_or(i64::MAX)
+                .min(contacts)
+                .max(1);
+            let mut at = self
+                .connection
+                .prepare_cached("SELECT id FROM contacts ORDER BY id LIMIT 1 OFFSET ?1")?;
+            let mut boundaries = Vec::new();
+            for part in 1..parts {
+                let offset = contacts * part / parts;
+                if let Some(id) = at.query_row([offset], |row| row.get(0)).optional()? {
+                    boundaries.push(id);
+                }
+            }
+            Ok(boundaries)
+        })
     }
 
     /// The run records of `campaign`'s occurrences enqueued in `[from, until)`.
@@ -431,6 +492,22 @@ impl Store {
     }
 }
 
+/// The contacts a report reads: ids from `from` (inclusive) up to `until`
+/// (exclusive; `None` for no end), in the stores' binary text order.
+#[derive(Clone, Copy, Debug)]
+pub struct ContactRange<'a> {
+    pub from: &'a str,
+    pub until: Option<&'a str>,
+}
+
+impl ContactRange<'_> {
+    /// Every contact (the empty id sorts before any other).
+    pub const ALL: ContactRange<'static> = ContactRange {
+        from: "",
+        until: None,
+    };
+}
+
 /// The goal events of one type, read in contact order beside a stream of
 /// contacts in the same order (a merge join): one pass over one index
 /// range instead of a lookup per contact, whose statement SQLite would
@@ -451,10 +528,11 @@ impl<'s> GoalMerge<'s> {
     fn new(
         statement: Option<&'s mut rusqlite::CachedStatement<'_>>,
         goal: Option<GoalQuery<'_>>,
+        first_contact: &str,
     ) -> rusqlite::Result<Self> {
         let rows = match (statement, goal) {
             (Some(statement), Some(goal)) => {
-                Some(statement.query(params![goal.event, goal.until])?)
+                Some(statement.query(params![goal.event, goal.until, first_contact])?)
             }
             _ => None,
         };
