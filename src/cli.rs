@@ -427,7 +427,8 @@ pub enum Command {
         check_kpi: bool,
         /// Read each campaign's and journey's messages in N ranges of
         /// contacts at once, on a connection and thread each (default: one
-        /// per core, at most 4).
+        /// per core, at most 4, for those with 100,000 messages or more in
+        /// the period; smaller ones in one pass).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
         threads: Option<u16>,
     },

@@ -406,3 +406,124 @@ fn feedback_is_summed_up_on_its_message_as_it_is_stored() {
     let store = Store::open_with_catalog(&path, compilation.filters.catalog.clone()).unwrap();
     assert_eq!(facts(&store, "spring_sale"), expected);
 }
+
+/// A report reads a campaign in ranges of contacts on several threads by
+/// default only when it is large: the count behind that stops at the size
+/// asked about and keeps to the period.
+#[test]
+fn a_campaign_is_large_from_the_count_asked_about_within_the_period() {
+    let (_dir, _compilation, store) = project();
+    for (contact, at) in [("a1", T), ("a2", T), ("a3", T + DAY)] {
+        message(&store, "spring_sale", contact, "email", at);
+    }
+    let all = (i64::MIN, i64::MAX);
+    let large = |period, count| {
+        store
+            .messages_at_least("campaign", "spring_sale", period, count)
+            .unwrap()
+    };
+    assert!(large(all, 3));
+    assert!(!large(all, 4));
+    assert!(large((T, T + 1), 2));
+    assert!(!large((T, T + 1), 3));
+    assert!(!store.messages_at_least("campaign", "winback", all, 1).unwrap());
+}
+
+/// The goal events handed over with each contact equal a lookup of that
+/// contact's own events, whatever their spread: contacts with no events,
+/// with more events than a batch holds, long runs of events of contacts
+/// without messages (which a batch passes by or seeks over), events after
+/// the report's now, and the contacts read in a range.
+mod goal_merge {
+    use super::*;
+    use herald::store::analytics::ContactRange;
+    use proptest::prelude::*;
+
+    /// Contact `index`'s messages (0 or 1) and its purchases' offsets from T.
+    type Contacts = Vec<(bool, Vec<i64>)>;
+
+    fn contacts() -> impl Strategy<Value = Contacts> {
+        let events = prop_oneof![
+            4 => proptest::collection::vec(-DAY..40 * DAY, 0..3),
+            1 => proptest::collection::vec(-DAY..40 * DAY, 10..80),
+        ];
+        proptest::collection::vec((any::<bool>(), events), 1..60)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        #[test]
+        fn each_contact_gets_exactly_its_own_goal_events(
+            contacts in contacts(),
+            cut in 0usize..60,
+            until in 0..30 * DAY,
+        ) {
+            let (_dir, _compilation, store) = project();
+            store.connection().execute_batch("BEGIN").unwrap();
+            let mut id = 0;
+            for (index, (messaged, purchases)) in contacts.iter().enumerate() {
+                let contact = format!("c{index:03}");
+                if *messaged {
+                    message(&store, "spring_sale", &contact, "email", T);
+                }
+                for at in purchases {
+                    id += 1;
+                    purchase(&store, &id.to_string(), &contact, T + at, id as f64);
+                }
+            }
+            store.connection().execute_batch("COMMIT").unwrap();
+            let until = T + until;
+            let cut = format!("c{cut:03}");
+            for range in [
+                ContactRange::ALL,
+                ContactRange { from: "", until: Some(&cut) },
+                ContactRange { from: &cut, until: None },
+            ] {
+                let mut handed = Vec::new();
+                store
+                    .each_reported_message_of(
+                        "campaign",
+                        "spring_sale",
+                        (i64::MIN, i64::MAX),
+                        range,
+                        Some(GoalQuery { event: "purchase", until }),
+                        |reported| {
+                            if let Reported::ContactEnd { contact_id, goals } = reported {
+                                handed.push((contact_id.to_string(), goals.to_vec()));
+                            }
+                        },
+                    )
+                    .unwrap();
+                let mut lookup = store
+                    .connection()
+                    .prepare(
+                        "SELECT at, json_extract(properties, '$.amount') FROM events
+                         WHERE event = 'purchase' AND contact_id = ?1 AND at <= ?2
+                         ORDER BY at, rowid",
+                    )
+                    .unwrap();
+                let expected: Vec<(String, Vec<GoalEvent>)> = contacts
+                    .iter()
+                    .enumerate()
+                    .map(|(index, (messaged, _))| (format!("c{index:03}"), *messaged))
+                    .filter(|(contact, messaged)| {
+                        *messaged
+                            && contact.as_str() >= range.from
+                            && range.until.is_none_or(|until| contact.as_str() < until)
+                    })
+                    .map(|(contact, _)| {
+                        let goals = lookup
+                            .query_map(params![contact, until], |row| {
+                                Ok(GoalEvent { at: row.get(0)?, amount: row.get(1)? })
+                            })
+                            .unwrap()
+                            .collect::<Result<_, _>>()
+                            .unwrap();
+                        (contact, goals)
+                    })
+                    .collect();
+                prop_assert_eq!(handed, expected, "{:?}", range);
+            }
+        }
+    }
+}

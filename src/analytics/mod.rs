@@ -51,7 +51,8 @@ pub struct ReportRequest {
     /// Goal events after this moment are not counted yet.
     pub now: Timestamp,
     /// How many ranges of contacts each section is read in at once, on a
-    /// connection and thread each (`None`: one per core, at most 4).
+    /// connection and thread each (`None`: one per core, at most 4, for a
+    /// section of at least 100,000 messages; a smaller one in one pass).
     pub threads: Option<usize>,
 }
 
@@ -256,7 +257,11 @@ pub fn report(
         from,
         until,
         now: request.now,
-        boundaries: store.contact_boundaries(request.threads.unwrap_or_else(default_threads))?,
+        ranges: match request.threads {
+            Some(threads) => Ranges::Always(threads),
+            None => Ranges::Large(default_threads()),
+        },
+        boundaries: std::cell::OnceCell::new(),
     };
     let mut campaigns = Vec::new();
     for campaign in compilation.campaigns.iter().filter(|c| wanted(&c.name)) {
@@ -530,10 +535,27 @@ struct Context<'a> {
     from: i64,
     until: i64,
     now: Timestamp,
-    /// The contact ids that cut the contacts into ranges of about equal
-    /// size, read at once on a connection and thread each (none: in one
-    /// pass).
-    boundaries: Vec<String>,
+    /// In how many ranges of contacts a section is read at once.
+    ranges: Ranges,
+    /// The contact ids that cut the contacts into those ranges, of about
+    /// equal size, found when a section is first read in ranges.
+    boundaries: std::cell::OnceCell<Vec<String>>,
+}
+
+/// In how many ranges of contacts, each on a connection and thread of its
+/// own, a section is read.
+#[derive(Clone, Copy, Debug)]
+enum Ranges {
+    /// This many, as `--threads` asks.
+    Always(usize),
+    /// This many for a section of at least [`Ranges::LARGE`] messages; a
+    /// smaller one in one pass, which takes less than finding the ranges
+    /// (a count of the contacts) and opening the connections.
+    Large(usize),
+}
+
+impl Ranges {
+    const LARGE: u64 = 100_000;
 }
 
 /// How many ranges of contacts a section is read in at once by default:
@@ -865,10 +887,29 @@ impl Context<'_> {
         name: &str,
         goal: Option<&Goal>,
     ) -> Result<Section, StoreError> {
-        let tally = if self.boundaries.is_empty() {
+        let threads = match self.ranges {
+            Ranges::Always(threads) => threads,
+            Ranges::Large(threads) if threads > 1 => {
+                let period = (self.from, self.until);
+                let large = self
+                    .store
+                    .messages_at_least(kind, name, period, Ranges::LARGE)?;
+                if large { threads } else { 1 }
+            }
+            Ranges::Large(_) => 1,
+        };
+        let boundaries = match self.boundaries.get() {
+            _ if threads <= 1 => &[][..],
+            Some(boundaries) => boundaries,
+            None => {
+                let boundaries = self.store.contact_boundaries(threads)?;
+                self.boundaries.get_or_init(|| boundaries)
+            }
+        };
+        let tally = if boundaries.is_empty() {
             self.tally(kind, name, goal, ContactRange::ALL)?
         } else {
-            self.tally_in_ranges(kind, name, goal)?
+            self.tally_in_ranges(kind, name, goal, boundaries)?
         };
         let mut totals = tally.totals;
         totals.finish();
@@ -935,9 +976,10 @@ impl Context<'_> {
         kind: &str,
         name: &str,
         goal: Option<&Goal>,
+        boundaries: &[String],
     ) -> Result<Tally, StoreError> {
-        let mut stores = Vec::with_capacity(self.boundaries.len());
-        for _ in &self.boundaries {
+        let mut stores = Vec::with_capacity(boundaries.len());
+        for _ in boundaries {
             match Store::open_read_only(self.store.path(), self.store.catalog().clone()) {
                 Ok(store) => stores.push(store),
                 Err(_) => return self.tally(kind, name, goal, ContactRange::ALL),
@@ -947,8 +989,8 @@ impl Context<'_> {
         let range = |index: usize| ContactRange {
             from: index
                 .checked_sub(1)
-                .map_or("", |before| self.boundaries[before].as_str()),
-            until: self.boundaries.get(index).map(String::as_str),
+                .map_or("", |before| boundaries[before].as_str()),
+            until: boundaries.get(index).map(String::as_str),
         };
         std::thread::scope(|scope| {
             let others: Vec<_> = stores
@@ -963,7 +1005,8 @@ impl Context<'_> {
                             from,
                             until,
                             now,
-                            boundaries: Vec::new(),
+                            ranges: Ranges::Always(1),
+                            boundaries: std::cell::OnceCell::new(),
                         };
                         context.tally(kind, name, goal, contacts)
                     })

@@ -167,7 +167,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.run(|| {
             let mut goal_statement = self.goal_statement(goal)?;
-            let mut goals = GoalMerge::new(goal_statement.as_mut(), goal, contacts.from)?;
+            let mut goals = GoalMerge::new(goal_statement.as_mut(), goal);
             // The feedback facts come as one number, a bit each (every
             // column read costs a few calls into SQLite). Whether a message
             // led to an unsubscribe is asked only for contacts who ever
@@ -331,7 +331,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.run(|| {
             let mut goal_statement = self.goal_statement(goal)?;
-            let mut goals = GoalMerge::new(goal_statement.as_mut(), goal, "")?;
+            let mut goals = GoalMerge::new(goal_statement.as_mut(), goal);
             let mut statement = self.connection.prepare_cached(
                 "SELECT contact_id, min(send_at) FROM outbox
                  WHERE kind = ?1 AND name = ?2 AND state = 'skipped' AND reason = 'held_out'
@@ -349,8 +349,9 @@ impl Store {
         })
     }
 
-    /// The statement of a goal stream: every `event` up to a moment, in
-    /// contact order, one range of `events_by_type_contact`.
+    /// The statement of a goal stream's batch: the `event`s up to a moment
+    /// from a contact on, in contact order, a range of
+    /// `events_by_type_contact`.
     fn goal_statement(
         &self,
         goal: Option<GoalQuery<'_>>,
@@ -360,7 +361,7 @@ impl Store {
                 "SELECT contact_id, at, json_extract(properties, '$.amount'), rowid
                  FROM events INDEXED BY events_by_type_contact
                  WHERE event = ?1 AND contact_id >= ?3 AND at <= ?2
-                 ORDER BY contact_id",
+                 ORDER BY contact_id LIMIT ?4",
             )
         })
         .transpose()
@@ -392,6 +393,29 @@ impl Store {
                 }
             }
             Ok(boundaries)
+        })
+    }
+
+    /// Whether `kind`/`name` planned at least `count` messages in `[from,
+    /// until)`: a count of its index range that stops at `count`.
+    pub fn messages_at_least(
+        &self,
+        kind: &str,
+        name: &str,
+        (from, until): (i64, i64),
+        count: u64,
+    ) -> Result<bool, StoreError> {
+        self.run(|| {
+            let limit = i64::try_from(count).unwrap_or(i64::MAX);
+            let found: i64 = self
+                .connection
+                .prepare_cached(
+                    "SELECT count(*) FROM (SELECT 1 FROM outbox INDEXED BY outbox_by_source_contact
+                       WHERE kind = ?1 AND name = ?2 AND send_at >= ?3 AND send_at < ?4
+                       LIMIT ?5)",
+                )?
+                .query_row(params![kind, name, from, until, limit], |row| row.get(0))?;
+            Ok(found >= limit)
         })
     }
 
@@ -509,39 +533,63 @@ impl ContactRange<'_> {
 }
 
 /// The goal events of one type, read in contact order beside a stream of
-/// contacts in the same order (a merge join): one pass over one index
-/// range instead of a lookup per contact, whose statement SQLite would
-/// also re-prepare at every binding once `ANALYZE` has run (with STAT4, a
-/// plan that depends on the bound values is re-planned for each). Both
-/// sides order contact ids by SQLite's BINARY collation, byte by byte, as
-/// Rust orders strings.
-struct GoalMerge<'s> {
-    rows: Option<rusqlite::Rows<'s>>,
-    /// The next goal event not yet handed out, its contact and its rowid.
-    head: Option<(GoalEvent, i64)>,
-    head_contact: String,
+/// contacts in the same order (a merge join) instead of a lookup per
+/// contact, whose statement SQLite would also re-prepare at every binding
+/// once `ANALYZE` has run (with STAT4, a plan that depends on the bound
+/// values is re-planned for each). Both sides order contact ids by
+/// SQLite's BINARY collation, byte by byte, as Rust orders strings.
+///
+/// The events come in batches, each a range of `events_by_type_contact`
+/// that starts at the contact asked for: a contact beyond the batch read
+/// last is found by one index seek, so a campaign of a thousand contacts
+/// reads about their own events, not every purchase in the store. A batch
+/// grows (to [`GoalMerge::MOST`]) while its events go to the contacts
+/// asked about and shrinks (to [`GoalMerge::FEWEST`]) while they are
+/// passed by.
+struct GoalMerge<'s, 'c> {
+    statement: Option<&'s mut rusqlite::CachedStatement<'c>>,
+    event: String,
+    until: i64,
+    /// The batch: each event with its contact (a range of `contacts`) and
+    /// rowid, and how far it has been read.
+    batch: Vec<(std::ops::Range<usize>, GoalEvent, i64)>,
+    contacts: String,
+    next: usize,
+    /// The batch holds every event of the contacts before this one (`None`:
+    /// of every contact from its first on, to the end of the index range).
+    complete_before: Option<String>,
+    limit: i64,
+    /// Events of the batch handed out and passed by, to size the next.
+    handed_out: usize,
     /// The current contact's events with their rowids, to be ordered.
     found: Vec<(GoalEvent, i64)>,
 }
 
-impl<'s> GoalMerge<'s> {
+impl<'s, 'c> GoalMerge<'s, 'c> {
+    const FEWEST: i64 = 16;
+    const MOST: i64 = 4096;
+
     fn new(
-        statement: Option<&'s mut rusqlite::CachedStatement<'_>>,
+        statement: Option<&'s mut rusqlite::CachedStatement<'c>>,
         goal: Option<GoalQuery<'_>>,
-        first_contact: &str,
-    ) -> rusqlite::Result<Self> {
-        let rows = match (statement, goal) {
-            (Some(statement), Some(goal)) => {
-                Some(statement.query(params![goal.event, goal.until, first_contact])?)
-            }
-            _ => None,
+    ) -> Self {
+        let (statement, event, until) = match (statement, goal) {
+            (Some(statement), Some(goal)) => (Some(statement), goal.event.to_string(), goal.until),
+            _ => (None, String::new(), 0),
         };
-        Ok(GoalMerge {
-            rows,
-            head: None,
-            head_contact: String::new(),
+        GoalMerge {
+            statement,
+            event,
+            until,
+            batch: Vec::new(),
+            contacts: String::new(),
+            next: 0,
+            // Nothing read yet: the first contact asked about starts a batch.
+            complete_before: Some(String::new()),
+            limit: Self::FEWEST,
+            handed_out: 0,
             found: Vec::new(),
-        })
+        }
     }
 
     /// Puts `contact`'s goal events, by time (those at the same moment in
@@ -549,47 +597,88 @@ impl<'s> GoalMerge<'s> {
     /// ascending order, and the events of contacts skipped over (nothing
     /// to attribute them to) are passed by.
     fn of(&mut self, contact: &str, out: &mut Vec<GoalEvent>) -> rusqlite::Result<()> {
+        out.clear();
+        if self.statement.is_none() {
+            return Ok(());
+        }
+        if self
+            .complete_before
+            .as_deref()
+            .is_some_and(|end| contact >= end)
+        {
+            self.read_batch(contact)?;
+        }
         self.found.clear();
-        self.collect(contact)?;
+        while let Some((range, event, rowid)) = self.batch.get(self.next) {
+            match self.contacts[range.clone()].cmp(contact) {
+                std::cmp::Ordering::Less => {}
+                std::cmp::Ordering::Equal => {
+                    self.found.push((*event, *rowid));
+                    self.handed_out += 1;
+                }
+                std::cmp::Ordering::Greater => break,
+            }
+            self.next += 1;
+        }
         // The index orders a contact's events by amount first.
         self.found.sort_by_key(|(event, rowid)| (event.at, *rowid));
-        out.clear();
         out.extend(self.found.iter().map(|(event, _)| *event));
         Ok(())
     }
 
-    fn collect(&mut self, contact: &str) -> rusqlite::Result<()> {
-        loop {
-            let head = match self.head {
-                Some(head) => head,
-                None => {
-                    let Some(rows) = &mut self.rows else {
-                        return Ok(());
-                    };
-                    let Some(row) = rows.next()? else {
-                        self.rows = None;
-                        return Ok(());
-                    };
-                    self.head_contact.clear();
-                    self.head_contact.push_str(row.get_ref(0)?.as_str()?);
-                    let event = GoalEvent {
-                        at: row.get(1)?,
-                        amount: amount(row.get_ref(2)?),
-                    };
-                    let head = (event, row.get(3)?);
-                    self.head = Some(head);
-                    head
-                }
+    /// Reads the batch of events that starts at `contact`'s.
+    fn read_batch(&mut self, contact: &str) -> rusqlite::Result<()> {
+        let Some(statement) = self.statement.as_mut() else {
+            return Ok(());
+        };
+        if !self.batch.is_empty() {
+            // Most of the last batch went to the contacts asked about: the
+            // events are dense among them; mostly passed by: sparse.
+            self.limit = if self.handed_out * 2 >= self.batch.len() {
+                (self.limit * 2).min(Self::MOST)
+            } else {
+                (self.limit / 2).max(Self::FEWEST)
             };
-            match self.head_contact.as_str().cmp(contact) {
-                std::cmp::Ordering::Less => self.head = None,
-                std::cmp::Ordering::Equal => {
-                    self.found.push(head);
-                    self.head = None;
+        }
+        loop {
+            self.batch.clear();
+            self.contacts.clear();
+            let mut rows = statement.query(params![self.event, self.until, contact, self.limit])?;
+            while let Some(row) = rows.next()? {
+                let start = self.contacts.len();
+                self.contacts.push_str(row.get_ref(0)?.as_str()?);
+                let event = GoalEvent {
+                    at: row.get(1)?,
+                    amount: amount(row.get_ref(2)?),
+                };
+                self.batch
+                    .push((start..self.contacts.len(), event, row.get(3)?));
+            }
+            let full = self.batch.len() as i64 >= self.limit;
+            let last = self.batch.last().map(|(range, ..)| range.clone());
+            let first = self.batch.first().map(|(range, ..)| range.clone());
+            match (full, first, last) {
+                (true, Some(first), Some(last))
+                    if self.contacts[first.clone()] == self.contacts[last.clone()] =>
+                {
+                    // One contact's events fill the batch: read it whole.
+                    self.limit *= 2;
                 }
-                std::cmp::Ordering::Greater => return Ok(()),
+                (true, _, Some(last)) => {
+                    // The last contact's events may go on past the batch: a
+                    // contact from it on starts the next one.
+                    self.complete_before = Some(self.contacts[last].to_string());
+                    break;
+                }
+                _ => {
+                    self.complete_before = None;
+                    break;
+                }
             }
         }
+        self.next = 0;
+        self.handed_out = 0;
+        Ok(())
     }
 }
 
