@@ -426,7 +426,11 @@ fn a_campaign_is_large_from_the_count_asked_about_within_the_period() {
     assert!(!large(all, 4));
     assert!(large((T, T + 1), 2));
     assert!(!large((T, T + 1), 3));
-    assert!(!store.messages_at_least("campaign", "winback", all, 1).unwrap());
+    assert!(
+        !store
+            .messages_at_least("campaign", "winback", all, 1)
+            .unwrap()
+    );
 }
 
 /// The goal events handed over with each contact equal a lookup of that
