@@ -434,50 +434,107 @@ fn a_campaign_is_large_from_the_count_asked_about_within_the_period() {
 }
 
 /// The goal events handed over with each contact equal a lookup of that
-/// contact's own events, whatever their spread: contacts with no events,
-/// with more events than a batch holds, long runs of events of contacts
-/// without messages (which a batch passes by or seeks over), events after
-/// the report's now, and the contacts read in a range.
-mod goal_merge {
+/// contact's own events, and each message is marked unsubscribed exactly
+/// when its contact unsubscribed from its channel (or from all) after it,
+/// whatever their spread: contacts with no events, with more events than a
+/// batch holds, long runs of events and suppressions of contacts without
+/// messages (which a batch passes by or seeks over), events after the
+/// report's now, other suppressions, and the contacts read in a range.
+mod contact_merges {
     use super::*;
     use herald::store::analytics::ContactRange;
     use proptest::prelude::*;
 
-    /// Contact `index`'s messages (0 or 1) and its purchases' offsets from T.
-    type Contacts = Vec<(bool, Vec<i64>)>;
+    #[derive(Clone, Debug)]
+    struct Contact {
+        messaged: bool,
+        /// Purchases, as offsets from T.
+        purchases: Vec<i64>,
+        /// Suppressions: channel, reason and offset from T.
+        suppressions: Vec<(&'static str, &'static str, i64)>,
+    }
 
-    fn contacts() -> impl Strategy<Value = Contacts> {
+    impl Contact {
+        /// Whether its email at T led to an unsubscribe (the last
+        /// suppression of a channel replaces the others).
+        fn unsubscribed(&self) -> bool {
+            ["email", "*"].iter().any(|channel| {
+                self.suppressions
+                    .iter()
+                    .rev()
+                    .find(|(on, ..)| on == channel)
+                    .is_some_and(|(_, reason, at)| *reason == "unsubscribed" && *at >= 0)
+            })
+        }
+    }
+
+    fn contacts() -> impl Strategy<Value = Vec<Contact>> {
         let events = prop_oneof![
             4 => proptest::collection::vec(-DAY..40 * DAY, 0..3),
             1 => proptest::collection::vec(-DAY..40 * DAY, 10..80),
         ];
-        proptest::collection::vec((any::<bool>(), events), 1..60)
+        let suppression = (
+            prop_oneof![Just("email"), Just("sms"), Just("*")],
+            prop_oneof![3 => Just("unsubscribed"), 1 => Just("bounced")],
+            -DAY..DAY,
+        );
+        let contact = (
+            any::<bool>(),
+            events,
+            proptest::collection::vec(suppression, 0..3),
+        )
+            .prop_map(|(messaged, purchases, suppressions)| Contact {
+                messaged,
+                purchases,
+                suppressions,
+            });
+        proptest::collection::vec(contact, 1..60)
     }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(24))]
         #[test]
-        fn each_contact_gets_exactly_its_own_goal_events(
+        fn each_contact_gets_exactly_its_own_goal_events_and_unsubscribes(
             contacts in contacts(),
             cut in 0usize..60,
             until in 0..30 * DAY,
         ) {
             let (_dir, _compilation, store) = project();
-            store.connection().execute_batch("BEGIN").unwrap();
+            let connection = store.connection();
+            connection.execute_batch("BEGIN").unwrap();
             let mut id = 0;
-            for (index, (messaged, purchases)) in contacts.iter().enumerate() {
-                let contact = format!("c{index:03}");
-                if *messaged {
-                    message(&store, "spring_sale", &contact, "email", T);
+            for (index, contact) in contacts.iter().enumerate() {
+                let name = format!("c{index:03}");
+                connection
+                    .execute("INSERT INTO contacts (id) VALUES (?1)", [&name])
+                    .unwrap();
+                if contact.messaged {
+                    message(&store, "spring_sale", &name, "email", T);
                 }
-                for at in purchases {
+                for at in &contact.purchases {
                     id += 1;
-                    purchase(&store, &id.to_string(), &contact, T + at, id as f64);
+                    purchase(&store, &id.to_string(), &name, T + at, id as f64);
+                }
+                for (channel, reason, at) in &contact.suppressions {
+                    connection
+                        .execute(
+                            "INSERT OR REPLACE INTO suppressions (contact_id, channel, reason, at)
+                             VALUES (?1, ?2, ?3, ?4)",
+                            params![name, channel, reason, T + at],
+                        )
+                        .unwrap();
                 }
             }
-            store.connection().execute_batch("COMMIT").unwrap();
+            connection.execute_batch("COMMIT").unwrap();
             let until = T + until;
             let cut = format!("c{cut:03}");
+            let mut lookup = connection
+                .prepare(
+                    "SELECT at, json_extract(properties, '$.amount') FROM events
+                     WHERE event = 'purchase' AND contact_id = ?1 AND at <= ?2
+                     ORDER BY at, rowid",
+                )
+                .unwrap();
             for range in [
                 ContactRange::ALL,
                 ContactRange { from: "", until: Some(&cut) },
@@ -491,41 +548,35 @@ mod goal_merge {
                         (i64::MIN, i64::MAX),
                         range,
                         Some(GoalQuery { event: "purchase", until }),
-                        |reported| {
-                            if let Reported::ContactEnd { contact_id, goals } = reported {
-                                handed.push((contact_id.to_string(), goals.to_vec()));
+                        |reported| match reported {
+                            Reported::Message(message) => handed.push((
+                                message.contact_id.to_string(),
+                                Err(message.unsubscribed),
+                            )),
+                            Reported::ContactEnd { contact_id, goals } => {
+                                handed.push((contact_id.to_string(), Ok(goals.to_vec())))
                             }
                         },
                     )
                     .unwrap();
-                let mut lookup = store
-                    .connection()
-                    .prepare(
-                        "SELECT at, json_extract(properties, '$.amount') FROM events
-                         WHERE event = 'purchase' AND contact_id = ?1 AND at <= ?2
-                         ORDER BY at, rowid",
-                    )
-                    .unwrap();
-                let expected: Vec<(String, Vec<GoalEvent>)> = contacts
-                    .iter()
-                    .enumerate()
-                    .map(|(index, (messaged, _))| (format!("c{index:03}"), *messaged))
-                    .filter(|(contact, messaged)| {
-                        *messaged
-                            && contact.as_str() >= range.from
-                            && range.until.is_none_or(|until| contact.as_str() < until)
-                    })
-                    .map(|(contact, _)| {
-                        let goals = lookup
-                            .query_map(params![contact, until], |row| {
-                                Ok(GoalEvent { at: row.get(0)?, amount: row.get(1)? })
-                            })
-                            .unwrap()
-                            .collect::<Result<_, _>>()
-                            .unwrap();
-                        (contact, goals)
-                    })
-                    .collect();
+                let mut expected = Vec::new();
+                for (index, contact) in contacts.iter().enumerate() {
+                    let name = format!("c{index:03}");
+                    let within = name.as_str() >= range.from
+                        && range.until.is_none_or(|until| name.as_str() < until);
+                    if !contact.messaged || !within {
+                        continue;
+                    }
+                    let goals = lookup
+                        .query_map(params![name, until], |row| {
+                            Ok(GoalEvent { at: row.get(0)?, amount: row.get(1)? })
+                        })
+                        .unwrap()
+                        .collect::<Result<_, _>>()
+                        .unwrap();
+                    expected.push((name.clone(), Err(contact.unsubscribed())));
+                    expected.push((name, Ok(goals)));
+                }
                 prop_assert_eq!(handed, expected, "{:?}", range);
             }
         }

@@ -175,13 +175,10 @@ impl Store {
             // every message, the lookup was a sixth of the report's time.
             let mut unsubscribers = self.connection.prepare_cached(
                 "SELECT contact_id FROM suppressions
-                 WHERE reason = 'unsubscribed' AND contact_id >= ?1
-                 ORDER BY contact_id",
+                 WHERE contact_id >= :from AND reason = 'unsubscribed'
+                 ORDER BY contact_id LIMIT :limit",
             )?;
-            let mut unsubscribers = Unsubscribers {
-                rows: Some(unsubscribers.query([contacts.from])?),
-                head: None,
-            };
+            let mut unsubscribers = ContactBatches::new(&mut unsubscribers, Vec::new(), |_| Ok(()));
             // `+s.channel`: a contact's few suppressions are read through
             // the key's first column and compared; as an index constraint
             // the IN list would be built into a temporary b-tree each time.
@@ -236,7 +233,8 @@ impl Store {
                     contact.clear();
                     contact.push_str(contact_id);
                     goals.of(&contact, &mut contact_goals)?;
-                    unsubscriber = unsubscribers.include(&contact)?;
+                    unsubscriber = false;
+                    unsubscribers.of(&contact, |()| unsubscriber = true)?;
                 }
                 let channel = row.get_ref(2)?.as_str()?;
                 let send_at: i64 = row.get(7)?;
@@ -360,8 +358,8 @@ impl Store {
             self.connection.prepare_cached(
                 "SELECT contact_id, at, json_extract(properties, '$.amount'), rowid
                  FROM events INDEXED BY events_by_type_contact
-                 WHERE event = ?1 AND contact_id >= ?3 AND at <= ?2
-                 ORDER BY contact_id LIMIT ?4",
+                 WHERE event = :event AND contact_id >= :from AND at <= :until
+                 ORDER BY contact_id LIMIT :limit",
             )
         })
         .transpose()
@@ -532,55 +530,56 @@ impl ContactRange<'_> {
     };
 }
 
-/// The goal events of one type, read in contact order beside a stream of
+/// The rows of one statement in contact order, read beside a stream of
 /// contacts in the same order (a merge join) instead of a lookup per
 /// contact, whose statement SQLite would also re-prepare at every binding
 /// once `ANALYZE` has run (with STAT4, a plan that depends on the bound
 /// values is re-planned for each). Both sides order contact ids by
 /// SQLite's BINARY collation, byte by byte, as Rust orders strings.
 ///
-/// The events come in batches, each a range of `events_by_type_contact`
-/// that starts at the contact asked for: a contact beyond the batch read
-/// last is found by one index seek, so a campaign of a thousand contacts
-/// reads about their own events, not every purchase in the store. A batch
-/// grows (to [`GoalMerge::MOST`]) while its events go to the contacts
-/// asked about and shrinks (to [`GoalMerge::FEWEST`]) while they are
+/// The rows come in batches, each an index range that starts at the
+/// contact asked about: a contact beyond the batch read last is found by
+/// one index seek, so a campaign of a thousand contacts reads about its own
+/// contacts' rows, not every purchase or unsubscribe in the store. A batch
+/// grows (to [`ContactBatches::MOST`]) while its rows go to the contacts
+/// asked about and shrinks (to [`ContactBatches::FEWEST`]) while they are
 /// passed by.
-struct GoalMerge<'s, 'c> {
-    statement: Option<&'s mut rusqlite::CachedStatement<'c>>,
-    event: String,
-    until: i64,
-    /// The batch: each event with its contact (a range of `contacts`) and
-    /// rowid, and how far it has been read.
-    batch: Vec<(std::ops::Range<usize>, GoalEvent, i64)>,
+///
+/// The statement's first column is the contact id; it reads from the
+/// contact `:from` on, at most `:limit` rows, ordered by contact.
+struct ContactBatches<'s, 'c, T> {
+    statement: &'s mut rusqlite::CachedStatement<'c>,
+    /// The statement's other parameters, by name.
+    parameters: Vec<(&'static str, rusqlite::types::Value)>,
+    /// What is kept of a row (after its contact id).
+    read: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    /// The batch: each row with its contact (a range of `contacts`), and
+    /// how far it has been read.
+    batch: Vec<(std::ops::Range<usize>, T)>,
     contacts: String,
     next: usize,
-    /// The batch holds every event of the contacts before this one (`None`:
-    /// of every contact from its first on, to the end of the index range).
+    /// The batch holds every row of the contacts before this one (`None`:
+    /// of every contact from its first on, to the end of the range).
     complete_before: Option<String>,
     limit: i64,
-    /// Events of the batch handed out and passed by, to size the next.
+    /// Rows of the batch handed out (the others were passed by), to size
+    /// the next.
     handed_out: usize,
-    /// The current contact's events with their rowids, to be ordered.
-    found: Vec<(GoalEvent, i64)>,
 }
 
-impl<'s, 'c> GoalMerge<'s, 'c> {
+impl<'s, 'c, T> ContactBatches<'s, 'c, T> {
     const FEWEST: i64 = 16;
     const MOST: i64 = 4096;
 
     fn new(
-        statement: Option<&'s mut rusqlite::CachedStatement<'c>>,
-        goal: Option<GoalQuery<'_>>,
+        statement: &'s mut rusqlite::CachedStatement<'c>,
+        parameters: Vec<(&'static str, rusqlite::types::Value)>,
+        read: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
     ) -> Self {
-        let (statement, event, until) = match (statement, goal) {
-            (Some(statement), Some(goal)) => (Some(statement), goal.event.to_string(), goal.until),
-            _ => (None, String::new(), 0),
-        };
-        GoalMerge {
+        ContactBatches {
             statement,
-            event,
-            until,
+            parameters,
+            read,
             batch: Vec::new(),
             contacts: String::new(),
             next: 0,
@@ -588,19 +587,13 @@ impl<'s, 'c> GoalMerge<'s, 'c> {
             complete_before: Some(String::new()),
             limit: Self::FEWEST,
             handed_out: 0,
-            found: Vec::new(),
         }
     }
 
-    /// Puts `contact`'s goal events, by time (those at the same moment in
-    /// the order they were stored), into `out`; contacts are asked for in
-    /// ascending order, and the events of contacts skipped over (nothing
-    /// to attribute them to) are passed by.
-    fn of(&mut self, contact: &str, out: &mut Vec<GoalEvent>) -> rusqlite::Result<()> {
-        out.clear();
-        if self.statement.is_none() {
-            return Ok(());
-        }
+    /// Hands `contact`'s rows to `each`, in the statement's order;
+    /// contacts are asked about in ascending order, and the rows of
+    /// contacts skipped over are passed by.
+    fn of(&mut self, contact: &str, mut each: impl FnMut(&T)) -> rusqlite::Result<()> {
         if self
             .complete_before
             .as_deref()
@@ -608,32 +601,25 @@ impl<'s, 'c> GoalMerge<'s, 'c> {
         {
             self.read_batch(contact)?;
         }
-        self.found.clear();
-        while let Some((range, event, rowid)) = self.batch.get(self.next) {
+        while let Some((range, row)) = self.batch.get(self.next) {
             match self.contacts[range.clone()].cmp(contact) {
                 std::cmp::Ordering::Less => {}
                 std::cmp::Ordering::Equal => {
-                    self.found.push((*event, *rowid));
+                    each(row);
                     self.handed_out += 1;
                 }
                 std::cmp::Ordering::Greater => break,
             }
             self.next += 1;
         }
-        // The index orders a contact's events by amount first.
-        self.found.sort_by_key(|(event, rowid)| (event.at, *rowid));
-        out.extend(self.found.iter().map(|(event, _)| *event));
         Ok(())
     }
 
-    /// Reads the batch of events that starts at `contact`'s.
+    /// Reads the batch of rows that starts at `contact`'s.
     fn read_batch(&mut self, contact: &str) -> rusqlite::Result<()> {
-        let Some(statement) = self.statement.as_mut() else {
-            return Ok(());
-        };
         if !self.batch.is_empty() {
             // Most of the last batch went to the contacts asked about: the
-            // events are dense among them; mostly passed by: sparse.
+            // rows are dense among them; mostly passed by: sparse.
             self.limit = if self.handed_out * 2 >= self.batch.len() {
                 (self.limit * 2).min(Self::MOST)
             } else {
@@ -643,29 +629,32 @@ impl<'s, 'c> GoalMerge<'s, 'c> {
         loop {
             self.batch.clear();
             self.contacts.clear();
-            let mut rows = statement.query(params![self.event, self.until, contact, self.limit])?;
+            let mut parameters: Vec<(&str, &dyn rusqlite::ToSql)> = self
+                .parameters
+                .iter()
+                .map(|(name, value)| (*name, value as &dyn rusqlite::ToSql))
+                .collect();
+            parameters.push((":from", &contact));
+            parameters.push((":limit", &self.limit));
+            let mut rows = self.statement.query(parameters.as_slice())?;
             while let Some(row) = rows.next()? {
                 let start = self.contacts.len();
                 self.contacts.push_str(row.get_ref(0)?.as_str()?);
-                let event = GoalEvent {
-                    at: row.get(1)?,
-                    amount: amount(row.get_ref(2)?),
-                };
-                self.batch
-                    .push((start..self.contacts.len(), event, row.get(3)?));
+                let kept = (self.read)(row)?;
+                self.batch.push((start..self.contacts.len(), kept));
             }
             let full = self.batch.len() as i64 >= self.limit;
-            let last = self.batch.last().map(|(range, ..)| range.clone());
-            let first = self.batch.first().map(|(range, ..)| range.clone());
+            let last = self.batch.last().map(|(range, _)| range.clone());
+            let first = self.batch.first().map(|(range, _)| range.clone());
             match (full, first, last) {
                 (true, Some(first), Some(last))
                     if self.contacts[first.clone()] == self.contacts[last.clone()] =>
                 {
-                    // One contact's events fill the batch: read it whole.
+                    // One contact's rows fill the batch: read it whole.
                     self.limit *= 2;
                 }
                 (true, _, Some(last)) => {
-                    // The last contact's events may go on past the batch: a
+                    // The last contact's rows may go on past the batch: a
                     // contact from it on starts the next one.
                     self.complete_before = Some(self.contacts[last].to_string());
                     break;
@@ -682,39 +671,54 @@ impl<'s, 'c> GoalMerge<'s, 'c> {
     }
 }
 
-/// The contacts who ever unsubscribed, read in contact order beside the
-/// messages as [`GoalMerge`] reads goal events: whether a message led to an
-/// unsubscribe is looked up only for them.
-struct Unsubscribers<'s> {
-    /// `None` once the stream has ended.
-    rows: Option<rusqlite::Rows<'s>>,
-    /// The next contact not yet passed by.
-    head: Option<String>,
+/// The goal events of one type up to a moment, each contact's by time (a
+/// [`ContactBatches`] of `events_by_type_contact`).
+struct GoalMerge<'s, 'c> {
+    /// `None` without a goal.
+    events: Option<ContactBatches<'s, 'c, (GoalEvent, i64)>>,
+    /// The current contact's events with their rowids, to be ordered.
+    found: Vec<(GoalEvent, i64)>,
 }
 
-impl Unsubscribers<'_> {
-    /// Whether `contact` ever unsubscribed; contacts are asked about in
-    /// ascending order.
-    fn include(&mut self, contact: &str) -> rusqlite::Result<bool> {
-        loop {
-            if let Some(head) = &self.head {
-                match head.as_str().cmp(contact) {
-                    std::cmp::Ordering::Equal => return Ok(true),
-                    std::cmp::Ordering::Greater => return Ok(false),
-                    std::cmp::Ordering::Less => {}
-                }
-            }
-            let Some(rows) = &mut self.rows else {
-                return Ok(false);
-            };
-            match rows.next()? {
-                Some(row) => self.head = Some(row.get(0)?),
-                None => {
-                    self.head = None;
-                    self.rows = None;
-                }
-            }
+impl<'s, 'c> GoalMerge<'s, 'c> {
+    fn new(
+        statement: Option<&'s mut rusqlite::CachedStatement<'c>>,
+        goal: Option<GoalQuery<'_>>,
+    ) -> Self {
+        let events = statement.zip(goal).map(|(statement, goal)| {
+            let parameters = vec![
+                (":event", goal.event.to_string().into()),
+                (":until", goal.until.into()),
+            ];
+            ContactBatches::new(statement, parameters, |row| {
+                let event = GoalEvent {
+                    at: row.get(1)?,
+                    amount: amount(row.get_ref(2)?),
+                };
+                Ok((event, row.get(3)?))
+            })
+        });
+        GoalMerge {
+            events,
+            found: Vec::new(),
         }
+    }
+
+    /// Puts `contact`'s goal events, by time (those at the same moment in
+    /// the order they were stored), into `out`; contacts are asked for in
+    /// ascending order, and the events of contacts skipped over (nothing
+    /// to attribute them to) are passed by.
+    fn of(&mut self, contact: &str, out: &mut Vec<GoalEvent>) -> rusqlite::Result<()> {
+        out.clear();
+        let Some(events) = &mut self.events else {
+            return Ok(());
+        };
+        self.found.clear();
+        events.of(contact, |event| self.found.push(*event))?;
+        // The index orders a contact's events by amount first.
+        self.found.sort_by_key(|(event, rowid)| (event.at, *rowid));
+        out.extend(self.found.iter().map(|(event, _)| *event));
+        Ok(())
     }
 }
 
