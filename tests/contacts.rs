@@ -542,6 +542,42 @@ fn an_older_store_is_migrated_forward_with_its_data() {
     assert_eq!(count(root, "SELECT count(*) FROM attribute_types"), 7);
 }
 
+/// An anniversary trigger's index of a date attribute's month and day goes
+/// with the column when the attribute's type changes (an empty column is
+/// made again with its new type): the store opens, nothing else is lost,
+/// and the next anniversary lookup makes the index again.
+#[test]
+fn an_anniversary_index_goes_with_its_column_when_the_type_changes() {
+    let dir = project();
+    let root = dir.path();
+    std::fs::write(root.join("c.csv"), "id,city\nc1,Москва\n").unwrap();
+    assert_eq!(herald(root, &["contacts", "import", "c.csv"]).2, 0);
+    let indexes = "SELECT count(*) FROM sqlite_master WHERE name = 'contacts_anniversary_birthday'";
+    let lookup = |root: &Path| {
+        let catalog = herald::compile(root).unwrap().filters.catalog;
+        let store = herald::store::Store::open_with_catalog(&root.join("herald.db"), catalog);
+        store
+            .unwrap()
+            .anniversaries("birthday", &["12-05".to_string()])
+            .unwrap()
+            .len()
+    };
+    assert_eq!(lookup(root), 0);
+    assert_eq!(count(root, indexes), 1);
+    let changed = MANIFEST.replace("    birthday: date\n", "    birthday: string\n");
+    std::fs::write(root.join("herald.yaml"), &changed).unwrap();
+    std::fs::write(root.join("c.csv"), "id,city,birthday\nc2,Тула,1990-12-05\n").unwrap();
+    let (_, stderr, status) = herald(root, &["contacts", "import", "c.csv"]);
+    assert_eq!(status, 0, "{stderr}");
+    assert_eq!(count(root, indexes), 0);
+    assert_eq!(
+        count(root, "SELECT count(*) FROM contacts WHERE city = 'Москва'"),
+        1
+    );
+    assert_eq!(lookup(root), 1);
+    assert_eq!(count(root, indexes), 1);
+}
+
 #[test]
 fn a_type_change_that_would_lose_data_stops_with_a_clear_error() {
     let dir = project();

@@ -189,6 +189,9 @@ fn change_type(
 ) -> Result<(), String> {
     let sql = |error: rusqlite::Error| error.to_string();
     let column = identifier(name);
+    // An anniversary trigger's index of the column's month and day goes
+    // with the column (a later tick makes it again).
+    let index = super::enrolments::anniversary_index(name);
     let populated: i64 = connection
         .query_row(
             &format!("SELECT count(*) FROM contacts WHERE {column} IS NOT NULL"),
@@ -204,7 +207,8 @@ fn change_type(
         // Nothing stored: recreate the column with the new SQL type.
         connection
             .execute_batch(&format!(
-                "ALTER TABLE contacts DROP COLUMN {column};
+                "DROP INDEX IF EXISTS {index};
+                 ALTER TABLE contacts DROP COLUMN {column};
                  ALTER TABLE contacts ADD COLUMN {column} {};",
                 column_type(kind)
             ))
@@ -254,6 +258,7 @@ fn change_type(
                 .execute_batch(&format!(
                     "ALTER TABLE contacts ADD COLUMN {temporary} REAL;
                      UPDATE contacts SET {temporary} = CAST({column} AS REAL) WHERE {column} IS NOT NULL;
+                     DROP INDEX IF EXISTS {index};
                      ALTER TABLE contacts DROP COLUMN {column};
                      ALTER TABLE contacts RENAME COLUMN {temporary} TO {column};"
                 ))

@@ -156,6 +156,12 @@ pub struct AttributeChange {
     pub source: String,
 }
 
+/// The index of `attribute`'s month and day ([`Store::anniversaries`]),
+/// quoted; a change of the attribute's column drops it first.
+pub(super) fn anniversary_index(attribute: &str) -> String {
+    schema::identifier(&format!("contacts_anniversary_{attribute}"))
+}
+
 /// A contact whose date attribute may have its anniversary in a window.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Anniversary {
@@ -675,6 +681,23 @@ impl Store {
             "CASE typeof({column}) WHEN 'integer' THEN date({column}, 'unixepoch')
              ELSE substr({column}, 1, 10) END"
         );
+        // The month and day of every contact's date, in an index made the
+        // first time a tick asks (SQLite uses it for the same expression):
+        // a tick reads the contacts of its few days instead of computing
+        // the date of every contact. A store opened read-only scans.
+        let index = format!(
+            "CREATE INDEX IF NOT EXISTS {} ON contacts (substr({date}, 6, 5))
+             WHERE {column} IS NOT NULL",
+            anniversary_index(attribute)
+        );
+        self.run(|| match self.connection.execute_batch(&index) {
+            Err(rusqlite::Error::SqliteFailure(error, _))
+                if error.code == rusqlite::ErrorCode::ReadOnly =>
+            {
+                Ok(())
+            }
+            result => result,
+        })?;
         let placeholders = (1..=month_days.len())
             .map(|i| format!("?{i}"))
             .collect::<Vec<_>>()
