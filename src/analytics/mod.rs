@@ -887,25 +887,7 @@ impl Context<'_> {
         name: &str,
         goal: Option<&Goal>,
     ) -> Result<Section, StoreError> {
-        let threads = match self.ranges {
-            Ranges::Always(threads) => threads,
-            Ranges::Large(threads) if threads > 1 => {
-                let period = (self.from, self.until);
-                let large = self
-                    .store
-                    .messages_at_least(kind, name, period, Ranges::LARGE)?;
-                if large { threads } else { 1 }
-            }
-            Ranges::Large(_) => 1,
-        };
-        let boundaries = match self.boundaries.get() {
-            _ if threads <= 1 => &[][..],
-            Some(boundaries) => boundaries,
-            None => {
-                let boundaries = self.store.contact_boundaries(threads)?;
-                self.boundaries.get_or_init(|| boundaries)
-            }
-        };
+        let boundaries = self.boundaries_for(kind, name)?;
         let tally = if boundaries.is_empty() {
             self.tally(kind, name, goal, ContactRange::ALL)?
         } else {
@@ -959,6 +941,30 @@ impl Context<'_> {
             },
         )?;
         Ok(tally)
+    }
+
+    /// The contact ids that cut `kind`/`name`'s contacts into the ranges it
+    /// is read in (none: one pass), found once per report.
+    fn boundaries_for(&self, kind: &str, name: &str) -> Result<&[String], StoreError> {
+        let threads = match self.ranges {
+            Ranges::Always(threads) => threads,
+            Ranges::Large(threads) => {
+                let period = (self.from, self.until);
+                let large = threads > 1
+                    && self
+                        .store
+                        .messages_at_least(kind, name, period, Ranges::LARGE)?;
+                if large { threads } else { 1 }
+            }
+        };
+        if threads <= 1 {
+            return Ok(&[]);
+        }
+        if let Some(boundaries) = self.boundaries.get() {
+            return Ok(boundaries);
+        }
+        let boundaries = self.store.contact_boundaries(threads)?;
+        Ok(self.boundaries.get_or_init(|| boundaries))
     }
 
     /// [`Context::tally`] of each range of contacts between the

@@ -12,7 +12,8 @@
 //! - the goal events from `events_by_type_contact (event, contact_id,
 //!   amount, at)` alone (schema version 13), in the same contact order as
 //!   the messages and merge-joined with them in Rust ([`GoalMerge`]), as
-//!   with the held-out contacts;
+//!   with the held-out contacts, in batches that seek to the contact asked
+//!   about ([`ContactBatches`]);
 //! - the delivery feedback about each message from its own outbox row: the
 //!   first moment it arrived, was opened, clicked, failed, bounced or drew
 //!   a complaint, which [`Store::add_event`] keeps up to date as each
@@ -21,7 +22,9 @@
 //!   summary is what a per-message join through `events_by_message` would
 //!   compute, at the cost of one primary-key update per feedback event
 //!   instead of an index lookup per message and per report;
-//! - unsubscribes through the suppressions' key.
+//! - unsubscribes through the suppressions' key: the contacts who ever
+//!   unsubscribed in batches as the goal events, and for them the
+//!   suppression of the message's channel.
 //!
 //! A contact's messages and goal events are attributed together and
 //! alone, so the report can read ranges of contacts
@@ -139,9 +142,10 @@ impl Store {
     /// Hands every message of `kind`/`name` planned for `[from, until)`
     /// (unix seconds) to `each`, with its feedback, in contact order (the
     /// report attributes one contact at a time), straight from the
-    /// `outbox_by_source_contact` index alone: no sort, no row read. After a contact's last message
-    /// comes [`Reported::ContactEnd`] with its `goal` events, merged from
-    /// a second stream in the same contact order (see [`GoalMerge`]).
+    /// `outbox_by_source_contact` index alone: no sort, no row read. After
+    /// a contact's last message comes [`Reported::ContactEnd`] with its
+    /// `goal` events, merged from a second stream in the same contact order
+    /// (see [`GoalMerge`]).
     pub fn each_reported_message(
         &self,
         kind: &str,
